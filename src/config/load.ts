@@ -1,0 +1,270 @@
+/** Loads a config file: YAML with positions → validated → defaults merged → frozen. */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type ConfigIssue, Locator } from './issues.js';
+import { AGENT_NAME, type AgentFields, fileSchema } from './schema.js';
+import type { AgentConfig, OrchestraConfig, RestartPolicy } from './types.js';
+
+/** Built-in defaults, applied under the file's `defaults:` block. */
+export const BUILTIN = {
+  cols: 120,
+  rows: 40,
+  restart: {
+    policy: 'on-failure',
+    successCodes: [0],
+    noRestartCodes: [],
+    backoff: { initialMs: 1000, factor: 2, maxMs: 60_000, jitter: 0.1 },
+    resetAfterMs: 60_000,
+    budget: { maxRestarts: 10, windowMs: 600_000 },
+  } satisfies RestartPolicy,
+  readyTimeoutMs: 60_000,
+  idleAfterMs: 2000,
+  busyAfterMs: 250,
+  stop: { signal: 'SIGTERM' as NodeJS.Signals, graceMs: 10_000 },
+  log: { maxSize: 10 * 1024 * 1024, keep: 3, ringSize: 1024 * 1024 },
+  bus: { highWaterMark: 10_000, queueLimit: 64 * 1024 * 1024 },
+} as const;
+
+/** Unix socket paths are limited to 107 bytes on Linux; leave room for socket names. */
+const MAX_STATE_DIR = 80;
+
+/** Loads and validates `file`; throws ConfigError listing every problem found. */
+export function loadConfig(file: string): OrchestraConfig {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String((err as Error).message);
+    throw new ConfigError([{ file: abs, line: 0, col: 0, path: '', message: `cannot read config: ${why}` }]);
+  }
+  return parseConfig(text, abs);
+}
+
+/** Validates config text as if it were the file `abs`. */
+export function parseConfig(text: string, abs: string): OrchestraConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const shown = relativeName(abs);
+  const loc = new Locator(shown, doc, lines);
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => loc.atOffset(e.pos[0], `invalid YAML: ${firstLine(e.message)}`)));
+  }
+  const raw = stripExtensions(doc.toJS());
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError([loc.at([], 'expected a mapping with an `agents:` key')]);
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(sortIssues(parsed.error.issues.flatMap((i) => toIssues(i, loc))));
+  return resolveConfig(parsed.data, abs, loc);
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}
+
+function relativeName(abs: string): string {
+  const rel = abs.startsWith(process.cwd() + '/') ? abs.slice(process.cwd().length + 1) : abs;
+  return rel;
+}
+
+/** Keys starting with `x-` are for the user (anchors, notes) and are ignored, as in compose files. */
+function stripExtensions(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(stripExtensions);
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, val] of Object.entries(v)) if (!k.startsWith('x-')) out[k] = stripExtensions(val);
+    return out;
+  }
+  return v;
+}
+
+function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  return issues.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+type ZodIssue = z.core.$ZodIssue;
+
+function toIssues(issue: ZodIssue, loc: Locator): ConfigIssue[] {
+  const path = issue.path.filter((k): k is string | number => typeof k !== 'symbol');
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((k) => loc.atKey(path, k, `unknown key "${k}"`));
+    case 'invalid_type':
+      if (issue.input === undefined && loc.valueAt(path) === undefined) {
+        return [loc.at(path, 'missing required key', { found: false })];
+      }
+      return [loc.at(path, expectation(issue))];
+    case 'invalid_union': {
+      // Report the branch that got furthest, so the user sees the specific key.
+      const deepest = issue.errors.flat().sort((a, b) => b.path.length - a.path.length)[0];
+      if (deepest && deepest.path.length > 0) return toIssues({ ...deepest, path: [...issue.path, ...deepest.path] } as ZodIssue, loc);
+      return [loc.at(path, expectation(issue))];
+    }
+    default:
+      return [loc.at(path, expectation(issue))];
+  }
+}
+
+function expectation(issue: ZodIssue): string {
+  if (issue.message.startsWith('expected')) return issue.message;
+  if (issue.code === 'too_small') return `expected a value >= ${String(issue.minimum)}`;
+  if (issue.code === 'too_big') return `expected a value <= ${String(issue.maximum)}`;
+  if (issue.code === 'invalid_type') return `expected ${issue.expected}`;
+  return `expected a valid value (${issue.message})`;
+}
+
+type File = z.output<typeof fileSchema>;
+
+function resolveConfig(file: File, abs: string, loc: Locator): OrchestraConfig {
+  const issues: ConfigIssue[] = [];
+  const dir = dirname(abs);
+  const names = Object.keys(file.agents);
+  if (names.length === 0) issues.push(loc.at(['agents'], 'expected at least one agent'));
+  for (const name of names) {
+    if (!AGENT_NAME.test(name)) {
+      issues.push(loc.atKey(['agents'], name, 'agent names use letters, digits, "-" and "_" (max 64) and start with a letter or digit'));
+    }
+  }
+  const session = file.session ?? sanitize(basename(dir));
+  const stateDir = file.state_dir ? resolve(dir, file.state_dir) : defaultStateDir(session, abs);
+  if (stateDir.length > MAX_STATE_DIR) {
+    issues.push(loc.at(['state_dir'], `expected a state directory path of at most ${MAX_STATE_DIR} characters (Unix socket paths are short); "${stateDir}" is ${stateDir.length}`, { found: false }));
+  }
+  const defaults = file.defaults ?? {};
+  const agents = new Map<string, AgentConfig>();
+  for (const [name, own] of Object.entries(file.agents)) {
+    const a = mergeFields(defaults, own);
+    if (!a.command) {
+      issues.push(loc.at(['agents', name, 'command'], 'missing required key', { found: false }));
+      continue;
+    }
+    const cwd = resolve(dir, a.cwd ?? '.');
+    if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
+      const at = own.cwd !== undefined ? ['agents', name, 'cwd'] : ['defaults', 'cwd'];
+      issues.push(loc.at(at, `expected an existing directory (resolved to ${cwd})`));
+    }
+    for (const [i, dep] of (a.depends_on ?? []).entries()) {
+      if (!(dep in file.agents)) issues.push(loc.at(['agents', name, 'depends_on', i], 'expected the name of an agent in this file'));
+      else if (dep === name) issues.push(loc.at(['agents', name, 'depends_on', i], 'an agent cannot depend on itself'));
+    }
+    agents.set(name, toAgentConfig(name, a, cwd, stateDir));
+  }
+  if (issues.length > 0) throw new ConfigError(sortIssues(issues));
+  const ordered = dependencyOrder(agents, loc);
+  return deepFreeze({
+    file: abs,
+    session,
+    stateDir,
+    bus: {
+      publish: file.bus?.publish ?? 'ipc',
+      highWaterMark: file.bus?.high_water_mark ?? BUILTIN.bus.highWaterMark,
+      queueLimit: file.bus?.queue_limit ?? BUILTIN.bus.queueLimit,
+    },
+    agents: ordered,
+  });
+}
+
+function sanitize(s: string): string {
+  const clean = s.replace(/[^A-Za-z0-9_-]/g, '-').replace(/^[-_]+/, '').slice(0, 64);
+  return clean || 'default';
+}
+
+/** `$XDG_RUNTIME_DIR/orchestra-UID/SESSION-HASH`: short (socket paths) and unique per config file. */
+export function defaultStateDir(session: string, abs: string): string {
+  const base = process.env.XDG_RUNTIME_DIR || tmpdir();
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  const hash = createHash('sha256').update(abs).digest('hex').slice(0, 8);
+  return join(base, `orchestra-${uid}`, `${session.slice(0, 24)}-${hash}`);
+}
+
+/** Agent settings over `defaults:`; nested mappings merge one level deep. */
+function mergeFields(d: AgentFields, a: AgentFields): AgentFields {
+  const restart = d.restart || a.restart ? { ...d.restart, ...a.restart, backoff: { ...d.restart?.backoff, ...a.restart?.backoff }, budget: { ...d.restart?.budget, ...a.restart?.budget } } : undefined;
+  return {
+    ...d,
+    ...a,
+    env: { ...d.env, ...a.env },
+    ready: { ...d.ready, ...a.ready },
+    stop: { ...d.stop, ...a.stop },
+    log: { ...d.log, ...a.log },
+    restart,
+  };
+}
+
+function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: string): AgentConfig {
+  const r = a.restart;
+  const b = BUILTIN.restart;
+  return {
+    name,
+    command: a.command ?? '',
+    args: a.args ?? [],
+    cwd,
+    env: a.env ?? {},
+    cols: a.cols ?? BUILTIN.cols,
+    rows: a.rows ?? BUILTIN.rows,
+    restart: {
+      policy: r?.policy ?? b.policy,
+      successCodes: r?.success_codes ?? b.successCodes,
+      noRestartCodes: r?.no_restart_codes ?? b.noRestartCodes,
+      backoff: {
+        initialMs: r?.backoff?.initial ?? b.backoff.initialMs,
+        factor: r?.backoff?.factor ?? b.backoff.factor,
+        maxMs: r?.backoff?.max ?? b.backoff.maxMs,
+        jitter: r?.backoff?.jitter ?? b.backoff.jitter,
+      },
+      resetAfterMs: r?.reset_after ?? b.resetAfterMs,
+      budget: { maxRestarts: r?.budget?.max_restarts ?? b.budget.maxRestarts, windowMs: r?.budget?.window ?? b.budget.windowMs },
+    },
+    readyPattern: a.ready?.pattern?.source,
+    readyTimeoutMs: a.ready?.timeout ?? BUILTIN.readyTimeoutMs,
+    idleAfterMs: a.idle_after ?? BUILTIN.idleAfterMs,
+    busyAfterMs: a.busy_after ?? BUILTIN.busyAfterMs,
+    stop: { keys: a.stop?.keys, signal: a.stop?.signal ?? BUILTIN.stop.signal, graceMs: a.stop?.grace ?? BUILTIN.stop.graceMs },
+    dependsOn: a.depends_on ?? [],
+    log: {
+      file: join(stateDir, 'logs', `${name}.log`),
+      maxSize: a.log?.max_size ?? BUILTIN.log.maxSize,
+      keep: a.log?.keep ?? BUILTIN.log.keep,
+      ringSize: a.log?.ring ?? BUILTIN.log.ringSize,
+    },
+  };
+}
+
+/** Topological order (file order among peers); a cycle is a config error naming it. */
+function dependencyOrder(agents: Map<string, AgentConfig>, loc: Locator): AgentConfig[] {
+  const out: AgentConfig[] = [];
+  const mark = new Map<string, 'visiting' | 'done'>();
+  const visit = (name: string, trail: string[]): void => {
+    const m = mark.get(name);
+    if (m === 'done') return;
+    if (m === 'visiting') {
+      const cycle = [...trail.slice(trail.indexOf(name)), name];
+      const from = cycle[0] ?? name;
+      const to = cycle[1] ?? name;
+      const idx = agents.get(from)?.dependsOn.indexOf(to) ?? 0;
+      throw new ConfigError([loc.at(['agents', from, 'depends_on', idx], `dependency cycle: ${cycle.join(' -> ')}`, { found: false })]);
+    }
+    mark.set(name, 'visiting');
+    const agent = agents.get(name);
+    if (!agent) return;
+    for (const dep of agent.dependsOn) visit(dep, [...trail, name]);
+    mark.set(name, 'done');
+    out.push(agent);
+  };
+  for (const name of agents.keys()) visit(name, []);
+  return out;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const child of Object.values(v)) deepFreeze(child);
+  }
+  return v;
+}

@@ -1,0 +1,133 @@
+/**
+ * The config file's schema. Raw YAML values are validated here once; everything past
+ * `loadConfig` works with the frozen, fully-defaulted `OrchestraConfig`.
+ *
+ * Each issue's message states what was expected; the loader appends what was found and
+ * where, so messages stay uniform: `file:line:col: key.path: expected …, found …`.
+ */
+import { z } from 'zod';
+import { parseDuration, parseSize } from './duration.js';
+
+export const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+export const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2'] as const;
+
+const duration = z
+  .string({ error: 'expected a duration such as "500ms", "2s" or "5m"' })
+  .transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration such as "500ms", "2s" or "5m"' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const size = z
+  .union([z.number().int().nonnegative(), z.string()], { error: 'expected a size such as "10MiB" or 1048576' })
+  .transform((v, ctx) => {
+    const bytes = typeof v === 'number' ? v : parseSize(v);
+    if (bytes === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'expected a size such as "10MiB" or 1048576' });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const exitCode = z.number({ error: 'expected an exit code (integer 0-255)' }).int().min(0).max(255);
+
+const regex = z.string({ error: 'expected a regular expression string' }).transform((src, ctx) => {
+  try {
+    return new RegExp(src, 'm');
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `expected a valid regular expression (${(err as Error).message})` });
+    return z.NEVER;
+  }
+});
+
+const restartObject = z.strictObject({
+  policy: z.enum(['no', 'on-failure', 'always'], { error: 'expected one of "no", "on-failure", "always"' }).optional(),
+  success_codes: z.array(exitCode, { error: 'expected a list of exit codes' }).optional(),
+  no_restart_codes: z.array(exitCode, { error: 'expected a list of exit codes' }).optional(),
+  backoff: z
+    .strictObject({
+      initial: duration.optional(),
+      factor: z.number({ error: 'expected a number >= 1' }).min(1, { error: 'expected a number >= 1' }).optional(),
+      max: duration.optional(),
+      jitter: z
+        .number({ error: 'expected a fraction between 0 and 1' })
+        .min(0, { error: 'expected a fraction between 0 and 1' })
+        .max(1, { error: 'expected a fraction between 0 and 1' })
+        .optional(),
+    })
+    .optional(),
+  reset_after: duration.optional(),
+  budget: z
+    .strictObject({
+      max_restarts: z.number({ error: 'expected a whole number >= 0' }).int().min(0).optional(),
+      window: duration.optional(),
+    })
+    .optional(),
+});
+
+/** `restart: always` is shorthand for `restart: {policy: always}`. */
+const restart = z.preprocess((v) => (typeof v === 'string' ? { policy: v } : v), restartObject);
+
+/** Every per-agent setting, all optional: used for `defaults:` and for each agent. */
+export const agentFields = z.strictObject({
+  command: z.string({ error: 'expected a command (string)' }).min(1, { error: 'expected a non-empty command' }).optional(),
+  args: z.array(z.string({ error: 'expected a string argument' }), { error: 'expected a list of strings' }).optional(),
+  cwd: z.string({ error: 'expected a directory path' }).optional(),
+  env: z.record(z.string(), z.string({ error: 'expected a string value (quote numbers)' }), { error: 'expected a mapping of NAME: value' }).optional(),
+  cols: z.number({ error: 'expected a whole number of columns' }).int().min(10).max(1000).optional(),
+  rows: z.number({ error: 'expected a whole number of rows' }).int().min(2).max(1000).optional(),
+  restart: restart.optional(),
+  ready: z
+    .strictObject({
+      pattern: regex.optional(),
+      timeout: duration.optional(),
+    })
+    .optional(),
+  idle_after: duration.optional(),
+  busy_after: duration.optional(),
+  stop: z
+    .strictObject({
+      keys: z.string({ error: 'expected the keys to type, as a string' }).optional(),
+      signal: z.enum(SIGNALS, { error: `expected one of ${SIGNALS.join(', ')}` }).optional(),
+      grace: duration.optional(),
+    })
+    .optional(),
+  depends_on: z.array(z.string({ error: 'expected an agent name' }), { error: 'expected a list of agent names' }).optional(),
+  log: z
+    .strictObject({
+      max_size: size.optional(),
+      keep: z.number({ error: 'expected a whole number of rotated files to keep' }).int().min(0).max(100).optional(),
+      ring: size.optional(),
+    })
+    .optional(),
+});
+export type AgentFields = z.output<typeof agentFields>;
+
+const endpoint = z
+  .string({ error: 'expected "ipc" or a tcp://127.0.0.1:PORT endpoint' })
+  .refine((s) => s === 'ipc' || /^tcp:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/.test(s), {
+    error: 'expected "ipc" or a tcp://127.0.0.1:PORT endpoint (the bus is local only)',
+  });
+
+export const fileSchema = z.strictObject({
+  version: z.literal(1, { error: 'expected version 1' }).optional(),
+  session: z
+    .string({ error: 'expected a session name' })
+    .regex(AGENT_NAME, { error: 'expected a session name of letters, digits, "-" and "_" (max 64)' })
+    .optional(),
+  state_dir: z.string({ error: 'expected a directory path' }).optional(),
+  bus: z
+    .strictObject({
+      publish: endpoint.optional(),
+      high_water_mark: z.number({ error: 'expected a whole number of messages' }).int().min(1).optional(),
+      queue_limit: size.optional(),
+    })
+    .optional(),
+  defaults: agentFields.optional(),
+  agents: z.record(z.string(), agentFields, { error: 'expected a mapping of agent names to agent settings' }),
+});
+export type ConfigFile = z.output<typeof fileSchema>;

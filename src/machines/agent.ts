@@ -1,0 +1,194 @@
+/**
+ * The agent lifecycle as an XState v5 chart. Pure: no I/O and no timers of its own
+ * (delays run on the actor's injected clock). The PTY is the invoked child actor `pty`,
+ * provided by the host (a worker in production, a fake in tests).
+ *
+ *   live.starting → live.ready ⇄ live.busy      (live.* invokes the PTY)
+ *   live.stopping → stopped                     (deliberate: never a crash)
+ *   live.aborting → exited                      (ready timeout: a failure)
+ *   exited → restarting → live | dead           (the supervisor decides)
+ */
+import { assign, fromCallback, not, sendTo, setup } from 'xstate';
+
+export interface AgentTiming {
+  /** A screen pattern decides readiness; quiet output alone then never does. */
+  readonly hasReadyPattern: boolean;
+  readonly readyTimeoutMs: number;
+  readonly idleAfterMs: number;
+  readonly busyAfterMs: number;
+}
+
+export type ExitCause = 'exit' | 'ready-timeout' | 'spawn-failed';
+
+export type AgentEvent =
+  | { type: 'pty.spawned'; pid: number }
+  | { type: 'pty.output' }
+  | { type: 'pty.exit'; code: number | null; signal: string | null }
+  | { type: 'pty.failed'; message: string }
+  | { type: 'screen.ready' }
+  | { type: 'sidecar.ready' }
+  | { type: 'sidecar.busy' }
+  | { type: 'supervisor.restart'; delayMs: number; reason: string }
+  | { type: 'supervisor.giveUp'; reason: string }
+  | { type: 'agent.stop' }
+  | { type: 'agent.start' };
+
+/** Commands the machine sends to its PTY actor. */
+export type PtyCommand = { type: 'pty.stop' };
+
+export interface AgentContext {
+  readonly timing: AgentTiming;
+  pid: number | null;
+  /** Why the last transition happened, for the published state change. */
+  reason: string;
+  exit: { code: number | null; signal: string | null; cause: ExitCause } | null;
+  restartDelayMs: number;
+}
+
+/** The states users see; `exited` is the moment between an exit and the supervisor's decision. */
+export type PublicState =
+  | 'starting'
+  | 'ready'
+  | 'busy'
+  | 'stopping'
+  | 'stopped'
+  | 'exited'
+  | 'restarting'
+  | 'dead';
+
+/** A parameterised action: records why the transition happened. */
+const note = (reason: string) => ({ type: 'note' as const, params: { reason } });
+
+export const agentMachine = setup({
+  types: {
+    context: {} as AgentContext,
+    events: {} as AgentEvent,
+    input: {} as AgentTiming,
+  },
+  actors: {
+    // Replaced by the host with `machine.provide`; this default never spawns anything.
+    pty: fromCallback<PtyCommand>(() => () => undefined),
+  },
+  delays: {
+    readyTimeout: ({ context }) => context.timing.readyTimeoutMs,
+    idleAfter: ({ context }) => context.timing.idleAfterMs,
+    busyAfter: ({ context }) => context.timing.busyAfterMs,
+    restartDelay: ({ context }) => context.restartDelayMs,
+  },
+  actions: {
+    note: assign((_, params: { reason: string }) => ({ reason: params.reason })),
+  },
+  guards: {
+    hasReadyPattern: ({ context }) => context.timing.hasReadyPattern,
+  },
+}).createMachine({
+  id: 'agent',
+  context: ({ input }) => ({ timing: input, pid: null, reason: 'created', exit: null, restartDelayMs: 0 }),
+  initial: 'live',
+  states: {
+    live: {
+      entry: assign({ pid: null, exit: null }),
+      invoke: { id: 'pty', src: 'pty' },
+      on: {
+        'pty.spawned': { actions: assign({ pid: ({ event }) => event.pid }) },
+        'pty.exit': {
+          target: 'exited',
+          actions: assign({
+            exit: ({ event }) => ({ code: event.code, signal: event.signal, cause: 'exit' as const }),
+            reason: ({ event }) => (event.signal ? `killed by ${event.signal}` : `exit code ${String(event.code)}`),
+          }),
+        },
+        'pty.failed': {
+          target: 'exited',
+          actions: assign({
+            exit: () => ({ code: null, signal: null, cause: 'spawn-failed' as const }),
+            reason: ({ event }) => `spawn failed: ${event.message}`,
+          }),
+        },
+        'agent.stop': { target: '.stopping', actions: note('stop requested') },
+      },
+      initial: 'starting',
+      states: {
+        starting: {
+          after: { readyTimeout: { target: 'aborting', actions: assign({ reason: ({ context }) => `not ready after ${context.timing.readyTimeoutMs}ms (ready timeout)` }) } },
+          on: {
+            'screen.ready': { target: 'ready', actions: note('ready pattern matched on screen') },
+            'sidecar.ready': { target: 'ready', actions: note('sidecar reported ready') },
+          },
+          initial: 'silent',
+          states: {
+            // No output yet: silence during startup is never readiness.
+            silent: {
+              on: { 'pty.output': { guard: not('hasReadyPattern'), target: 'settling' } },
+            },
+            // Output seen and no pattern configured: quiet for idle_after means ready.
+            settling: {
+              after: { idleAfter: { target: '#agent.live.ready', actions: assign({ reason: ({ context }) => `quiet for ${context.timing.idleAfterMs}ms after start-up output` }) } },
+              on: { 'pty.output': { target: 'settling', reenter: true } },
+            },
+          },
+        },
+        ready: {
+          initial: 'idle',
+          on: { 'sidecar.busy': { target: 'busy', actions: note('sidecar reported busy') } },
+          states: {
+            idle: { on: { 'pty.output': 'settling' } },
+            // Debounce: one isolated chunk (a cursor blink, a clock redraw) does not make the agent busy;
+            // a second one within busy_after does.
+            settling: {
+              after: { busyAfter: 'idle' },
+              on: { 'pty.output': { target: '#agent.live.busy', actions: note('output') } },
+            },
+          },
+        },
+        busy: {
+          after: { idleAfter: { target: 'ready', actions: assign({ reason: ({ context }) => `quiet for ${context.timing.idleAfterMs}ms` }) } },
+          on: {
+            'pty.output': { target: 'busy', reenter: true },
+            'sidecar.ready': { target: 'ready', actions: note('sidecar reported ready') },
+          },
+        },
+        stopping: {
+          entry: sendTo('pty', { type: 'pty.stop' }),
+          on: {
+            'pty.exit': { target: '#agent.stopped', actions: assign({ reason: ({ event }) => `stopped (${event.signal ? `signal ${event.signal}` : `exit code ${String(event.code)}`})` }) },
+            'agent.stop': {},
+          },
+        },
+        aborting: {
+          entry: sendTo('pty', { type: 'pty.stop' }),
+          on: {
+            'pty.exit': {
+              target: '#agent.exited',
+              actions: assign({ exit: ({ event }) => ({ code: event.code, signal: event.signal, cause: 'ready-timeout' as const }) }),
+            },
+          },
+        },
+      },
+    },
+    exited: {
+      on: {
+        'supervisor.restart': { target: 'restarting', actions: assign({ restartDelayMs: ({ event }) => event.delayMs, reason: ({ event }) => event.reason }) },
+        'supervisor.giveUp': { target: 'dead', actions: assign({ reason: ({ event }) => event.reason }) },
+        'agent.stop': { target: 'stopped', actions: note('stop requested') },
+      },
+    },
+    restarting: {
+      after: { restartDelay: { target: 'live', actions: note('restart delay elapsed') } },
+      on: { 'agent.stop': { target: 'stopped', actions: note('stop requested while waiting to restart') } },
+    },
+    dead: { on: { 'agent.start': { target: 'live', actions: note('start requested') } } },
+    stopped: { on: { 'agent.start': { target: 'live', actions: note('start requested') } } },
+  },
+});
+
+/** Maps a snapshot's state value to the public state name. */
+export function publicState(value: unknown): PublicState {
+  if (typeof value === 'string') return value as PublicState;
+  if (value && typeof value === 'object' && 'live' in value) {
+    const live = (value as { live: unknown }).live;
+    const top = typeof live === 'string' ? live : Object.keys(live as object)[0];
+    return top === 'aborting' ? 'stopping' : (top as PublicState);
+  }
+  return 'starting';
+}

@@ -1,0 +1,111 @@
+/**
+ * Restart decisions as a pure function of (policy, history, exit, now, random).
+ * No clock, no I/O: the supervisor owns time and feeds it in, so every branch is unit-testable.
+ */
+import type { RestartPolicy } from '../config/types.js';
+
+export interface ExitInfo {
+  readonly code: number | null;
+  readonly signal: string | null;
+  /** How long the run lasted, from spawn to exit. */
+  readonly runMs: number;
+  /** Why the run ended when it was not the process's own doing. */
+  readonly cause: 'exit' | 'ready-timeout' | 'worker-crash' | 'spawn-failed';
+}
+
+export interface RestartHistory {
+  /** Timestamps of restarts granted, oldest first, only those still inside the budget window. */
+  readonly restarts: readonly number[];
+  /** Consecutive quick failures: the backoff exponent. Reset by a run of `resetAfterMs` or more. */
+  readonly attempt: number;
+}
+
+export const EMPTY_HISTORY: RestartHistory = { restarts: [], attempt: 0 };
+
+export type GiveUpReason = 'policy-no' | 'success-exit' | 'no-restart-code' | 'budget-exhausted';
+
+export type RestartDecision =
+  | {
+      readonly action: 'restart';
+      readonly policy: RestartPolicy['policy'];
+      /** 1 for the first restart after a stable run. */
+      readonly attempt: number;
+      readonly delayMs: number;
+      /** Restarts still allowed inside the current window after this one. */
+      readonly budgetLeft: number;
+      readonly reason: string;
+    }
+  | {
+      readonly action: 'give-up';
+      readonly policy: RestartPolicy['policy'];
+      readonly why: GiveUpReason;
+      readonly reason: string;
+    };
+
+export function isSuccess(policy: RestartPolicy, exit: ExitInfo): boolean {
+  return exit.cause === 'exit' && exit.signal === null && exit.code !== null && policy.successCodes.includes(exit.code);
+}
+
+export function describeExit(exit: ExitInfo): string {
+  if (exit.cause === 'ready-timeout') return 'ready timeout';
+  if (exit.cause === 'worker-crash') return 'worker thread crashed';
+  if (exit.cause === 'spawn-failed') return 'spawn failed';
+  return exit.signal ? `killed by ${exit.signal}` : `exit code ${String(exit.code)}`;
+}
+
+/** The backoff delay before restart number `attempt` (1-based), jittered by `random()` ∈ [0,1). */
+export function backoffDelay(policy: RestartPolicy, attempt: number, random: () => number): number {
+  const { initialMs, factor, maxMs, jitter } = policy.backoff;
+  const base = Math.min(maxMs, initialMs * factor ** Math.max(0, attempt - 1));
+  // Symmetric jitter spreads agents that crashed together; never below zero.
+  return Math.max(0, Math.round(base * (1 - jitter + 2 * jitter * random())));
+}
+
+/** Decides what follows an exit, and the history to keep for the next decision. */
+export function decideRestart(
+  policy: RestartPolicy,
+  history: RestartHistory,
+  exit: ExitInfo,
+  now: number,
+  random: () => number,
+): { decision: RestartDecision; history: RestartHistory } {
+  const what = describeExit(exit);
+  const giveUp = (why: GiveUpReason, reason: string) => ({
+    decision: { action: 'give-up', policy: policy.policy, why, reason } as const,
+    history,
+  });
+  if (exit.cause === 'exit' && exit.code !== null && policy.noRestartCodes.includes(exit.code)) {
+    return giveUp('no-restart-code', `${what} is listed in no_restart_codes`);
+  }
+  if (policy.policy === 'no') return giveUp('policy-no', `${what}; restart policy is "no"`);
+  if (policy.policy === 'on-failure' && isSuccess(policy, exit)) {
+    return giveUp('success-exit', `${what} counts as success; restart policy is "on-failure"`);
+  }
+  const windowStart = now - policy.budget.windowMs;
+  const recent = history.restarts.filter((t) => t > windowStart);
+  if (recent.length >= policy.budget.maxRestarts) {
+    return {
+      decision: {
+        action: 'give-up',
+        policy: policy.policy,
+        why: 'budget-exhausted',
+        reason: `${what}; restart budget exhausted: ${recent.length} restarts within ${policy.budget.windowMs}ms (max ${policy.budget.maxRestarts})`,
+      },
+      history: { restarts: recent, attempt: history.attempt },
+    };
+  }
+  const attempt = exit.runMs >= policy.resetAfterMs ? 1 : history.attempt + 1;
+  const delayMs = backoffDelay(policy, attempt, random);
+  const restarts = [...recent, now];
+  return {
+    decision: {
+      action: 'restart',
+      policy: policy.policy,
+      attempt,
+      delayMs,
+      budgetLeft: policy.budget.maxRestarts - restarts.length,
+      reason: `${what}; restart policy "${policy.policy}", attempt ${attempt}, in ${delayMs}ms`,
+    },
+    history: { restarts, attempt },
+  };
+}

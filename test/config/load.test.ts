@@ -1,0 +1,156 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config/issues.js';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'orch-cfg-'));
+const file = join(dir, 'orchestra.yaml');
+
+function errorsOf(text: string): string[] {
+  try {
+    parseConfig(text, file);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message.split('\n').map((l) => l.replace(`${file}:`, 'F:'));
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config loading', () => {
+  it('merges defaults, resolves paths and freezes the result', () => {
+    const cfg = parseConfig(
+      [
+        'session: demo',
+        'defaults:',
+        '  idle_after: 500ms',
+        '  restart: always',
+        '  env: { A: "1" }',
+        'agents:',
+        '  a:',
+        '    command: sh',
+        '    env: { B: "2" }',
+        '  b:',
+        '    command: sh',
+        '    args: ["-c", "true"]',
+        '    restart: { policy: on-failure, backoff: { initial: 2s } }',
+        '    depends_on: [a]',
+        '    ready: { pattern: "\\\\$ $", timeout: 5s }',
+        'x-notes: ignored',
+      ].join('\n'),
+      file,
+    );
+    expect(cfg.session).toBe('demo');
+    expect(cfg.agents.map((a) => a.name)).toEqual(['a', 'b']);
+    const [a, b] = cfg.agents;
+    expect(a?.idleAfterMs).toBe(500);
+    expect(a?.env).toEqual({ A: '1', B: '2' });
+    expect(a?.restart.policy).toBe('always');
+    expect(a?.cwd).toBe(dir);
+    expect(b?.restart.policy).toBe('on-failure');
+    expect(b?.restart.backoff.initialMs).toBe(2000);
+    expect(b?.restart.backoff.maxMs).toBe(60_000);
+    expect(b?.readyPattern).toBe('\\$ $');
+    expect(b?.readyTimeoutMs).toBe(5000);
+    expect(Object.isFrozen(cfg) && Object.isFrozen(b?.restart.backoff)).toBe(true);
+    expect(cfg.bus.publish).toBe('ipc');
+  });
+
+  it('orders agents so dependencies come first', () => {
+    const cfg = parseConfig('agents:\n  w: { command: sh, depends_on: [m] }\n  m: { command: sh }\n', file);
+    expect(cfg.agents.map((a) => a.name)).toEqual(['m', 'w']);
+  });
+
+  it('unknown keys are errors at the key, with the path', () => {
+    expect(errorsOf('agents:\n  a:\n    command: sh\n    comand: sh\n')).toEqual(['F:4:5: agents.a.comand: unknown key "comand"']);
+  });
+
+  it('wrong types say what was expected and what was found', () => {
+    expect(errorsOf('agents:\n  a:\n    command: sh\n    cols: wide\n')).toEqual([
+      'F:4:11: agents.a.cols: expected a whole number of columns, found "wide"',
+    ]);
+  });
+
+  it('bad durations', () => {
+    expect(errorsOf('agents:\n  a:\n    command: sh\n    idle_after: 2 seconds\n')).toEqual([
+      'F:4:17: agents.a.idle_after: expected a duration such as "500ms", "2s" or "5m", found "2 seconds"',
+    ]);
+    expect(errorsOf('agents:\n  a:\n    command: sh\n    idle_after: 2\n')).toEqual([
+      'F:4:17: agents.a.idle_after: expected a duration such as "500ms", "2s" or "5m", found number 2',
+    ]);
+  });
+
+  it('restart policy values, in shorthand and long form', () => {
+    expect(errorsOf('agents:\n  a:\n    command: sh\n    restart: sometimes\n')).toEqual([
+      'F:4:14: agents.a.restart: expected one of "no", "on-failure", "always", found "sometimes"',
+    ]);
+    expect(errorsOf('agents:\n  a:\n    command: sh\n    restart:\n      policy: always\n      backoff: { factor: 0.5 }\n')).toEqual([
+      'F:6:26: agents.a.restart.backoff.factor: expected a number >= 1, found number 0.5',
+    ]);
+  });
+
+  it('a missing command is reported at the agent', () => {
+    expect(errorsOf('agents:\n  a:\n    args: [x]\n')).toEqual(['F:3:5: agents.a.command: missing required key']);
+  });
+
+  it('unknown dependencies and self-dependencies', () => {
+    expect(errorsOf('agents:\n  a:\n    command: sh\n    depends_on: [b, a]\n')).toEqual([
+      'F:4:18: agents.a.depends_on[0]: expected the name of an agent in this file, found "b"',
+      'F:4:21: agents.a.depends_on[1]: an agent cannot depend on itself, found "a"',
+    ]);
+  });
+
+  it('dependency cycles name the cycle', () => {
+    expect(errorsOf('agents:\n  a: { command: sh, depends_on: [c] }\n  b: { command: sh, depends_on: [a] }\n  c: { command: sh, depends_on: [b] }\n')).toEqual([
+      'F:2:34: agents.a.depends_on[0]: dependency cycle: a -> c -> b -> a',
+    ]);
+  });
+
+  it('invalid regular expressions and signals', () => {
+    expect(errorsOf('agents:\n  a:\n    command: sh\n    ready: { pattern: "(" }\n    stop: { signal: TERM }\n')).toEqual([
+      'F:4:23: agents.a.ready.pattern: expected a valid regular expression (Invalid regular expression: /(/m: Unterminated group), found "("',
+      'F:5:21: agents.a.stop.signal: expected one of SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGKILL, SIGUSR1, SIGUSR2, found "TERM"',
+    ]);
+  });
+
+  it('agent names are restricted (they appear in bus topics)', () => {
+    expect(errorsOf('agents:\n  "a/b": { command: sh }\n')).toEqual([
+      'F:2:3: agents.a/b: agent names use letters, digits, "-" and "_" (max 64) and start with a letter or digit',
+    ]);
+  });
+
+  it('a non-existent cwd is an error', () => {
+    expect(errorsOf('agents:\n  a: { command: sh, cwd: nope }\n')).toEqual([
+      `F:2:26: agents.a.cwd: expected an existing directory (resolved to ${join(dir, 'nope')}), found "nope"`,
+    ]);
+  });
+
+  it('the bus is local only', () => {
+    expect(errorsOf('bus: { publish: "tcp://0.0.0.0:5555" }\nagents:\n  a: { command: sh }\n')).toEqual([
+      'F:1:17: bus.publish: expected "ipc" or a tcp://127.0.0.1:PORT endpoint (the bus is local only), found "tcp://0.0.0.0:5555"',
+    ]);
+  });
+
+  it('YAML syntax errors and duplicate keys carry positions', () => {
+    expect(errorsOf('agents:\n  a: { command: sh\n')[0]).toMatch(/^F:\d+:\d+: invalid YAML: /);
+    expect(errorsOf('agents:\n  a: { command: sh }\n  a: { command: sh }\n')[0]).toMatch(/^F:3:3: invalid YAML: Map keys must be unique/);
+  });
+
+  it('reports every problem at once, in file order', () => {
+    expect(errorsOf('agents:\n  a:\n    command: sh\n    rows: x\n  b:\n    command: 3\n    bogus: 1\n')).toEqual([
+      'F:4:11: agents.a.rows: expected a whole number of rows, found "x"',
+      'F:6:14: agents.b.command: expected a command (string), found number 3',
+      'F:7:5: agents.b.bogus: unknown key "bogus"',
+    ]);
+  });
+
+  it('a missing file is a clear error, not a stack trace', () => {
+    expect(() => loadConfig(join(dir, 'nope.yaml'))).toThrow(/cannot read config: no such file/);
+  });
+
+  it('loads from disk', () => {
+    writeFileSync(file, 'agents:\n  a: { command: sh }\n');
+    expect(loadConfig(file).agents[0]?.name).toBe('a');
+  });
+});

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import type { RestartPolicy } from '../../src/config/types.js';
+import { backoffDelay, decideRestart, EMPTY_HISTORY, type ExitInfo, type RestartHistory } from '../../src/machines/restart-policy.js';
+
+const policy: RestartPolicy = {
+  policy: 'on-failure',
+  successCodes: [0],
+  noRestartCodes: [78],
+  backoff: { initialMs: 1000, factor: 2, maxMs: 60_000, jitter: 0 },
+  resetAfterMs: 30_000,
+  budget: { maxRestarts: 3, windowMs: 60_000 },
+};
+const crash = (runMs = 100): ExitInfo => ({ code: 1, signal: null, runMs, cause: 'exit' });
+const half = () => 0.5;
+
+describe('restart policy', () => {
+  it('backs off exponentially up to the max', () => {
+    const p = { ...policy, budget: { maxRestarts: 100, windowMs: 60_000 } };
+    let h: RestartHistory = EMPTY_HISTORY;
+    const delays: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const r = decideRestart(p, h, crash(), i * 1000, half);
+      if (r.decision.action !== 'restart') throw new Error('expected restart');
+      delays.push(r.decision.delayMs);
+      h = r.history;
+    }
+    expect(delays).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000]);
+  });
+
+  it('jitter stays within ±jitter of the base delay', () => {
+    const p = { ...policy, backoff: { ...policy.backoff, jitter: 0.2 } };
+    expect(backoffDelay(p, 1, () => 0)).toBe(800);
+    expect(backoffDelay(p, 1, () => 0.999999)).toBe(1200);
+  });
+
+  it('a stable run resets the backoff', () => {
+    let h: RestartHistory = EMPTY_HISTORY;
+    h = decideRestart(policy, h, crash(), 0, half).history;
+    h = decideRestart(policy, h, crash(), 1000, half).history;
+    const r = decideRestart(policy, h, crash(30_000), 40_000, half);
+    expect(r.decision).toMatchObject({ action: 'restart', attempt: 1, delayMs: 1000 });
+  });
+
+  it('gives up loudly when the sliding-window budget is exhausted', () => {
+    let h: RestartHistory = EMPTY_HISTORY;
+    for (const t of [0, 1000, 2000]) h = decideRestart(policy, h, crash(), t, half).history;
+    const r = decideRestart(policy, h, crash(), 3000, half);
+    expect(r.decision).toMatchObject({ action: 'give-up', why: 'budget-exhausted' });
+    expect(r.decision.reason).toMatch(/3 restarts within 60000ms \(max 3\)/);
+  });
+
+  it('the window slides: old restarts stop counting (not a counter that never resets)', () => {
+    let h: RestartHistory = EMPTY_HISTORY;
+    for (const t of [0, 1000, 2000]) h = decideRestart(policy, h, crash(), t, half).history;
+    const r = decideRestart(policy, h, crash(), 60_500, half);
+    expect(r.decision).toMatchObject({ action: 'restart', budgetLeft: 0 });
+    expect(r.history.restarts).toEqual([1000, 2000, 60_500].filter((t) => t > 500));
+  });
+
+  it('counts long runs against the budget too (not only sub-min_uptime crashes, unlike pm2)', () => {
+    let h: RestartHistory = EMPTY_HISTORY;
+    for (const t of [0, 10_000, 20_000]) h = decideRestart(policy, h, crash(40_000), t, half).history;
+    expect(decideRestart(policy, h, crash(40_000), 30_000, half).decision.action).toBe('give-up');
+  });
+
+  it('on-failure: a success exit is not restarted', () => {
+    const r = decideRestart(policy, EMPTY_HISTORY, { code: 0, signal: null, runMs: 5, cause: 'exit' }, 0, half);
+    expect(r.decision).toMatchObject({ action: 'give-up', why: 'success-exit' });
+  });
+
+  it('on-failure: a ready timeout is a failure even with a success code', () => {
+    const r = decideRestart(policy, EMPTY_HISTORY, { code: 0, signal: null, runMs: 5, cause: 'ready-timeout' }, 0, half);
+    expect(r.decision.action).toBe('restart');
+  });
+
+  it('always: a success exit is restarted', () => {
+    const r = decideRestart({ ...policy, policy: 'always' }, EMPTY_HISTORY, { code: 0, signal: null, runMs: 5, cause: 'exit' }, 0, half);
+    expect(r.decision.action).toBe('restart');
+  });
+
+  it('no: never restarts', () => {
+    const r = decideRestart({ ...policy, policy: 'no' }, EMPTY_HISTORY, crash(), 0, half);
+    expect(r.decision).toMatchObject({ action: 'give-up', why: 'policy-no' });
+  });
+
+  it('no_restart_codes win over always', () => {
+    const r = decideRestart({ ...policy, policy: 'always' }, EMPTY_HISTORY, { code: 78, signal: null, runMs: 5, cause: 'exit' }, 0, half);
+    expect(r.decision).toMatchObject({ action: 'give-up', why: 'no-restart-code' });
+  });
+
+  it('a signal death is a failure', () => {
+    const r = decideRestart(policy, EMPTY_HISTORY, { code: null, signal: 'SIGSEGV', runMs: 5, cause: 'exit' }, 0, half);
+    expect(r.decision).toMatchObject({ action: 'restart', reason: expect.stringMatching(/killed by SIGSEGV/) });
+  });
+});
