@@ -1,0 +1,59 @@
+/** The supervisor's end of one agent worker: spawns the thread, relays typed messages, notices crashes. */
+import { Worker } from 'node:worker_threads';
+import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+
+export interface HandleListener {
+  message(msg: FromWorker): void;
+  /** The thread ended without reporting `worker.closed`: an uncaught error or a native crash. */
+  crashed(reason: string): void;
+}
+
+const WORKER_URL = new URL('./agent-worker.js', import.meta.url);
+
+export class AgentHandle {
+  private readonly worker: Worker;
+  private closedCleanly = false;
+  private ended = false;
+  private readonly closeWaiters: (() => void)[] = [];
+  private crashReason: string | undefined;
+
+  constructor(init: WorkerInit, private readonly listener: HandleListener) {
+    this.worker = new Worker(WORKER_URL, { workerData: init, name: `agent:${init.agent.name}` });
+    this.worker.on('message', (msg: FromWorker) => {
+      if (msg.type === 'worker.closed') {
+        this.closedCleanly = true;
+        for (const w of this.closeWaiters.splice(0)) w();
+        void this.worker.terminate();
+        return;
+      }
+      this.listener.message(msg);
+    });
+    this.worker.on('error', (err) => {
+      this.crashReason = `worker error: ${err.message}`;
+    });
+    this.worker.on('exit', (code) => {
+      this.ended = true;
+      if (!this.closedCleanly) this.listener.crashed(this.crashReason ?? `worker thread exited with code ${code}`);
+      for (const w of this.closeWaiters.splice(0)) w();
+    });
+  }
+
+  send(msg: ToWorker): void {
+    if (!this.ended) this.worker.postMessage(msg);
+  }
+
+  /** Graceful: the worker stops its agent (stop sequence), flushes, and is then terminated. */
+  shutdown(): Promise<void> {
+    if (this.ended || this.closedCleanly) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.closeWaiters.push(resolve);
+      this.send({ type: 'worker.shutdown' });
+    });
+  }
+
+  /** Immediate: ends the thread. The caller must kill the agent's process group. */
+  async terminate(): Promise<void> {
+    this.closedCleanly = true;
+    await this.worker.terminate();
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Worker-thread entry: hosts one agent's machine and owns its PTY, terminal model, ring buffer
+ * and log file. Talks to the supervisor only through the typed messages of worker-protocol.ts.
+ *
+ * The worker never ends itself (process.exit in a worker that owns a PTY can abort the whole
+ * process): it reports `worker.closed` and the supervisor terminates it.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createActor } from 'xstate';
+import { agentMachine, type PublicState, publicState } from '../machines/agent.js';
+import { OutputLog } from './output-log.js';
+import { OutputPipeline } from './output-pipeline.js';
+import { createPtyActor } from './pty-actor.js';
+import { RingBuffer } from './ring-buffer.js';
+import { TerminalModel } from './terminal-model.js';
+import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('agent-worker must run in a worker thread');
+const init = workerData as WorkerInit;
+const { agent } = init;
+
+const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
+const log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) =>
+  post({ type: 'log', level, msg, ...(fields ? { fields } : {}) });
+
+const ring = new RingBuffer(agent.log.ringSize);
+const outputLog = new OutputLog(agent.log.file, agent.log.maxSize, agent.log.keep);
+const readyPattern = agent.readyPattern ? new RegExp(agent.readyPattern, 'm') : undefined;
+
+let model: TerminalModel | undefined;
+let writeToPty: (data: string | Buffer) => void = () => undefined;
+let spawnedAt = 0;
+
+const pipeline = new OutputPipeline({
+  ring,
+  log: outputLog,
+  forward: (batch) => post({ type: 'output', data: batch }, [batch.buffer as ArrayBuffer]),
+  view: (chunk) => model?.write(chunk),
+  activity: () => actor.send({ type: 'pty.output' }),
+});
+
+const env: Record<string, string> = {};
+for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+Object.assign(env, agent.env, {
+  ORCHESTRA_AGENT: agent.name,
+  ORCHESTRA_SESSION: init.session,
+  TERM: 'xterm-256color',
+});
+
+const ptyActor = createPtyActor(agent, env, {
+  spawned(pid, write) {
+    spawnedAt = Date.now();
+    writeToPty = write;
+    model?.close();
+    model = new TerminalModel(agent.cols, agent.rows, (reply) => writeToPty(reply), checkScreen);
+    post({ type: 'spawned', pid });
+  },
+  data: (chunk) => pipeline.push(chunk),
+  flush: () => pipeline.flush(),
+  log,
+});
+
+/** Readiness by screen pattern: only while starting, on the rendered screen (not the byte stream). */
+function checkScreen(): void {
+  if (!readyPattern || !model) return;
+  if (publicState(actor.getSnapshot().value) !== 'starting') return;
+  if (readyPattern.test(model.screenText())) actor.send({ type: 'screen.ready' });
+}
+
+const actor = createActor(agentMachine.provide({ actors: { pty: ptyActor } }), {
+  input: {
+    hasReadyPattern: readyPattern !== undefined,
+    readyTimeoutMs: agent.readyTimeoutMs,
+    idleAfterMs: agent.idleAfterMs,
+    busyAfterMs: agent.busyAfterMs,
+  },
+});
+
+let last: PublicState | null = null;
+let shuttingDown = false;
+const settled = new Set<PublicState>(['stopped', 'dead']);
+
+actor.subscribe((snap) => {
+  const to = publicState(snap.value);
+  if (to === last) return;
+  const from = last;
+  last = to;
+  post({ type: 'state', from, to, reason: snap.context.reason, pid: snap.context.pid });
+  if (to === 'exited' && snap.context.exit) {
+    const { code, signal, cause } = snap.context.exit;
+    post({ type: 'exit', pid: snap.context.pid, code, signal, cause, runMs: spawnedAt ? Date.now() - spawnedAt : 0 });
+    if (shuttingDown) actor.send({ type: 'agent.stop' });
+  }
+  if (shuttingDown && settled.has(to)) close();
+});
+
+let closed = false;
+function close(): void {
+  if (closed) return;
+  closed = true;
+  pipeline.flush();
+  actor.stop();
+  model?.close();
+  outputLog.close();
+  post({ type: 'worker.closed' });
+}
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.type === 'worker.shutdown') {
+    shuttingDown = true;
+    const now = publicState(actor.getSnapshot().value);
+    if (settled.has(now)) close();
+    else actor.send({ type: 'agent.stop' });
+    return;
+  }
+  actor.send(msg);
+});
+
+actor.start();

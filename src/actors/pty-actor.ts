@@ -1,0 +1,215 @@
+/**
+ * The PTY as an XState callback actor: spawns the agent under node-pty, streams its output to a
+ * sink, runs the stop sequence on request, and returns its own cleanup (kill the group).
+ *
+ * Lossless exit (node-pty #72): on Node, node-pty can lose the last KBs of output when the child
+ * exits right after writing — the master sees EIO, or node-pty destroys the socket 200 ms after
+ * the exit while data is still unread. We hold the slave side open ourselves (so the master never
+ * sees EIO), and when the child exits we write a unique marker into the slave: everything the
+ * child wrote is ahead of it in the same queue, so once the marker comes back out of the master,
+ * the output is complete. Only then is the socket destroyed and the exit reported.
+ */
+import { randomBytes } from 'node:crypto';
+import { accessSync, closeSync, constants as fsc, openSync, statSync, writeSync } from 'node:fs';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import * as pty from 'node-pty';
+import { fromCallback } from 'xstate';
+import type { AgentConfig } from '../config/types.js';
+import type { AgentEvent, PtyCommand } from '../machines/agent.js';
+import { signalGroup, signalName, terminateGroup, waitGroupEmpty } from './process-group.js';
+
+export interface PtySink {
+  /** A new process started; its pid is also its process group id. */
+  spawned(pid: number, write: (data: string | Buffer) => void): void;
+  /** Raw bytes, in order. */
+  data(chunk: Buffer): void;
+  /** Called before the exit is reported: everything read so far must be delivered. */
+  flush(): void;
+  log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** node-pty internals the drain relies on (pinned node-pty version; covered by a regression test). */
+interface PtyInternals {
+  _socket: { destroy: (...args: unknown[]) => unknown };
+  _pty: string;
+  once: (event: string, listener: (...args: unknown[]) => void) => void;
+}
+
+const DRAIN_TIMEOUT_MS = 5000;
+
+/** Resolves `command` like execvp would, so "not found" is a clear error instead of a crash loop. */
+export function resolveCommand(command: string, cwd: string, path = process.env.PATH ?? ''): string | undefined {
+  const isFile = (p: string) => {
+    try {
+      accessSync(p, fsc.X_OK);
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (command.includes('/')) {
+    const p = isAbsolute(command) ? command : resolve(cwd, command);
+    return isFile(p) ? p : undefined;
+  }
+  for (const dir of path.split(delimiter)) if (dir && isFile(join(dir, command))) return join(dir, command);
+  return undefined;
+}
+
+export function createPtyActor(agent: AgentConfig, env: Record<string, string>, sink: PtySink) {
+  return fromCallback<PtyCommand>(({ sendBack: send, receive }) => {
+    const sendBack = (event: AgentEvent) => send(event);
+    const file = resolveCommand(agent.command, agent.cwd, env.PATH);
+    if (!file) {
+      // Deferred: an event sent back during the actor's own start would arrive before it is listening.
+      queueMicrotask(() => sendBack({ type: 'pty.failed', message: `command not found: ${agent.command}` }));
+      return () => undefined;
+    }
+    let term: pty.IPty;
+    try {
+      term = pty.spawn(file, [...agent.args], { name: 'xterm-256color', cols: agent.cols, rows: agent.rows, cwd: agent.cwd, env, encoding: null });
+    } catch (err) {
+      const message = (err as Error).message;
+      queueMicrotask(() => sendBack({ type: 'pty.failed', message }));
+      return () => undefined;
+    }
+    const pid = term.pid;
+    const internals = term as unknown as PtyInternals;
+    let slaveFd: number | null = null;
+    try {
+      slaveFd = openSync(internals._pty, fsc.O_RDWR | fsc.O_NOCTTY | fsc.O_NONBLOCK);
+    } catch (err) {
+      sink.log('warn', 'could not hold the PTY slave open; output tail may be lost on exit', { err: String(err) });
+    }
+    const closeSlave = () => {
+      if (slaveFd !== null) {
+        closeSync(slaveFd);
+        slaveFd = null;
+      }
+    };
+
+    // --- lossless drain -------------------------------------------------------------------
+    const marker = Buffer.from(`\x1b_orchestra-drain-${randomBytes(8).toString('hex')}\x1b\\`);
+    let phase: 'running' | 'draining' | 'drained' = 'running';
+    let pending: Buffer = Buffer.alloc(0);
+    const realDestroy = internals._socket.destroy.bind(internals._socket);
+    let drainTimer: NodeJS.Timeout | undefined;
+    const finishDrain = () => {
+      if (phase === 'drained') return;
+      phase = 'drained';
+      if (drainTimer) clearTimeout(drainTimer);
+      closeSlave();
+      realDestroy();
+    };
+    // node-pty calls this (after the child exits) to close the socket: wait for the drain instead.
+    internals._socket.destroy = () => {
+      if (phase === 'drained') return realDestroy();
+      return undefined;
+    };
+    const originalOnce = internals.once.bind(term);
+    internals.once = (event, listener) => {
+      // node-pty registers its 'close' listener synchronously in its exit callback: the child is gone.
+      if (event === 'close' && phase === 'running') startDrain();
+      originalOnce(event, listener);
+    };
+    const startDrain = () => {
+      phase = 'draining';
+      drainTimer = setTimeout(() => {
+        sink.log('warn', 'output drain timed out after exit; closing the PTY');
+        flushPending();
+        finishDrain();
+      }, DRAIN_TIMEOUT_MS);
+      try {
+        if (slaveFd === null) throw new Error('no slave fd');
+        writeSync(slaveFd, marker);
+      } catch {
+        // Output stopped (e.g. XOFF) or no slave: nothing more will arrive through the master.
+        finishDrain();
+      }
+    };
+    const flushPending = () => {
+      if (pending.length > 0) sink.data(pending);
+      pending = Buffer.alloc(0);
+    };
+
+    term.onData((chunk) => {
+      const data = chunk as unknown as Buffer;
+      if (phase !== 'draining') {
+        sink.data(data);
+        return;
+      }
+      pending = pending.length ? Buffer.concat([pending, data]) : data;
+      const at = pending.indexOf(marker);
+      if (at >= 0) {
+        if (at > 0) sink.data(pending.subarray(0, at));
+        pending = Buffer.alloc(0);
+        finishDrain();
+        return;
+      }
+      // Keep back what could be the start of a split marker.
+      const keep = Math.min(pending.length, marker.length - 1);
+      if (pending.length > keep) sink.data(pending.subarray(0, pending.length - keep));
+      pending = pending.subarray(pending.length - keep);
+    });
+
+    // --- exit and stop ----------------------------------------------------------------------
+    let exited = false;
+    let stopping = false;
+    const exitWaiters: (() => void)[] = [];
+    const waitExit = (ms: number) =>
+      new Promise<boolean>((res) => {
+        if (exited) return res(true);
+        const t = setTimeout(() => res(false), ms);
+        exitWaiters.push(() => {
+          clearTimeout(t);
+          res(true);
+        });
+      });
+
+    term.onExit(({ exitCode, signal }) => {
+      exited = true;
+      for (const w of exitWaiters.splice(0)) w();
+      flushPending();
+      sink.flush();
+      // The leader is gone; its children may not be. Nothing of this run may outlive it.
+      void (async () => {
+        const outcome = await terminateGroup(pid, agent.stop.signal, stopping ? 2000 : agent.stop.graceMs);
+        if (outcome === 'survivors') sink.log('error', 'processes of the agent group survived SIGKILL', { pgid: pid });
+        sendBack({ type: 'pty.exit', code: signal ? null : exitCode, signal: signalName(signal) });
+      })();
+    });
+
+    const stopSequence = async () => {
+      if (stopping || exited) return;
+      stopping = true;
+      if (agent.stop.keys) {
+        term.write(agent.stop.keys);
+        if (await waitExit(agent.stop.graceMs)) return;
+      }
+      signalGroup(pid, agent.stop.signal);
+      if (await waitExit(agent.stop.graceMs)) return;
+      sink.log('warn', `no exit ${agent.stop.graceMs}ms after ${agent.stop.signal}; sending SIGKILL`, { pgid: pid });
+      signalGroup(pid, 'SIGKILL');
+    };
+
+    receive((cmd) => {
+      if (cmd.type === 'pty.stop') void stopSequence();
+    });
+
+    sink.spawned(pid, (data) => {
+      if (!exited) term.write(data);
+    });
+    // Deferred for the same reason as above: the machine is still entering `live`.
+    queueMicrotask(() => sendBack({ type: 'pty.spawned', pid }));
+
+    return () => {
+      // Leaving `live` any other way (worker shutdown, actor stopped): leave nothing behind.
+      if (!exited) signalGroup(pid, 'SIGKILL');
+      void waitGroupEmpty(pid, 2000);
+      if (phase !== 'drained') {
+        if (drainTimer) clearTimeout(drainTimer);
+        phase = 'drained';
+        closeSlave();
+      }
+    };
+  });
+}

@@ -1,0 +1,82 @@
+/**
+ * The bus wire format (protocol version 1). One source of truth: the payload types here are what
+ * the publisher encodes and what the client library decodes; docs/protocol.md describes them.
+ *
+ * Every message is two frames: [topic, msgpack(payload)].
+ * Topics are `KIND/AGENT/` (`supervisor/` has no agent). The trailing slash makes prefix
+ * subscriptions exact: `state/a/` never matches agent `ab`, `state/` matches every agent.
+ */
+import { Packr } from 'msgpackr';
+import type { PublicState } from '../machines/agent.js';
+
+export const PROTOCOL_VERSION = 1;
+
+export const KINDS = ['output', 'state', 'exit', 'restart', 'drops', 'supervisor'] as const;
+export type Kind = (typeof KINDS)[number];
+
+/** Fields every payload carries. `seq` counts per topic from 1, so any subscription can see gaps. */
+export interface Envelope {
+  readonly v: number;
+  /** The supervisor run; a new value means the supervisor restarted and seq started over. */
+  readonly run: string;
+  readonly agent: string;
+  readonly seq: number;
+  /** Milliseconds since the epoch. */
+  readonly ts: number;
+  /** True when this is a last-value replay for a new subscriber (same seq as the original). */
+  readonly replay?: boolean;
+}
+
+export interface OutputBody { readonly kind: 'output'; readonly data: Uint8Array }
+export interface StateBody {
+  readonly kind: 'state';
+  readonly from: PublicState | null;
+  readonly to: PublicState;
+  readonly reason: string;
+  readonly pid: number | null;
+}
+export interface ExitBody {
+  readonly kind: 'exit';
+  readonly pid: number | null;
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly cause: 'exit' | 'ready-timeout' | 'worker-crash' | 'spawn-failed';
+  readonly runMs: number;
+}
+export interface RestartBody {
+  readonly kind: 'restart';
+  readonly action: 'restart' | 'give-up';
+  readonly policy: 'no' | 'on-failure' | 'always';
+  readonly reason: string;
+  readonly attempt?: number;
+  readonly delayMs?: number;
+  readonly budgetLeft?: number;
+  readonly why?: string;
+}
+/** Published when the publisher had to drop messages for this topic's agent (bounded queue). */
+export interface DropsBody { readonly kind: 'drops'; readonly dropped: number; readonly droppedBytes: number }
+export interface SupervisorBody {
+  readonly kind: 'supervisor';
+  readonly event: 'started' | 'stopping' | 'stopped';
+  readonly pid: number;
+  readonly session: string;
+  readonly agents: readonly string[];
+}
+
+export type Body = OutputBody | StateBody | ExitBody | RestartBody | DropsBody | SupervisorBody;
+export type Message = Envelope & Body;
+
+export function topicFor(kind: Kind, agent: string): string {
+  return kind === 'supervisor' ? 'supervisor/' : `${kind}/${agent}/`;
+}
+
+// Records off: plain msgpack maps any client in any language can read.
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+export function encode(msg: Message): Buffer {
+  return packr.pack(msg);
+}
+
+export function decode(payload: Uint8Array): Message {
+  return packr.unpack(payload) as Message;
+}

@@ -1,0 +1,159 @@
+/**
+ * The bus publisher: one XPUB socket, one sender loop, a bounded queue.
+ *
+ * Agents never wait for the bus: `publish` only enqueues. When the queue holds more than
+ * `queueLimit` bytes, output messages are dropped (control messages — state, exit, restart —
+ * are always kept) and the drop is counted and published per agent; subscribers also see it as a
+ * gap in `seq`. ZeroMQ itself drops for a subscriber whose own HWM is full (noDrop off), which
+ * subscribers likewise see as a seq gap.
+ *
+ * New subscriptions trigger a replay of the last `state` message of every agent whose topic
+ * matches the subscribed prefix (last-value cache), so a late monitor learns the current state
+ * without sleeping. The replay carries the original seq and `replay: true`.
+ */
+import * as zmq from 'zeromq';
+import { encode, type Body, type Kind, type Message, PROTOCOL_VERSION, topicFor } from './protocol.js';
+
+export interface PublisherOptions {
+  readonly endpoint: string;
+  readonly runId: string;
+  readonly highWaterMark: number;
+  readonly queueLimit: number;
+}
+
+interface Queued {
+  readonly topic: string;
+  readonly payload: Buffer;
+}
+
+export class Publisher {
+  private readonly sock: zmq.XPublisher;
+  private readonly seqs = new Map<string, number>();
+  private readonly lastState = new Map<string, Queued>();
+  private queue: Queued[] = [];
+  private head = 0;
+  private queuedBytes = 0;
+  private sending = false;
+  private closed = false;
+  private readonly drops = new Map<string, { dropped: number; droppedBytes: number }>();
+  private dropTimer: NodeJS.Timeout | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly opts: PublisherOptions) {
+    this.sock = new zmq.XPublisher({
+      sendHighWaterMark: opts.highWaterMark,
+      noDrop: false,
+      verbosity: 'allSubs',
+      linger: 500,
+    });
+  }
+
+  async bind(): Promise<void> {
+    await this.sock.bind(this.opts.endpoint);
+    void this.watchSubscriptions();
+  }
+
+  /** The endpoint subscribers connect to (resolved port for tcp://…:0). */
+  get endpoint(): string {
+    return this.sock.lastEndpoint ?? this.opts.endpoint;
+  }
+
+  /** Stamps the envelope (version, run, seq, time) and enqueues. Never blocks. */
+  publish(kind: Kind, agent: string, body: Body): void {
+    if (this.closed) return;
+    const topic = topicFor(kind, agent);
+    const seq = (this.seqs.get(topic) ?? 0) + 1;
+    const msg = { v: PROTOCOL_VERSION, run: this.opts.runId, agent, seq, ts: Date.now(), ...body } as Message;
+    const payload = encode(msg);
+    const droppable = kind === 'output';
+    if (droppable && this.queuedBytes + payload.length > this.opts.queueLimit) {
+      this.seqs.set(topic, seq); // the number is spent: subscribers see the gap
+      this.countDrop(agent, payload.length);
+      return;
+    }
+    this.seqs.set(topic, seq);
+    const item = { topic, payload };
+    if (kind === 'state') this.lastState.set(topic, { topic, payload: encode({ ...msg, replay: true }) });
+    this.enqueue(item);
+  }
+
+  private enqueue(item: Queued): void {
+    this.queue.push(item);
+    this.queuedBytes += item.payload.length;
+    if (!this.sending) void this.sendLoop();
+  }
+
+  private countDrop(agent: string, bytes: number): void {
+    const d = this.drops.get(agent) ?? { dropped: 0, droppedBytes: 0 };
+    d.dropped++;
+    d.droppedBytes += bytes;
+    this.drops.set(agent, d);
+    // Report drops at most every 250 ms: a drop report must not itself flood the queue.
+    this.dropTimer ??= setTimeout(() => this.flushDrops(), 250);
+  }
+
+  private flushDrops(): void {
+    this.dropTimer = undefined;
+    for (const [agent, d] of this.drops) this.publish('drops', agent, { kind: 'drops', ...d });
+    this.drops.clear();
+  }
+
+  /** Total messages dropped so far is observable through `drops` messages; this is for tests/benches. */
+  get pendingBytes(): number {
+    return this.queuedBytes;
+  }
+
+  // One sender loop per socket: a second concurrent send on a blocked socket fails with EBUSY.
+  private async sendLoop(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.head < this.queue.length) {
+        const item = this.queue[this.head];
+        this.queue[this.head] = undefined as unknown as Queued;
+        this.head++;
+        if (!item) continue;
+        this.queuedBytes -= item.payload.length;
+        await this.sock.send([item.topic, item.payload]);
+        if (this.head > 1024 && this.head * 2 > this.queue.length) {
+          this.queue = this.queue.slice(this.head);
+          this.head = 0;
+        }
+      }
+      this.queue = [];
+      this.head = 0;
+    } catch (err) {
+      if (!this.closed) throw err;
+    } finally {
+      this.sending = false;
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private async watchSubscriptions(): Promise<void> {
+    try {
+      for await (const [frame] of this.sock) {
+        if (!frame || frame.length === 0 || frame[0] !== 1) continue;
+        const prefix = frame.subarray(1).toString('utf8');
+        for (const [topic, item] of this.lastState) if (topic.startsWith(prefix)) this.enqueue(item);
+      }
+    } catch {
+      // socket closed
+    }
+  }
+
+  /** Resolves when everything queued has been handed to ZeroMQ. */
+  flushed(): Promise<void> {
+    if (!this.sending && this.head >= this.queue.length) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    if (this.dropTimer) {
+      clearTimeout(this.dropTimer);
+      this.flushDrops();
+    }
+    await this.flushed();
+    this.closed = true;
+    this.sock.close();
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * `docker compose up`-style output: each agent's lines prefixed with a coloured `name |`.
+ * Partial lines (prompts) are shown after a short quiet period rather than held forever.
+ */
+import { TextDecoder } from 'node:util';
+const COLOURS = [36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91];
+const MAX_PARTIAL = 64 * 1024;
+const PARTIAL_FLUSH_MS = 150;
+
+export class PrefixPrinter {
+  private readonly width: number;
+  private readonly prefixes = new Map<string, string>();
+  private readonly partial = new Map<string, string>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly decoders = new Map<string, TextDecoder>();
+
+  constructor(
+    names: readonly string[],
+    private readonly out: NodeJS.WritableStream,
+    private readonly colour: boolean,
+  ) {
+    this.width = Math.max(...names.map((n) => n.length));
+    names.forEach((n, i) => {
+      const label = `${n.padEnd(this.width)} | `;
+      this.prefixes.set(n, colour ? `\x1b[${COLOURS[i % COLOURS.length]}m${label}\x1b[0m` : label);
+    });
+  }
+
+  private prefix(agent: string): string {
+    return this.prefixes.get(agent) ?? `${agent.padEnd(this.width)} | `;
+  }
+
+  output(agent: string, data: Uint8Array): void {
+    let dec = this.decoders.get(agent);
+    if (!dec) {
+      dec = new TextDecoder('utf-8', { fatal: false });
+      this.decoders.set(agent, dec);
+    }
+    const text = (this.partial.get(agent) ?? '') + dec.decode(data, { stream: true });
+    const lines = text.split('\n');
+    const rest = lines.pop() ?? '';
+    let out = '';
+    for (const line of lines) out += `${this.prefix(agent)}${line.replace(/\r+$/, '')}\n`;
+    if (out) this.out.write(out);
+    this.setPartial(agent, rest);
+  }
+
+  private setPartial(agent: string, rest: string): void {
+    const t = this.timers.get(agent);
+    if (t) clearTimeout(t);
+    if (rest.length >= MAX_PARTIAL) {
+      this.out.write(`${this.prefix(agent)}${rest}\n`);
+      rest = '';
+    }
+    this.partial.set(agent, rest);
+    if (rest) {
+      const timer = setTimeout(() => this.flushPartial(agent), PARTIAL_FLUSH_MS);
+      timer.unref();
+      this.timers.set(agent, timer);
+    }
+  }
+
+  private flushPartial(agent: string): void {
+    const rest = this.partial.get(agent);
+    if (rest) this.out.write(`${this.prefix(agent)}${rest.replace(/\r+$/, '')}\n`);
+    this.partial.set(agent, '');
+  }
+
+  /** A supervisor line about an agent (state changes, restart decisions), dimmed on a terminal. */
+  note(agent: string, text: string): void {
+    this.flushPartial(agent);
+    const body = this.colour ? `\x1b[2m${text}\x1b[0m` : text;
+    this.out.write(`${this.prefix(agent)}${body}\n`);
+  }
+
+  flushAll(): void {
+    for (const agent of this.partial.keys()) this.flushPartial(agent);
+  }
+}

@@ -1,0 +1,91 @@
+/** `orchestra up [FILE]`: run the crew in the foreground until Ctrl-C / SIGTERM. */
+import { randomBytes } from 'node:crypto';
+import { createLogger } from '../actors/logger.js';
+import { Reaper } from '../actors/reaper.js';
+import { claimSession, releaseSession, SessionBusyError, writeSession } from '../actors/session.js';
+import { Supervisor } from '../actors/supervisor.js';
+import { Publisher } from '../bus/publisher.js';
+import { loadConfig } from '../config/load.js';
+import { UsageError } from './errors.js';
+import { PrefixPrinter } from './prefix-printer.js';
+
+export interface UpOptions {
+  readonly file: string;
+  /** Print agents' output on stdout (docker compose style). */
+  readonly output: boolean;
+}
+
+export async function up(opts: UpOptions): Promise<number> {
+  const config = loadConfig(opts.file);
+  let paths;
+  try {
+    paths = claimSession(config);
+  } catch (err) {
+    if (err instanceof SessionBusyError) throw new UsageError(`session "${config.session}" is already running, pid ${err.pid} (${config.stateDir})`, 1);
+    throw err;
+  }
+  const logger = createLogger(paths.log, { stderr: process.stderr.isTTY === true });
+  const endpoint = config.bus.publish === 'ipc' ? `ipc://${paths.busSocket}` : config.bus.publish;
+  const runId = randomBytes(8).toString('hex');
+  const colour = process.stdout.isTTY === true;
+  const printer = new PrefixPrinter(config.agents.map((a) => a.name), process.stdout, colour);
+
+  const reaper = new Reaper();
+  let supervisor: Supervisor | undefined;
+  const publisher = new Publisher({ endpoint, runId, highWaterMark: config.bus.highWaterMark, queueLimit: config.bus.queueLimit });
+  try {
+    supervisor = new Supervisor(config, {
+      publisher,
+      logger,
+      reaper,
+      runId,
+      listener: {
+        output: opts.output ? (agent, data) => printer.output(agent, data) : undefined,
+        state: (agent, from, to, reason) => printer.note(agent, `${from ?? 'new'} -> ${to} (${reason})`),
+        decision: (agent, d) => printer.note(agent, d.action === 'restart' ? `restarting in ${d.delayMs}ms (attempt ${d.attempt}, ${d.budgetLeft} left in budget)` : `not restarting: ${d.reason}`),
+      },
+    });
+    await publisher.bind();
+  } catch (err) {
+    reaper.close();
+    releaseSession(config.stateDir);
+    throw new UsageError(`cannot start the bus on ${endpoint}: ${(err as Error).message}`, 1);
+  }
+  writeSession(config.stateDir, {
+    pid: process.pid,
+    runId: supervisor.runId,
+    session: config.session,
+    config: config.file,
+    publish: publisher.endpoint,
+    startedAt: new Date().toISOString(),
+  });
+  logger.info({ endpoint: publisher.endpoint, stateDir: config.stateDir }, 'supervisor started');
+  process.stderr.write(`orchestra: session "${config.session}" up; bus ${publisher.endpoint}; logs in ${paths.logs}\n`);
+
+  const sup = supervisor;
+  const done = new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) {
+        process.stderr.write(`\norchestra: ${sig}: gracefully stopping... (press Ctrl+C again to force)\n`);
+        void sup.shutdown().then(() => resolve(0));
+      } else {
+        process.stderr.write('orchestra: forcing stop: killing all agents\n');
+        void sup.forceStop().then(() => resolve(130));
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onSignal);
+  });
+  sup.start();
+  const code = await done;
+  printer.flushAll();
+  await publisher.close();
+  reaper.close();
+  releaseSession(config.stateDir);
+  logger.info('supervisor stopped');
+  logger.flush();
+  return code;
+}
