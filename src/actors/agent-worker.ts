@@ -55,11 +55,24 @@ const ptyActor = createPtyActor(agent, env, {
     model?.close();
     model = new TerminalModel(agent.cols, agent.rows, (reply) => writeToPty(reply), checkScreen);
     post({ type: 'spawned', pid });
+    injectFault();
   },
   data: (chunk) => pipeline.push(chunk),
   flush: () => pipeline.flush(),
   log,
 });
+
+/**
+ * Test hook: ORCHESTRA_TEST_FAULT=worker-crash:AGENT makes the first worker of AGENT throw right
+ * after its PTY spawned, so the supervisor's worker-crash recovery can be tested end to end.
+ */
+function injectFault(): void {
+  if (process.env.ORCHESTRA_TEST_FAULT === `worker-crash:${agent.name}` && init.generation === 1) {
+    setImmediate(() => {
+      throw new Error('injected worker crash (ORCHESTRA_TEST_FAULT)');
+    });
+  }
+}
 
 /** Readiness by screen pattern: only while starting, on the rendered screen (not the byte stream). */
 function checkScreen(): void {

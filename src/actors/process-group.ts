@@ -2,6 +2,7 @@
  * Signalling a whole process group. node-pty starts each agent as a session leader, so its pid is
  * also its process group id and every child it forks (unless it calls setsid itself) is in it.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 
 /** Sends `signal` to every process of group `pgid`; false when the group is already empty. */
@@ -18,8 +19,38 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
+/**
+ * True while the group has a live member. Zombies do not count: they run nothing, and they stay
+ * in the group until their new parent reaps them, which some init processes do only lazily.
+ */
 export function groupAlive(pgid: number): boolean {
-  return signalGroup(pgid, 0);
+  if (!signalGroup(pgid, 0)) return false;
+  if (process.platform !== 'linux') return true;
+  return liveMembers(pgid) > 0;
+}
+
+/** Members of group `pgid` that are not zombies, from /proc (Linux). */
+export function liveMembers(pgid: number): number {
+  let n = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return 1; // cannot tell: assume alive
+  }
+  for (const e of entries) {
+    if (e.charCodeAt(0) < 48 || e.charCodeAt(0) > 57) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${e}/stat`, 'latin1');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // "pid (comm) state ppid pgrp ..." — comm may contain spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z') n++;
+  }
+  return n;
 }
 
 /**

@@ -153,7 +153,8 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
 
     // --- exit and stop ----------------------------------------------------------------------
     let exited = false;
-    let stopping = false;
+    /** The stop sequence, once requested: it owns the end of the process group. */
+    let stopRun: Promise<void> | undefined;
     const exitWaiters: (() => void)[] = [];
     const waitExit = (ms: number) =>
       new Promise<boolean>((res) => {
@@ -165,34 +166,36 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
         });
       });
 
+    /** Signal the whole group, one grace period for all of it to go, then SIGKILL and verify. */
+    const endGroup = async (why: string) => {
+      const { signal, graceMs } = agent.stop;
+      const outcome = await terminateGroup(pid, signal, graceMs);
+      if (outcome === 'killed') sink.log('warn', `${why}: process group ${pid} still alive ${graceMs}ms after ${signal}; sent SIGKILL`);
+      if (outcome === 'survivors') sink.log('error', `${why}: processes of group ${pid} survived SIGKILL`);
+    };
+
+    const stopSequence = async () => {
+      if (agent.stop.keys && !exited) {
+        term.write(agent.stop.keys);
+        await waitExit(agent.stop.graceMs);
+      }
+      await endGroup('stop');
+    };
+
     term.onExit(({ exitCode, signal }) => {
       exited = true;
       for (const w of exitWaiters.splice(0)) w();
       flushPending();
       sink.flush();
-      // The leader is gone; its children may not be. Nothing of this run may outlive it.
       void (async () => {
-        const outcome = await terminateGroup(pid, agent.stop.signal, stopping ? 2000 : agent.stop.graceMs);
-        if (outcome === 'survivors') sink.log('error', 'processes of the agent group survived SIGKILL', { pgid: pid });
+        // The leader is gone; its children may not be. Nothing of this run may outlive it.
+        await (stopRun ?? endGroup('exit'));
         sendBack({ type: 'pty.exit', code: signal ? null : exitCode, signal: signalName(signal) });
       })();
     });
 
-    const stopSequence = async () => {
-      if (stopping || exited) return;
-      stopping = true;
-      if (agent.stop.keys) {
-        term.write(agent.stop.keys);
-        if (await waitExit(agent.stop.graceMs)) return;
-      }
-      signalGroup(pid, agent.stop.signal);
-      if (await waitExit(agent.stop.graceMs)) return;
-      sink.log('warn', `no exit ${agent.stop.graceMs}ms after ${agent.stop.signal}; sending SIGKILL`, { pgid: pid });
-      signalGroup(pid, 'SIGKILL');
-    };
-
     receive((cmd) => {
-      if (cmd.type === 'pty.stop') void stopSequence();
+      if (cmd.type === 'pty.stop' && !stopRun) stopRun = stopSequence();
     });
 
     sink.spawned(pid, (data) => {

@@ -30,6 +30,8 @@ interface AgentRecord {
   /** Set once the agent has been ready: dependents may start. */
   readyOnce: boolean;
   restartTimer: NodeJS.Timeout | undefined;
+  /** Workers started for this agent so far. */
+  generation: number;
 }
 
 export interface SupervisorDeps {
@@ -53,7 +55,7 @@ export class Supervisor {
   ) {
     this.runId = deps.runId ?? randomBytes(8).toString('hex');
     for (const a of config.agents) {
-      this.agents.set(a.name, { config: a, handle: null, state: null, pid: null, history: EMPTY_HISTORY, readyOnce: false, restartTimer: undefined });
+      this.agents.set(a.name, { config: a, handle: null, state: null, pid: null, history: EMPTY_HISTORY, readyOnce: false, restartTimer: undefined, generation: 0 });
     }
   }
 
@@ -80,8 +82,9 @@ export class Supervisor {
 
   private spawnWorker(r: AgentRecord): void {
     const name = r.config.name;
+    r.generation++;
     const handle = new AgentHandle(
-      { agent: r.config, session: this.config.session, stateDir: this.config.stateDir },
+      { agent: r.config, session: this.config.session, stateDir: this.config.stateDir, generation: r.generation },
       {
         message: (msg) => this.onWorkerMessage(r, msg),
         crashed: (reason) => this.onWorkerCrash(r, handle, reason),
@@ -104,10 +107,11 @@ export class Supervisor {
         reaper.track(msg.pid);
         return;
       case 'state':
-        this.setState(r, msg.to, msg.reason, msg.pid);
+        this.setState(r, msg.to, msg.reason, msg.pid ?? r.pid);
         return;
       case 'exit':
         if (msg.pid !== null) reaper.untrack(msg.pid);
+        r.pid = null;
         this.onExit(r, { code: msg.code, signal: msg.signal, cause: msg.cause, runMs: msg.runMs }, msg.pid);
         return;
       case 'log':
@@ -121,7 +125,6 @@ export class Supervisor {
   private setState(r: AgentRecord, to: PublicState, reason: string, pid: number | null): void {
     const from = r.state;
     r.state = to;
-    r.pid = pid;
     const name = r.config.name;
     this.deps.publisher.publish('state', name, { kind: 'state', from, to, reason, pid });
     this.deps.listener?.state?.(name, from, to, reason);

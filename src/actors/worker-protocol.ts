@@ -6,6 +6,8 @@ export interface WorkerInit {
   readonly agent: AgentConfig;
   readonly session: string;
   readonly stateDir: string;
+  /** 1 for the agent's first worker, +1 for each replacement after a worker crash. */
+  readonly generation: number;
 }
 
 export type ToWorker =

@@ -7,9 +7,10 @@
  * gap in `seq`. ZeroMQ itself drops for a subscriber whose own HWM is full (noDrop off), which
  * subscribers likewise see as a seq gap.
  *
- * New subscriptions trigger a replay of the last `state` message of every agent whose topic
- * matches the subscribed prefix (last-value cache), so a late monitor learns the current state
- * without sleeping. The replay carries the original seq and `replay: true`.
+ * New subscriptions trigger a replay of the last `state` message of every agent, and of the last
+ * `supervisor` message, whose topic matches the subscribed prefix (last-value cache), so a late
+ * monitor learns the current state without sleeping. Replays carry the original seq and
+ * `replay: true`.
  */
 import * as zmq from 'zeromq';
 import { encode, type Body, type Kind, type Message, PROTOCOL_VERSION, topicFor } from './protocol.js';
@@ -38,6 +39,8 @@ export class Publisher {
   private readonly drops = new Map<string, { dropped: number; droppedBytes: number }>();
   private dropTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
+  private subscribed = false;
+  private subscriptionWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: PublisherOptions) {
     this.sock = new zmq.XPublisher({
@@ -73,7 +76,7 @@ export class Publisher {
     }
     this.seqs.set(topic, seq);
     const item = { topic, payload };
-    if (kind === 'state') this.lastState.set(topic, { topic, payload: encode({ ...msg, replay: true }) });
+    if (kind === 'state' || kind === 'supervisor') this.lastState.set(topic, { topic, payload: encode({ ...msg, replay: true }) });
     this.enqueue(item);
   }
 
@@ -134,11 +137,27 @@ export class Publisher {
       for await (const [frame] of this.sock) {
         if (!frame || frame.length === 0 || frame[0] !== 1) continue;
         const prefix = frame.subarray(1).toString('utf8');
+        if (!this.subscribed) {
+          this.subscribed = true;
+          for (const w of this.subscriptionWaiters.splice(0)) w();
+        }
         for (const [topic, item] of this.lastState) if (topic.startsWith(prefix)) this.enqueue(item);
       }
     } catch {
       // socket closed
     }
+  }
+
+  /** Resolves once any subscriber has subscribed (to anything); false after `timeoutMs`. */
+  firstSubscription(timeoutMs: number): Promise<boolean> {
+    if (this.subscribed) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.subscriptionWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
   }
 
   /** Resolves when everything queued has been handed to ZeroMQ. */

@@ -19,8 +19,9 @@ function program(): Command {
     .description('start every agent of the config and supervise them until Ctrl-C or SIGTERM')
     .argument('[file]', 'config file', DEFAULT_FILE)
     .option('--no-output', "do not print agents' output (state changes are still shown)")
-    .action(async (file: string, o: { output: boolean }) => {
-      process.exitCode = await up({ file, output: o.output });
+    .option('--await-subscriber', 'start agents only once a bus subscriber has connected (at most 10s), so a monitor misses nothing')
+    .action(async (file: string, o: { output: boolean; awaitSubscriber?: boolean }) => {
+      process.exitCode = await up({ file, output: o.output, awaitSubscriber: o.awaitSubscriber === true });
     });
 
   cmd

@@ -13,7 +13,11 @@ export interface UpOptions {
   readonly file: string;
   /** Print agents' output on stdout (docker compose style). */
   readonly output: boolean;
+  /** Start agents only once a bus subscriber is there (bounded by AWAIT_SUBSCRIBER_MS). */
+  readonly awaitSubscriber: boolean;
 }
+
+const AWAIT_SUBSCRIBER_MS = 10_000;
 
 export async function up(opts: UpOptions): Promise<number> {
   const config = loadConfig(opts.file);
@@ -79,6 +83,9 @@ export async function up(opts: UpOptions): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGHUP', onSignal);
   });
+  if (opts.awaitSubscriber && !(await publisher.firstSubscription(AWAIT_SUBSCRIBER_MS))) {
+    logger.warn(`no bus subscriber within ${AWAIT_SUBSCRIBER_MS}ms; starting agents anyway`);
+  }
   sup.start();
   const code = await done;
   printer.flushAll();

@@ -22,7 +22,7 @@ export interface RestartHistory {
 
 export const EMPTY_HISTORY: RestartHistory = { restarts: [], attempt: 0 };
 
-export type GiveUpReason = 'policy-no' | 'success-exit' | 'no-restart-code' | 'budget-exhausted';
+export type GiveUpReason = 'policy-no' | 'success-exit' | 'no-restart-code' | 'spawn-failed' | 'budget-exhausted';
 
 export type RestartDecision =
   | {
@@ -77,6 +77,8 @@ export function decideRestart(
   if (exit.cause === 'exit' && exit.code !== null && policy.noRestartCodes.includes(exit.code)) {
     return giveUp('no-restart-code', `${what} is listed in no_restart_codes`);
   }
+  // The command could not be started at all (not found, not executable): retrying cannot help.
+  if (exit.cause === 'spawn-failed') return giveUp('spawn-failed', `${what}; not retrying a command that cannot start`);
   if (policy.policy === 'no') return giveUp('policy-no', `${what}; restart policy is "no"`);
   if (policy.policy === 'on-failure' && isSuccess(policy, exit)) {
     return giveUp('success-exit', `${what} counts as success; restart policy is "on-failure"`);

@@ -88,6 +88,11 @@ describe('restart policy', () => {
     expect(r.decision).toMatchObject({ action: 'give-up', why: 'no-restart-code' });
   });
 
+  it('a command that cannot be spawned is not retried, whatever the policy', () => {
+    const r = decideRestart({ ...policy, policy: 'always' }, EMPTY_HISTORY, { code: null, signal: null, runMs: 0, cause: 'spawn-failed' }, 0, half);
+    expect(r.decision).toMatchObject({ action: 'give-up', why: 'spawn-failed' });
+  });
+
   it('a signal death is a failure', () => {
     const r = decideRestart(policy, EMPTY_HISTORY, { code: null, signal: 'SIGSEGV', runMs: 5, cause: 'exit' }, 0, half);
     expect(r.decision).toMatchObject({ action: 'restart', reason: expect.stringMatching(/killed by SIGSEGV/) });

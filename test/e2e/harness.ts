@@ -1,0 +1,157 @@
+/**
+ * End-to-end harness: writes a config, runs the real `orchestra up` in a child process (Node or
+ * Deno), and watches it through a real ZeroMQ subscriber in this process. Every wait is for an
+ * event or a condition, bounded by a timeout; nothing sleeps to synchronise.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { BusSubscriber, type Received, type SubscribeOptions } from '../../src/bus/client.js';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const FIX = join(ROOT, 'test/fixtures');
+export const CLI = join(ROOT, 'bin/orchestra.js');
+export const DENO = join(ROOT, 'node_modules/.bin/deno');
+
+export type Runtime = 'node' | 'deno';
+
+export interface Crew {
+  readonly dir: string;
+  readonly stateDir: string;
+  readonly file: string;
+  readonly endpoint: string;
+  readonly proc: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stdout(): string;
+  stderr(): string;
+  /** A subscriber connected before the supervisor started (sees everything from the first message). */
+  readonly bus: BusSubscriber;
+  subscribe(opts?: SubscribeOptions): BusSubscriber;
+  /** Creates the gate file the `--gate` fixtures wait for. */
+  openGate(): void;
+  readonly gate: string;
+  logFile(agent: string): string;
+  /** Sends a signal to the supervisor (if it still runs). */
+  signal(signal: NodeJS.Signals): void;
+  /** Signals, waits for the exit, closes every subscriber. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function runtimeCommand(runtime: Runtime, args: string[]): [string, string[]] {
+  return runtime === 'node' ? [process.execPath, [CLI, ...args]] : [DENO, ['run', '-A', join(ROOT, 'dist/cli/main.js'), ...args]];
+}
+
+export interface CrewPaths {
+  readonly dir: string;
+  readonly gate: string;
+}
+
+export interface CrewOptions {
+  readonly runtime?: Runtime;
+  /** Top-level YAML placed before `agents:`. */
+  readonly extra?: string;
+  /** What the first subscriber listens to. */
+  readonly subscribe?: SubscribeOptions;
+  readonly env?: Record<string, string>;
+}
+
+/** Starts `orchestra up` on a config whose `agents:` block is `agents` (indented two spaces). */
+export function startCrew(agents: string | ((p: CrewPaths) => string), opts: CrewOptions = {}): Crew {
+  const dir = mkdtempSync('/tmp/orch-e2e-');
+  const stateDir = join(dir, 's');
+  const file = join(dir, 'orchestra.yaml');
+  const gate = join(dir, 'gate');
+  const agentsYaml = typeof agents === 'string' ? agents : agents({ dir, gate });
+  writeFileSync(file, `session: e2e\nstate_dir: ${stateDir}\n${opts.extra ?? ''}agents:\n${agentsYaml}`);
+  const endpoint = `ipc://${stateDir}/bus.sock`;
+  // Subscribe first: ZeroMQ connects to the ipc endpoint as soon as the supervisor binds it.
+  const bus = new BusSubscriber(endpoint, opts.subscribe ?? {});
+  // --await-subscriber: agents start only once `bus` has subscribed, so it sees every message.
+  const [cmd, args] = runtimeCommand(opts.runtime ?? 'node', ['up', file, '--no-output', '--await-subscriber']);
+  const proc = spawn(cmd, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...opts.env } });
+  let out = '';
+  let err = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => proc.on('exit', (code, signal) => res({ code, signal })));
+  const subs: BusSubscriber[] = [bus];
+  return {
+    dir,
+    stateDir,
+    file,
+    endpoint,
+    proc,
+    exited,
+    stdout: () => out,
+    stderr: () => err,
+    bus,
+    subscribe(o) {
+      const s = new BusSubscriber(endpoint, o ?? {});
+      subs.push(s);
+      return s;
+    },
+    gate,
+    openGate: () => writeFileSync(gate, 'go'),
+    logFile: (agent) => join(stateDir, 'logs', `${agent}.log`),
+    signal(signal) {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    },
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const result = await exited;
+      for (const s of subs) s.close();
+      return result;
+    },
+  };
+}
+
+/** Reads messages until `pred` holds; rejects after `ms` with the tail of what was seen. */
+export async function until(sub: BusSubscriber, pred: (r: Received) => boolean, ms = 20_000, seen: Received[] = []): Promise<Received[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, rej) => {
+    timer = setTimeout(() => {
+      const tail = seen.slice(-8).map((r) => `${r.topic} ${JSON.stringify({ ...r.msg, data: undefined })}`);
+      rej(new Error(`timed out after ${ms}ms; last messages:\n${tail.join('\n')}`));
+    }, ms);
+  });
+  try {
+    for (;;) {
+      const r = await Promise.race([sub.next(), timeout]);
+      seen.push(r);
+      if (pred(r)) return seen;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export const isState = (agent: string, to: string) => (r: Received) => r.msg.kind === 'state' && r.msg.agent === agent && r.msg.to === to;
+
+/** True while any of `pids` exists. */
+export function anyAlive(pids: number[]): boolean {
+  return pids.some((p) => {
+    try {
+      process.kill(p, 0);
+      return !isZombie(p);
+    } catch {
+      return false;
+    }
+  });
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Polls a condition about the OS (no event exists for "these pids are gone"), bounded. */
+export async function eventually(cond: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${ms}ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
