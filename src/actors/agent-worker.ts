@@ -25,7 +25,9 @@ const log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: R
   post({ type: 'log', level, msg, ...(fields ? { fields } : {}) });
 
 const ring = new RingBuffer(agent.log.ringSize);
-const outputLog = new OutputLog(agent.log.file, agent.log.maxSize, agent.log.keep);
+const outputLog = new OutputLog(agent.log.file, agent.log.maxSize, agent.log.keep, (err) =>
+  log('error', `cannot write the output log ${agent.log.file}: ${err.message}`),
+);
 const readyPattern = agent.readyPattern ? new RegExp(agent.readyPattern, 'm') : undefined;
 
 let model: TerminalModel | undefined;
@@ -58,7 +60,10 @@ const ptyActor = createPtyActor(agent, env, {
     injectFault();
   },
   data: (chunk) => pipeline.push(chunk),
-  flush: () => pipeline.flush(),
+  flush: () => {
+    pipeline.flush();
+    return outputLog.drained();
+  },
   log,
 });
 
@@ -115,8 +120,7 @@ function close(): void {
   pipeline.flush();
   actor.stop();
   model?.close();
-  outputLog.close();
-  post({ type: 'worker.closed' });
+  void outputLog.close().then(() => post({ type: 'worker.closed' }));
 }
 
 port.on('message', (msg: ToWorker) => {

@@ -1,18 +1,31 @@
 /**
- * A per-agent output log: every byte, appended synchronously from the worker thread (the worker
- * owns nothing else that blocking would delay), rotated by size: `a.log` → `a.log.1` → … `a.log.N`.
+ * A per-agent output log: every byte, in order, rotated by size (`a.log` → `a.log.1` → … `.N`).
+ *
+ * Writes go to the libuv threadpool so the worker thread stays free to read the PTY (the kernel
+ * lets a writer run only ~64 KiB ahead of its reader). While one write is in flight, new output
+ * queues and is written together next. If the disk falls behind by more than SYNC_ABOVE bytes,
+ * writes become synchronous: the agent is slowed down rather than any byte dropped.
  */
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, write, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+
+const SYNC_ABOVE = 8 * 1024 * 1024;
 
 export class OutputLog {
   private fd: number;
   private size: number;
+  private queue: Uint8Array[] = [];
+  private queued = 0;
+  private inFlight = false;
+  private closed = false;
+  private failed: Error | undefined;
+  private drainWaiters: (() => void)[] = [];
 
   constructor(
     private readonly file: string,
     private readonly maxSize: number,
     private readonly keep: number,
+    private readonly onError: (err: Error) => void = () => undefined,
   ) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     this.fd = openSync(file, 'a', 0o600);
@@ -20,15 +33,74 @@ export class OutputLog {
   }
 
   write(data: Uint8Array): void {
-    let off = 0;
-    while (off < data.length) {
-      if (this.size >= this.maxSize) this.rotate();
-      const room = this.maxSize > 0 ? Math.max(1, this.maxSize - this.size) : data.length - off;
-      const n = Math.min(room, data.length - off);
-      let written = 0;
-      while (written < n) written += writeSync(this.fd, data, off + written, n - written);
-      off += n;
-      this.size += n;
+    if (this.closed || data.length === 0) return;
+    this.queue.push(data);
+    this.queued += data.length;
+    if (this.queued > SYNC_ABOVE) this.drainSync();
+    else if (!this.inFlight) this.next();
+  }
+
+  /** Takes the next piece to write: up to the rotation boundary. */
+  private take(): Uint8Array | undefined {
+    if (this.queue.length === 0) return undefined;
+    if (this.size >= this.maxSize && this.maxSize > 0) this.rotate();
+    const room = this.maxSize > 0 ? this.maxSize - this.size : Number.MAX_SAFE_INTEGER;
+    const all = this.queue.length === 1 ? (this.queue[0] as Uint8Array) : Buffer.concat(this.queue);
+    const piece = all.length > room ? all.subarray(0, room) : all;
+    const rest = all.subarray(piece.length);
+    this.queue = rest.length ? [rest] : [];
+    this.queued = rest.length;
+    return piece;
+  }
+
+  private next(): void {
+    const piece = this.take();
+    if (!piece) {
+      for (const w of this.drainWaiters.splice(0)) w();
+      return;
+    }
+    this.inFlight = true;
+    this.writeAsync(piece, 0);
+  }
+
+  private writeAsync(piece: Uint8Array, off: number): void {
+    write(this.fd, piece, off, piece.length - off, null, (err, n) => {
+      if (err) {
+        this.fail(err);
+        return;
+      }
+      if (off + n < piece.length) {
+        this.writeAsync(piece, off + n);
+        return;
+      }
+      this.size += piece.length;
+      this.inFlight = false;
+      if (!this.closed) this.next();
+    });
+  }
+
+  /** Writes everything queued now, on this thread. Waits out a write in flight first. */
+  private drainSync(): void {
+    if (this.inFlight) return; // the in-flight callback continues; sync drains resume after it
+    for (let piece = this.take(); piece; piece = this.take()) {
+      let off = 0;
+      while (off < piece.length) off += writeSync(this.fd, piece, off, piece.length - off);
+      this.size += piece.length;
+    }
+  }
+
+  /** Resolves once everything written so far is in the file (handed to the kernel). */
+  drained(): Promise<void> {
+    if (!this.inFlight && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private fail(err: Error): void {
+    this.inFlight = false;
+    for (const w of this.drainWaiters.splice(0)) w();
+    if (!this.failed) {
+      this.failed = err;
+      this.onError(err);
     }
   }
 
@@ -51,7 +123,19 @@ export class OutputLog {
     this.size = 0;
   }
 
-  close(): void {
+  /**
+   * Flushes what is queued. With a write still in flight (its bytes are already handed to the
+   * kernel call), the rest is appended once it completes; `close` waits for that.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.inFlight) await new Promise((r) => setImmediate(r));
+    this.drainSync();
+    try {
+      fsyncSync(this.fd);
+    } catch {
+      // not every file system supports fsync; the data is written either way
+    }
     closeSync(this.fd);
   }
 }

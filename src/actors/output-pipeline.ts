@@ -1,19 +1,24 @@
 /**
  * Where PTY bytes go inside the worker: ring buffer, log file, terminal model, and the supervisor.
  *
- * Chunks that arrive in the same event-loop turn are coalesced into one message (flushed by
- * setImmediate): when output is backed up, batches grow; when it trickles, each chunk goes out at
- * once. No fixed timer, so echo latency is not traded for throughput.
+ * A PTY hands over at most ~4 KiB per read and its writer waits for the reader, so any work done
+ * per read slows the agent down. The first chunk after a quiet moment is sent at once (low echo
+ * latency); while output is streaming, chunks are collected for up to STREAM_WINDOW_MS or
+ * MAX_BATCH bytes and then copied, logged, forwarded and reported to the machine once.
  */
 import type { OutputLog } from './output-log.js';
 import type { RingBuffer } from './ring-buffer.js';
+
+/** A chunk arriving within this time of the previous flush means output is streaming. */
+export const STREAM_WINDOW_MS = 5;
+export const MAX_BATCH = 256 * 1024;
 
 export interface PipelineTargets {
   readonly ring: RingBuffer;
   readonly log: OutputLog;
   /** Receives each batch; ownership passes (the buffer may be transferred). */
   readonly forward: (batch: Uint8Array) => void;
-  /** Receives the original chunks (not copied); e.g. the terminal model. */
+  /** Receives the original chunks (not copied, never transferred): the terminal model. */
   readonly view: (chunk: Buffer) => void;
   /** Once per batch: output happened. */
   readonly activity: () => void;
@@ -22,35 +27,54 @@ export interface PipelineTargets {
 export class OutputPipeline {
   private chunks: Buffer[] = [];
   private bytes = 0;
-  private scheduled = false;
+  private pending: 'none' | 'immediate' | 'timer' = 'none';
+  private timer: NodeJS.Timeout | undefined;
+  private lastFlush = -Infinity;
 
-  constructor(private readonly to: PipelineTargets) {}
+  constructor(
+    private readonly to: PipelineTargets,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.bytes += chunk.length;
     this.to.view(chunk);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
+    if (this.bytes >= MAX_BATCH) {
+      this.flush();
+      return;
+    }
+    if (this.pending !== 'none') return;
+    if (this.now() - this.lastFlush >= STREAM_WINDOW_MS) {
+      this.pending = 'immediate';
+      setImmediate(() => {
+        if (this.pending === 'immediate') this.flush();
+      });
+    } else {
+      this.pending = 'timer';
+      this.timer = setTimeout(() => this.flush(), STREAM_WINDOW_MS);
     }
   }
 
   flush(): void {
-    this.scheduled = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending = 'none';
     if (this.bytes === 0) return;
+    this.lastFlush = this.now();
     // A buffer of its own (never a slice of Node's shared pool), so it can be transferred.
     const batch = new Uint8Array(this.bytes);
     let off = 0;
     for (const c of this.chunks) {
       batch.set(c, off);
+      // The log writes asynchronously: it gets the original chunk, which is never transferred.
+      this.to.log.write(c);
       off += c.length;
     }
     this.chunks = [];
     this.bytes = 0;
     this.to.ring.write(batch);
-    this.to.log.write(batch);
     this.to.forward(batch);
     this.to.activity();
   }

@@ -23,8 +23,8 @@ export interface PtySink {
   spawned(pid: number, write: (data: string | Buffer) => void): void;
   /** Raw bytes, in order. */
   data(chunk: Buffer): void;
-  /** Called before the exit is reported: everything read so far must be delivered. */
-  flush(): void;
+  /** Called before the exit is reported: everything read so far must be delivered and logged. */
+  flush(): Promise<void>;
   log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
 }
 
@@ -186,10 +186,12 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
       exited = true;
       for (const w of exitWaiters.splice(0)) w();
       flushPending();
-      sink.flush();
+      const logged = sink.flush();
       void (async () => {
         // The leader is gone; its children may not be. Nothing of this run may outlive it.
         await (stopRun ?? endGroup('exit'));
+        // An exit is reported only once every byte of the run is in the log file.
+        await logged;
         sendBack({ type: 'pty.exit', code: signal ? null : exitCode, signal: signalName(signal) });
       })();
     });

@@ -3,22 +3,29 @@
  * the queries TUIs send at start-up and wait on (DA1/DA2/CPR/DSR are answered by xterm itself;
  * OSC 10/11 colours and XTVERSION are added here), as tmux does for its panes.
  *
- * Parsing is slower than the kernel PTY (~30 vs ~50 MB/s here), so the model is off the lossless
- * path: it takes input with flow control and, when it falls behind by more than `maxBacklog`,
- * skips to the most recent bytes. The raw output is captured elsewhere; this is a view.
+ * Parsing is slower than the kernel PTY (~30 vs ~50 MB/s here) and shares the worker thread with
+ * the PTY reads, so the model is off the lossless path: small amounts are parsed at once (query
+ * answers stay prompt), but under a flood it parses only the newest KEEP bytes at most every
+ * FLOOD_PAUSE_MS. The raw output is captured elsewhere; this is a view of the latest screen.
  */
 import xterm from '@xterm/headless';
 
 const VERSION = '0.1.0';
+/** Backlog above which input counts as a flood. */
+const FLOOD_BYTES = 16 * 1024;
+const FLOOD_PAUSE_MS = 100;
+/** Under a flood, only the newest bytes are parsed (~0.5 ms of parsing, shorter than the PTY's slack). */
+const KEEP = 16 * 1024;
 const ST = '\x1b\\';
 
 export class TerminalModel {
   private readonly term: xterm.Terminal;
-  private backlog: Uint8Array[] = [];
+  private backlog: Buffer[] = [];
   private backlogBytes = 0;
-  private writing = false;
+  private phase: 'idle' | 'parsing' | 'paused' = 'idle';
+  private pauseTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Bytes skipped because parsing fell behind. */
+  /** Bytes never parsed because a flood outran the parser. */
   skipped = 0;
 
   constructor(
@@ -28,7 +35,6 @@ export class TerminalModel {
     private readonly reply: (data: string) => void,
     /** Called after each parsed batch. */
     private readonly onParsed: () => void,
-    private readonly maxBacklog = 1024 * 1024,
   ) {
     this.term = new xterm.Terminal({ cols, rows, allowProposedApi: true, scrollback: 0, logLevel: 'off' });
     this.term.onData((d) => this.reply(d));
@@ -48,36 +54,38 @@ export class TerminalModel {
     return true;
   }
 
-  write(data: Uint8Array): void {
+  write(data: Buffer): void {
     if (this.closed) return;
     this.backlog.push(data);
     this.backlogBytes += data.length;
-    if (this.backlogBytes > this.maxBacklog) this.skipToRecent();
-    if (!this.writing) this.pump();
+    // Drop whole chunks from the front while the rest still holds KEEP bytes.
+    while (this.backlog.length > 1 && this.backlogBytes - (this.backlog[0]?.length ?? 0) >= KEEP) {
+      const dropped = this.backlog.shift();
+      this.backlogBytes -= dropped?.length ?? 0;
+      this.skipped += dropped?.length ?? 0;
+    }
+    if (this.phase === 'idle') this.parse();
   }
 
-  /** Drops all but the newest `maxBacklog / 4` bytes of the backlog. */
-  private skipToRecent(): void {
-    const keep = Math.floor(this.maxBacklog / 4);
-    const all = Buffer.concat(this.backlog);
-    this.skipped += all.length - keep;
-    this.backlog = [all.subarray(all.length - keep)];
-    this.backlogBytes = keep;
-  }
-
-  private pump(): void {
-    if (this.closed || this.backlog.length === 0) {
-      this.writing = false;
+  private parse(): void {
+    if (this.closed || this.backlogBytes === 0) {
+      this.phase = 'idle';
       return;
     }
-    this.writing = true;
+    this.phase = 'parsing';
     const chunk = this.backlog.length === 1 ? this.backlog[0] : Buffer.concat(this.backlog);
     this.backlog = [];
     this.backlogBytes = 0;
     if (!chunk) return;
     this.term.write(chunk, () => {
+      if (this.closed) return;
       this.onParsed();
-      this.pump();
+      if (this.backlogBytes < FLOOD_BYTES) {
+        this.parse();
+        return;
+      }
+      this.phase = 'paused';
+      this.pauseTimer = setTimeout(() => this.parse(), FLOOD_PAUSE_MS);
     });
   }
 
@@ -89,17 +97,13 @@ export class TerminalModel {
     return lines.join('\n');
   }
 
-  /** True when parsing has caught up with everything written. */
-  get idle(): boolean {
-    return !this.writing;
-  }
-
   resize(cols: number, rows: number): void {
     this.term.resize(cols, rows);
   }
 
   close(): void {
     this.closed = true;
+    if (this.pauseTimer) clearTimeout(this.pauseTimer);
     this.term.dispose();
   }
 }

@@ -1,0 +1,132 @@
+// bench/output-path: how should PTY output reach the bus? Minimal versions of the candidate
+// designs, each moving the same TOTAL bytes from a PTY writer to a subscriber in another process:
+//   raw        node-pty on the main thread, no bus (the baseline; same as pty-throughput's)
+//   via-main   worker reads the PTY, postMessage (transfer) to the main thread, main publishes (PUB)
+//   worker-pub worker reads the PTY and publishes on its own PUB socket (per-worker sockets)
+// The figure for each is MB/s at the subscriber; ratios are against `raw` in the same run.
+import { fork } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
+import * as pty from 'node-pty';
+import * as zmq from 'zeromq';
+import { median } from './_lib.mjs';
+
+const TOTAL = Number(process.env.BENCH_BYTES ?? 128 * 1024 * 1024);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const LINE = 'orchestra throughput line 0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const WRITER = ['/bin/sh', ['-c', `yes '${LINE}' | head -c ${TOTAL}`]];
+
+if (process.argv[2] === '--subscriber') {
+  // Child process: count bytes until an empty "end" frame.
+  const sub = new zmq.Subscriber({ receiveHighWaterMark: 0 });
+  sub.connect(process.argv[3]);
+  sub.subscribe('');
+  process.send('ready');
+  let bytes = 0;
+  let t0 = 0;
+  for await (const [, data] of sub) {
+    if (!t0) t0 = performance.now();
+    if (data.length === 0) break;
+    bytes += data.length;
+  }
+  process.send({ bytes, ms: performance.now() - t0 });
+  sub.close();
+  process.exit(0);
+}
+
+if (process.env.BENCH_WORKER) {
+  // Worker thread: read the PTY, batch while streaming (as orchestra does), forward or publish.
+  const { parentPort, workerData } = await import('node:worker_threads');
+  let pub;
+  if (workerData.mode === 'worker-pub') {
+    pub = new zmq.Publisher({ sendHighWaterMark: 0 });
+    await pub.bind(workerData.endpoint);
+  }
+  parentPort.on('message', async (m) => {
+    if (m !== 'go') return;
+    const p = pty.spawn(WRITER[0], WRITER[1], { cols: 120, rows: 40, encoding: null });
+    let chunks = [];
+    let size = 0;
+    let timer;
+    let sending = Promise.resolve();
+    const flush = () => {
+      clearTimeout(timer);
+      timer = undefined;
+      if (!size) return;
+      const batch = Buffer.concat(chunks, size);
+      chunks = [];
+      size = 0;
+      if (pub) sending = sending.then(() => pub.send(['output/w/', batch]));
+      else parentPort.postMessage(batch, [batch.buffer]);
+    };
+    p.onData((d) => {
+      chunks.push(d);
+      size += d.length;
+      if (size >= 65536) flush();
+      else timer ??= setTimeout(flush, 2);
+    });
+    p.onExit(async () => {
+      flush();
+      await sending;
+      if (pub) await pub.send(['output/w/', Buffer.alloc(0)]);
+      parentPort.postMessage('done');
+    });
+  });
+  parentPort.postMessage('ready');
+} else {
+  const raw = () =>
+    new Promise((resolve) => {
+      const t0 = performance.now();
+      const p = pty.spawn(WRITER[0], WRITER[1], { cols: 120, rows: 40, encoding: null });
+      let bytes = 0;
+      p.onData((d) => (bytes += d.length));
+      p.onExit(() => resolve((bytes / 1e6) / ((performance.now() - t0) / 1000)));
+    });
+
+  const viaBus = async (mode) => {
+    const endpoint = `ipc:///tmp/orch-bench-path-${process.pid}-${mode}.sock`;
+    let pub;
+    if (mode === 'via-main') {
+      pub = new zmq.Publisher({ sendHighWaterMark: 0 });
+      await pub.bind(endpoint);
+    }
+    const w = new Worker(new URL(import.meta.url), { env: { ...process.env, BENCH_WORKER: '1' }, workerData: { mode, endpoint } });
+    await new Promise((r) => w.once('message', r));
+    const sub = fork(new URL(import.meta.url).pathname, ['--subscriber', endpoint], { stdio: 'inherit' });
+    await new Promise((r) => sub.once('message', r));
+    // Subscriptions propagate asynchronously; a probe frame that arrives proves the path is open.
+    const result = new Promise((r) => sub.on('message', r));
+    let sending = Promise.resolve();
+    w.on('message', (m) => {
+      if (m === 'done') {
+        if (pub) sending = sending.then(() => pub.send(['output/w/', Buffer.alloc(0)]));
+        return;
+      }
+      if (pub) sending = sending.then(() => pub.send(['output/w/', Buffer.from(m.buffer, m.byteOffset, m.byteLength)]));
+    });
+    await new Promise((r) => setTimeout(r, 300)); // subscription propagation (no event exists for it on PUB)
+    w.postMessage('go');
+    const { bytes, ms } = await result;
+    await w.terminate();
+    pub?.close();
+    return (bytes / 1e6) / (ms / 1000);
+  };
+
+  const figures = { raw: [], 'via-main': [], 'worker-pub': [] };
+  for (let i = 0; i < RUNS; i++) {
+    figures.raw.push(await raw());
+    figures['via-main'].push(await viaBus('via-main'));
+    figures['worker-pub'].push(await viaBus('worker-pub'));
+    console.log(`run ${i + 1}: ${Object.entries(figures).map(([k, v]) => `${k} ${v.at(-1).toFixed(1)} MB/s`).join(', ')}`);
+  }
+  const m = Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, median(v)]));
+  console.log(JSON.stringify({
+    bench: 'output-path',
+    bytes: TOTAL,
+    runs: RUNS,
+    raw_mb_s: +m.raw.toFixed(1),
+    via_main_mb_s: +m['via-main'].toFixed(1),
+    worker_pub_mb_s: +m['worker-pub'].toFixed(1),
+    ratio: +(m['via-main'] / m.raw).toFixed(3),
+    worker_pub_ratio: +(m['worker-pub'] / m.raw).toFixed(3),
+  }));
+}

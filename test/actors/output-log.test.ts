@@ -1,0 +1,32 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { OutputLog } from '../../src/actors/output-log.js';
+
+describe('OutputLog', () => {
+  it('rotates by size, keeps N files, and loses no byte across them', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'orch-log-')), 'a.log');
+    const log = new OutputLog(file, 1000, 2);
+    const data = Buffer.alloc(3500);
+    for (let i = 0; i < data.length; i++) data[i] = i % 251;
+    for (let off = 0; off < data.length; off += 300) log.write(data.subarray(off, off + 300));
+    await log.drained();
+    // 3500 bytes at 1000 per file: a.log.3 would hold the oldest 1000, but only 2 are kept.
+    expect(existsSync(`${file}.3`)).toBe(false);
+    const kept = Buffer.concat([readFileSync(`${file}.2`), readFileSync(`${file}.1`), readFileSync(file)]);
+    expect(readFileSync(`${file}.2`).length).toBe(1000);
+    expect(readFileSync(file).length).toBe(500);
+    expect(kept.equals(data.subarray(1000))).toBe(true);
+    await log.close();
+  });
+
+  it('close() writes everything still queued', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'orch-log-')), 'b.log');
+    const log = new OutputLog(file, 1 << 30, 1);
+    const parts = Array.from({ length: 100 }, (_, i) => Buffer.from(`line ${i}\n`));
+    for (const p of parts) log.write(p);
+    await log.close();
+    expect(readFileSync(file).equals(Buffer.concat(parts))).toBe(true);
+  });
+});
