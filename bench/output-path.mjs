@@ -67,7 +67,12 @@ if (process.env.BENCH_WORKER) {
     p.onExit(async () => {
       flush();
       await sending;
-      if (pub) await pub.send(['output/w/', Buffer.alloc(0)]);
+      if (pub) {
+        await pub.send(['output/w/', Buffer.alloc(0)]);
+        // Close before the thread is terminated: terminating a worker with an open zeromq socket aborts.
+        pub.linger = 1000;
+        pub.close();
+      }
       parentPort.postMessage('done');
     });
   });

@@ -66,6 +66,18 @@ describe('lifecycle', () => {
     expect(stops).toEqual(['w1:stopping', 'w1:stopped', 'mayor:stopping', 'mayor:stopped']);
   });
 
+  it('stop keys are typed first: an agent that exits on them is stopped without a signal', async () => {
+    crew = startCrew(
+      `  polite:\n    command: node\n    args: [${join(FIX, 'echo-agent.mjs')}, polite]\n    ready: { pattern: "polite> $" }\n` +
+        `    stop: { keys: "exit 0\\r", grace: 5s }\n`,
+    );
+    const seen = await until(crew.bus, isState('polite', 'ready'));
+    crew.signal('SIGTERM');
+    await until(crew.bus, isState('polite', 'stopped'), 20_000, seen);
+    const stopped = seen.at(-1)?.msg;
+    expect(stopped?.kind === 'state' && stopped.reason).toBe('stopped (exit code 0)');
+  });
+
   it('answers the terminal queries TUIs wait on at start-up (DA1, DA2, CPR, OSC 10/11, XTVERSION)', async () => {
     crew = startCrew(`  tui:\n    command: node\n    args: [${join(FIX, 'queries.mjs')}]\n    restart: no\n`, { subscribe: { kinds: ['output', 'state'] } });
     let text = '';
