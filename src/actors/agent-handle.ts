@@ -42,18 +42,15 @@ export class AgentHandle {
     if (!this.ended) this.worker.postMessage(msg);
   }
 
-  /** Graceful: the worker stops its agent (stop sequence), flushes, and is then terminated. */
+  /**
+   * The worker stops its agent (stop sequence), flushes its log, reports `worker.closed`, and only
+   * then is terminated: a worker is never terminated while it owns a live PTY.
+   */
   shutdown(): Promise<void> {
     if (this.ended || this.closedCleanly) return Promise.resolve();
     return new Promise((resolve) => {
       this.closeWaiters.push(resolve);
       this.send({ type: 'worker.shutdown' });
     });
-  }
-
-  /** Immediate: ends the thread. The caller must kill the agent's process group. */
-  async terminate(): Promise<void> {
-    this.closedCleanly = true;
-    await this.worker.terminate();
   }
 }

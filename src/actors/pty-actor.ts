@@ -97,6 +97,7 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
       if (phase === 'drained') return;
       phase = 'drained';
       if (drainTimer) clearTimeout(drainTimer);
+      if (markerRetry) clearTimeout(markerRetry);
       closeSlave();
       realDestroy();
     };
@@ -111,6 +112,29 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
       if (event === 'close' && phase === 'running') startDrain();
       originalOnce(event, listener);
     };
+    let markerSent = 0;
+    let markerRetry: NodeJS.Timeout | undefined;
+    /** Writes (the rest of) the marker into the slave; retried while the slave's queue is full. */
+    const pushMarker = () => {
+      markerRetry = undefined;
+      if (phase !== 'draining') return;
+      if (slaveFd === null) {
+        finishDrain();
+        return;
+      }
+      try {
+        while (markerSent < marker.length) markerSent += writeSync(slaveFd, marker, markerSent, marker.length - markerSent);
+      } catch (err) {
+        // EAGAIN: the reader is behind and the queue is full. Reading frees room (see onData);
+        // the timer covers output stopped by XOFF, until the drain timeout gives up.
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+          if (markerRetry === undefined && markerSent === 0) sink.log('info', 'drain: PTY queue full at exit; waiting for room to write the marker');
+          markerRetry = setTimeout(pushMarker, 10);
+        } else {
+          finishDrain();
+        }
+      }
+    };
     const startDrain = () => {
       phase = 'draining';
       drainTimer = setTimeout(() => {
@@ -118,13 +142,7 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
         flushPending();
         finishDrain();
       }, DRAIN_TIMEOUT_MS);
-      try {
-        if (slaveFd === null) throw new Error('no slave fd');
-        writeSync(slaveFd, marker);
-      } catch {
-        // Output stopped (e.g. XOFF) or no slave: nothing more will arrive through the master.
-        finishDrain();
-      }
+      pushMarker();
     };
     const flushPending = () => {
       if (pending.length > 0) sink.data(pending);
@@ -137,6 +155,7 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
         sink.data(data);
         return;
       }
+      if (markerSent < marker.length) pushMarker(); // this read made room in the queue
       pending = pending.length ? Buffer.concat([pending, data]) : data;
       const at = pending.indexOf(marker);
       if (at >= 0) {
@@ -212,6 +231,7 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
       void waitGroupEmpty(pid, 2000);
       if (phase !== 'drained') {
         if (drainTimer) clearTimeout(drainTimer);
+        if (markerRetry) clearTimeout(markerRetry);
         phase = 'drained';
         closeSlave();
       }

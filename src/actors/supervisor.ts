@@ -32,6 +32,8 @@ interface AgentRecord {
   restartTimer: NodeJS.Timeout | undefined;
   /** Workers started for this agent so far. */
   generation: number;
+  /** When the current run's process was spawned (for run length after a worker crash). */
+  spawnedAt: number | null;
 }
 
 export interface SupervisorDeps {
@@ -55,7 +57,7 @@ export class Supervisor {
   ) {
     this.runId = deps.runId ?? randomBytes(8).toString('hex');
     for (const a of config.agents) {
-      this.agents.set(a.name, { config: a, handle: null, state: null, pid: null, history: EMPTY_HISTORY, readyOnce: false, restartTimer: undefined, generation: 0 });
+      this.agents.set(a.name, { config: a, handle: null, state: null, pid: null, history: EMPTY_HISTORY, readyOnce: false, restartTimer: undefined, generation: 0, spawnedAt: null });
     }
   }
 
@@ -104,6 +106,7 @@ export class Supervisor {
         return;
       case 'spawned':
         r.pid = msg.pid;
+        r.spawnedAt = Date.now();
         reaper.track(msg.pid);
         return;
       case 'state':
@@ -112,6 +115,7 @@ export class Supervisor {
       case 'exit':
         if (msg.pid !== null) reaper.untrack(msg.pid);
         r.pid = null;
+        r.spawnedAt = null;
         this.onExit(r, { code: msg.code, signal: msg.signal, cause: msg.cause, runMs: msg.runMs }, msg.pid);
         return;
       case 'log':
@@ -136,15 +140,20 @@ export class Supervisor {
   }
 
   private onExit(r: AgentRecord, exit: ExitInfo, pid: number | null): void {
-    const name = r.config.name;
-    this.deps.publisher.publish('exit', name, { kind: 'exit', pid, ...exit });
+    this.deps.publisher.publish('exit', r.config.name, { kind: 'exit', pid, ...exit });
     // While stopping, an exit is the end of the stop sequence, not something to decide on.
     if (this.phase !== 'running') return;
-    const { decision, history } = decideRestart(r.config.restart, r.history, exit, Date.now(), this.deps.random ?? Math.random);
-    r.history = history;
-    this.publishDecision(name, decision);
+    const decision = this.decide(r, exit);
     if (decision.action === 'restart') r.handle?.send({ type: 'supervisor.restart', delayMs: decision.delayMs, reason: decision.reason });
     else r.handle?.send({ type: 'supervisor.giveUp', reason: decision.reason });
+  }
+
+  /** Applies the restart policy to an exit, records the history, publishes the decision. */
+  private decide(r: AgentRecord, exit: ExitInfo): RestartDecision {
+    const { decision, history } = decideRestart(r.config.restart, r.history, exit, Date.now(), this.deps.random ?? Math.random);
+    r.history = history;
+    this.publishDecision(r.config.name, decision);
+    return decision;
   }
 
   private publishDecision(name: string, d: RestartDecision): void {
@@ -161,21 +170,25 @@ export class Supervisor {
     const name = r.config.name;
     this.deps.logger.error({ agent: name }, reason);
     const pid = r.pid;
+    const runMs = r.spawnedAt === null ? 0 : Date.now() - r.spawnedAt;
     void (async () => {
       if (pid !== null) {
         signalGroup(pid, 'SIGKILL');
-        await waitGroupEmpty(pid, 2000);
+        if (!(await waitGroupEmpty(pid, 2000))) this.deps.logger.error({ agent: name, pgid: pid }, 'processes survived SIGKILL after a worker crash');
         this.deps.reaper.untrack(pid);
+        r.pid = null;
+        r.spawnedAt = null;
       }
-      const wasLive = r.state !== null && !['stopped', 'dead', 'exited', 'restarting'].includes(r.state);
+      if (this.phase !== 'running') {
+        if (pid !== null) this.setState(r, 'stopped', `${reason}; process group killed during shutdown`, pid);
+        return;
+      }
+      // A stopped or dead agent had no process: there is nothing to decide until it is started again.
+      if (pid === null && (r.state === 'stopped' || r.state === 'dead')) return;
       this.setState(r, 'exited', reason, pid);
-      if (!wasLive && this.phase !== 'running') return;
-      const exit: ExitInfo = { code: null, signal: null, cause: 'worker-crash', runMs: 0 };
+      const exit: ExitInfo = { code: null, signal: null, cause: 'worker-crash', runMs };
       this.deps.publisher.publish('exit', name, { kind: 'exit', pid, ...exit });
-      if (this.phase !== 'running') return;
-      const { decision, history } = decideRestart(r.config.restart, r.history, exit, Date.now(), this.deps.random ?? Math.random);
-      r.history = history;
-      this.publishDecision(name, decision);
+      const decision = this.decide(r, exit);
       if (decision.action === 'give-up') {
         this.setState(r, 'dead', decision.reason, null);
         return;
@@ -224,15 +237,18 @@ export class Supervisor {
     return p;
   }
 
-  /** Immediate: SIGKILL every agent's process group and end the workers. */
+  /**
+   * Immediate: SIGKILL every agent's process group, then let each worker report its agent stopped
+   * and close. Workers are not terminated while they own a PTY: node-pty's exit callback running
+   * into a terminating thread aborts the whole process.
+   */
   async forceStop(): Promise<void> {
     this.phase = 'stopping';
     for (const r of this.agents.values()) {
       if (r.restartTimer) clearTimeout(r.restartTimer);
       if (r.pid !== null) signalGroup(r.pid, 'SIGKILL');
     }
-    await Promise.all([...this.agents.values()].map((r) => r.handle?.terminate()));
-    await Promise.all([...this.agents.values()].map((r) => (r.pid !== null ? waitGroupEmpty(r.pid, 2000) : true)));
+    await Promise.all([...this.agents.values()].map((r) => r.handle?.shutdown()));
     this.phase = 'stopped';
     this.lifecycle('stopped');
   }

@@ -67,14 +67,26 @@ export async function up(opts: UpOptions): Promise<number> {
   process.stderr.write(`orchestra: session "${config.session}" up; bus ${publisher.endpoint}; logs in ${paths.logs}\n`);
 
   const sup = supervisor;
+  // `orchestra up | head`: once stdout is gone, stop printing; the agents keep running.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') logger.error({ err: err.message }, 'stdout error');
+  });
   const done = new Promise<number>((resolve) => {
-    let signals = 0;
+    // A bug of ours must not leave agents behind or end in a stack trace.
+    process.on('uncaughtException', (err) => {
+      logger.fatal({ err: err.stack }, 'unexpected error; killing all agents');
+      process.stderr.write(`orchestra: unexpected error: ${err.message}; all agents killed (details in ${paths.log})\n`);
+      void sup.forceStop().then(() => resolve(1));
+    });
+    let stop: 'none' | 'graceful' | 'forced' = 'none';
     const onSignal = (sig: NodeJS.Signals) => {
-      signals++;
-      if (signals === 1) {
+      if (stop === 'none') {
+        stop = 'graceful';
         process.stderr.write(`\norchestra: ${sig}: gracefully stopping... (press Ctrl+C again to force)\n`);
-        void sup.shutdown().then(() => resolve(0));
-      } else {
+        // A forced stop may finish the graceful one early: the exit code says which happened.
+        void sup.shutdown().then(() => resolve(stop === 'forced' ? 130 : 0));
+      } else if (stop === 'graceful') {
+        stop = 'forced';
         process.stderr.write('orchestra: forcing stop: killing all agents\n');
         void sup.forceStop().then(() => resolve(130));
       }

@@ -75,6 +75,7 @@ export function startCrew(agents: string | ((p: CrewPaths) => string), opts: Cre
   proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => proc.on('exit', (code, signal) => res({ code, signal })));
   const subs: BusSubscriber[] = [bus];
+  let signalled = false;
   return {
     dir,
     stateDir,
@@ -94,10 +95,12 @@ export function startCrew(agents: string | ((p: CrewPaths) => string), opts: Cre
     openGate: () => writeFileSync(gate, 'go'),
     logFile: (agent) => join(stateDir, 'logs', `${agent}.log`),
     signal(signal) {
+      signalled = true;
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
     },
     async stop(signal = 'SIGTERM') {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      // A second SIGINT/SIGTERM would force the stop: signal only if the test has not already.
+      if (proc.exitCode === null && proc.signalCode === null && (!signalled || signal === 'SIGKILL')) proc.kill(signal);
       const result = await exited;
       for (const s of subs) s.close();
       return result;

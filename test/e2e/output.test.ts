@@ -44,27 +44,37 @@ describe('output capture', () => {
     }
   });
 
-  it('regression node-pty #72: 100 KB written right before exit, 50 times, loses no byte', async () => {
-    crew = startCrew(
-      `  w:\n    command: node\n    args: [${join(FIX, 'write-exit.mjs')}, --raw, "100000", lines]\n` +
-        `    restart: { policy: always, backoff: { initial: 0ms }, budget: { max_restarts: 49, window: 10m } }\n`,
-      { subscribe: { agents: ['w'] } },
-    );
-    const c = crew;
-    const perRun: number[] = [];
-    let bytes = 0;
-    await until(c.bus, (r) => {
-      expect(r.gap).toBe(0);
-      if (r.msg.kind === 'output') bytes += r.msg.data.length;
-      if (r.msg.kind === 'exit') {
-        perRun.push(bytes);
-        bytes = 0;
-      }
-      return r.msg.kind === 'state' && r.msg.to === 'dead';
-    }, 120_000);
-    // 50 runs (49 restarts, then the budget is spent), each delivered whole on the bus.
-    expect(perRun).toHaveLength(50);
-    expect(perRun.every((n) => n === 100_000)).toBe(true);
-    expect(readFileSync(c.logFile('w')).length).toBe(50 * 100_000);
-  });
+  for (const [size, runs] of [[100_000, 50], [1_048_576, 10]] as const) {
+    it(`regression node-pty #72: ${size} bytes written right before exit, ${runs} times, loses no byte`, async () => {
+      await writeThenExit(size, runs);
+    });
+  }
 });
+
+/**
+ * Runs a writer that exits right after writing `size` bytes, `runs` times (restart: always, then
+ * the budget ends it), and checks every run arrived whole on the bus and in the log.
+ */
+async function writeThenExit(size: number, runs: number): Promise<void> {
+  crew = startCrew(
+    `  w:\n    command: node\n    args: [${join(FIX, 'write-exit.mjs')}, --raw, "${size}", lines]\n` +
+      `    restart: { policy: always, backoff: { initial: 0ms }, budget: { max_restarts: ${runs - 1}, window: 10m } }\n` +
+      `    log: { max_size: 1GiB }\n`,
+    { subscribe: { agents: ['w'] } },
+  );
+  const c = crew;
+  const perRun: number[] = [];
+  let bytes = 0;
+  await until(c.bus, (r) => {
+    expect(r.gap).toBe(0);
+    if (r.msg.kind === 'output') bytes += r.msg.data.length;
+    if (r.msg.kind === 'exit') {
+      perRun.push(bytes);
+      bytes = 0;
+    }
+    return r.msg.kind === 'state' && r.msg.to === 'dead';
+  }, 120_000);
+  // `runs` runs (runs - 1 restarts, then the budget is spent), each delivered whole on the bus.
+  expect(perRun).toEqual(Array.from({ length: runs }, () => size));
+  expect(readFileSync(c.logFile('w')).length).toBe(runs * size);
+}

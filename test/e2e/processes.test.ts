@@ -53,12 +53,24 @@ describe('no process outlives its agent', () => {
     const t0 = Date.now();
     crew.signal('SIGTERM');
     const seen = await until(crew.bus, isState('stubborn', 'stopped'));
-    const { code } = await crew.stop();
+    const { code } = await crew.exited;
     expect(code).toBe(0);
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(anyAlive(pids)).toBe(false);
     const stopped = seen.at(-1)?.msg;
     expect(stopped?.kind === 'state' && stopped.reason).toMatch(/SIGKILL/);
+  });
+
+  it('a second Ctrl-C forces: SIGKILL to every group at once, exit 130, nothing left', async () => {
+    crew = startCrew(family('slow', '    stop: { signal: SIGTERM, grace: 60s }\n', ', stubborn'));
+    const pids = (await families(crew.bus, ['slow'])).get('slow') ?? [];
+    crew.signal('SIGINT');
+    await until(crew.bus, isState('slow', 'stopping'));
+    crew.signal('SIGINT');
+    const { code } = await crew.stop();
+    expect(code).toBe(130);
+    expect(crew.stderr()).toMatch(/press Ctrl\+C again to force[\s\S]*forcing stop/);
+    await eventually(() => !anyAlive(pids), 5_000, 'all agent processes gone');
   });
 
   it('after SIGKILL of the supervisor, agents and their grandchildren are killed by the reaper', async () => {
