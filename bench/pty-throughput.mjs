@@ -1,6 +1,7 @@
 // bench/pty-throughput: one agent writes TOTAL bytes of text lines through its PTY as fast as the
 // kernel allows. Figure: MB/s delivered to a bus subscriber in another process (this one), against
 // the baseline of raw node-pty reading the same writer on the main thread, in the same run.
+import { readFileSync } from 'node:fs';
 import * as pty from 'node-pty';
 import { BusSubscriber } from '../dist/bus/client.js';
 import { median, startOrchestra } from './_lib.mjs';
@@ -11,13 +12,24 @@ const LINE = 'orchestra throughput line 0123456789 abcdefghijklmnopqrstuvwxyz AB
 // `yes | head -c` writes with blocking write(2): the writer never busy-waits, on either side.
 const WRITER = ['/bin/sh', ['-c', `yes '${LINE}' | head -c ${TOTAL}`]];
 
+/** CPU milliseconds (user + system, all threads) a process has used so far, from /proc. */
+function processCpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks at 100 Hz
+}
+
 function baseline() {
   return new Promise((resolve) => {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const p = pty.spawn(WRITER[0], WRITER[1], { cols: 120, rows: 40, encoding: null });
     let bytes = 0;
     p.onData((d) => (bytes += d.length));
-    p.onExit(() => resolve({ bytes, ms: performance.now() - t0 }));
+    p.onExit(() => {
+      const c = process.cpuUsage(c0);
+      resolve({ bytes, ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 });
+    });
   });
 }
 
@@ -30,10 +42,16 @@ async function viaOrchestra() {
   let dropped = 0;
   let t0 = 0;
   let messages = 0;
+  let supCpu0 = 0;
+  let subCpu0;
   for (;;) {
     const { msg, gap } = await sub.next();
     gaps += gap;
-    if (msg.kind === 'state' && msg.to === 'starting' && !t0) t0 = performance.now();
+    if (msg.kind === 'state' && msg.to === 'starting' && !t0) {
+      t0 = performance.now();
+      supCpu0 = processCpuMs(o.proc.pid);
+      subCpu0 = process.cpuUsage();
+    }
     if (msg.kind === 'output') {
       bytes += msg.data.length;
       messages++;
@@ -42,21 +60,28 @@ async function viaOrchestra() {
     if (msg.kind === 'exit') break;
   }
   const ms = performance.now() - t0;
+  const sub1 = process.cpuUsage(subCpu0);
+  // Supervisor (all threads: worker, main, ZeroMQ, GC, log writes) plus this subscriber.
+  const cpuMs = processCpuMs(o.proc.pid) - supCpu0 + (sub1.user + sub1.system) / 1000;
   o.proc.kill('SIGTERM');
   await o.exited;
   sub.close();
-  return { bytes, ms, gaps, dropped, messages };
+  return { bytes, ms, gaps, dropped, messages, cpuMs };
 }
 
 const base = [];
 const orch = [];
+const baseCpu = [];
+const orchCpu = [];
 for (let i = 0; i < RUNS; i++) {
   // Alternate, so drift in machine load affects both sides alike.
   const b = await baseline();
   const o = await viaOrchestra();
   base.push((b.bytes / 1e6) / (b.ms / 1000));
   orch.push((o.bytes / 1e6) / (o.ms / 1000));
-  console.log(`run ${i + 1}: raw node-pty ${base.at(-1).toFixed(1)} MB/s (${b.bytes} B); orchestra -> bus subscriber ${orch.at(-1).toFixed(1)} MB/s (${o.bytes} B in ${o.messages} msgs, seq gaps ${o.gaps}, dropped ${o.dropped})`);
+  baseCpu.push(b.cpuMs / (b.bytes / 1e6));
+  orchCpu.push(o.cpuMs / (o.bytes / 1e6));
+  console.log(`run ${i + 1}: raw node-pty ${base.at(-1).toFixed(1)} MB/s (${b.bytes} B); orchestra -> bus subscriber ${orch.at(-1).toFixed(1)} MB/s (${o.bytes} B in ${o.messages} msgs, seq gaps ${o.gaps}, dropped ${o.dropped}); CPU ms/MB raw ${baseCpu.at(-1).toFixed(2)}, orchestra ${orchCpu.at(-1).toFixed(2)}`);
 }
 const result = {
   bench: 'pty-throughput',
@@ -65,5 +90,9 @@ const result = {
   baseline_mb_s: +median(base).toFixed(1),
   orchestra_mb_s: +median(orch).toFixed(1),
   ratio: +(median(orch) / median(base)).toFixed(3),
+  // CPU per MB is steadier than MB/s on a shared machine: the reader alone vs supervisor + subscriber.
+  baseline_cpu_ms_per_mb: +median(baseCpu).toFixed(2),
+  orchestra_cpu_ms_per_mb: +median(orchCpu).toFixed(2),
+  cpu_ratio: +(median(orchCpu) / median(baseCpu)).toFixed(2),
 };
 console.log(JSON.stringify(result));

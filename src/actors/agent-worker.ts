@@ -7,6 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createActor } from 'xstate';
+import { encodeOutput } from '../bus/protocol.js';
 import { agentMachine, type PublicState, publicState } from '../machines/agent.js';
 import { OutputLog } from './output-log.js';
 import { OutputPipeline } from './output-pipeline.js';
@@ -31,13 +32,18 @@ const outputLog = new OutputLog(agent.log.file, agent.log.maxSize, agent.log.kee
 const readyPattern = agent.readyPattern ? new RegExp(agent.readyPattern, 'm') : undefined;
 
 let model: TerminalModel | undefined;
+let outputSeq = init.outputSeq;
 let writeToPty: (data: string | Buffer) => void = () => undefined;
 let spawnedAt = 0;
 
 const pipeline = new OutputPipeline({
   ring,
   log: outputLog,
-  forward: (batch) => post({ type: 'output', data: batch }, [batch.buffer as ArrayBuffer]),
+  forward: (chunks, size) => {
+    outputSeq++;
+    const payload = encodeOutput({ run: init.runId, agent: agent.name, seq: outputSeq, ts: Date.now() }, chunks, size);
+    post({ type: 'output', payload, seq: outputSeq, size }, [payload.buffer as ArrayBuffer]);
+  },
   view: (chunk) => model?.write(chunk),
   activity: () => actor.send({ type: 'pty.output' }),
 });

@@ -4,7 +4,8 @@
  * A PTY hands over at most ~4 KiB per read and its writer waits for the reader, so any work done
  * per read slows the agent down. The first chunk after a quiet moment is sent at once (low echo
  * latency); while output is streaming, chunks are collected for up to STREAM_WINDOW_MS or
- * MAX_BATCH bytes and then copied, logged, forwarded and reported to the machine once.
+ * MAX_BATCH bytes and then logged, forwarded (encoded once, straight into the message that is
+ * transferred to the supervisor) and reported to the machine once.
  */
 import type { OutputLog } from './output-log.js';
 import type { RingBuffer } from './ring-buffer.js';
@@ -16,8 +17,8 @@ export const MAX_BATCH = 256 * 1024;
 export interface PipelineTargets {
   readonly ring: RingBuffer;
   readonly log: OutputLog;
-  /** Receives each batch; ownership passes (the buffer may be transferred). */
-  readonly forward: (batch: Uint8Array) => void;
+  /** Receives each batch as the chunks it is made of (in order) and their total size. */
+  readonly forward: (chunks: readonly Buffer[], size: number) => void;
   /** Receives the original chunks (not copied, never transferred): the terminal model. */
   readonly view: (chunk: Buffer) => void;
   /** Once per batch: output happened. */
@@ -63,19 +64,16 @@ export class OutputPipeline {
     this.pending = 'none';
     if (this.bytes === 0) return;
     this.lastFlush = this.now();
-    // A buffer of its own (never a slice of Node's shared pool), so it can be transferred.
-    const batch = new Uint8Array(this.bytes);
-    let off = 0;
-    for (const c of this.chunks) {
-      batch.set(c, off);
-      // The log writes asynchronously: it gets the original chunk, which is never transferred.
-      this.to.log.write(c);
-      off += c.length;
-    }
+    const chunks = this.chunks;
+    const size = this.bytes;
     this.chunks = [];
     this.bytes = 0;
-    this.to.ring.write(batch);
-    this.to.forward(batch);
+    for (const c of chunks) {
+      this.to.ring.write(c);
+      // The log writes asynchronously and keeps the chunk: chunks are never transferred.
+      this.to.log.write(c);
+    }
+    this.to.forward(chunks, size);
     this.to.activity();
   }
 }

@@ -34,6 +34,8 @@ interface AgentRecord {
   generation: number;
   /** When the current run's process was spawned (for run length after a worker crash). */
   spawnedAt: number | null;
+  /** The last output seq published for this agent (a replacement worker continues from it). */
+  outputSeq: number;
 }
 
 export interface SupervisorDeps {
@@ -57,7 +59,7 @@ export class Supervisor {
   ) {
     this.runId = deps.runId ?? randomBytes(8).toString('hex');
     for (const a of config.agents) {
-      this.agents.set(a.name, { config: a, handle: null, state: null, pid: null, history: EMPTY_HISTORY, readyOnce: false, restartTimer: undefined, generation: 0, spawnedAt: null });
+      this.agents.set(a.name, { config: a, handle: null, state: null, pid: null, history: EMPTY_HISTORY, readyOnce: false, restartTimer: undefined, generation: 0, spawnedAt: null, outputSeq: 0 });
     }
   }
 
@@ -86,7 +88,14 @@ export class Supervisor {
     const name = r.config.name;
     r.generation++;
     const handle = new AgentHandle(
-      { agent: r.config, session: this.config.session, stateDir: this.config.stateDir, generation: r.generation },
+      {
+        agent: r.config,
+        session: this.config.session,
+        stateDir: this.config.stateDir,
+        generation: r.generation,
+        runId: this.runId,
+        outputSeq: r.outputSeq,
+      },
       {
         message: (msg) => this.onWorkerMessage(r, msg),
         crashed: (reason) => this.onWorkerCrash(r, handle, reason),
@@ -101,8 +110,9 @@ export class Supervisor {
     const { publisher, listener, logger, reaper } = this.deps;
     switch (msg.type) {
       case 'output':
-        publisher.publish('output', name, { kind: 'output', data: msg.data });
-        listener?.output?.(name, msg.data);
+        r.outputSeq = msg.seq;
+        publisher.publishEncodedOutput(name, msg.payload, msg.seq);
+        listener?.output?.(name, msg.payload.subarray(msg.payload.length - msg.size));
         return;
       case 'spawned':
         r.pid = msg.pid;

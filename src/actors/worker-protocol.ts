@@ -8,6 +8,10 @@ export interface WorkerInit {
   readonly stateDir: string;
   /** 1 for the agent's first worker, +1 for each replacement after a worker crash. */
   readonly generation: number;
+  /** The supervisor's run id, stamped on the output messages the worker encodes. */
+  readonly runId: string;
+  /** The last `output` seq already used for this agent (a replacement worker continues from it). */
+  readonly outputSeq: number;
 }
 
 export type ToWorker =
@@ -21,8 +25,11 @@ export type ToWorker =
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type FromWorker =
-  /** Raw PTY bytes, in order; `data` is transferred, not copied. */
-  | { type: 'output'; data: Uint8Array }
+  /**
+   * Raw PTY bytes, in order, already encoded as the bus message (protocol.encodeOutput) with its
+   * `seq`; `payload` is transferred, not copied. The bytes are its last `size` bytes.
+   */
+  | { type: 'output'; payload: Uint8Array; seq: number; size: number }
   | { type: 'state'; from: PublicState | null; to: PublicState; reason: string; pid: number | null }
   | { type: 'spawned'; pid: number }
   | { type: 'exit'; pid: number | null; code: number | null; signal: string | null; cause: ExitCause; runMs: number }

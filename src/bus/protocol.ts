@@ -77,6 +77,34 @@ export function encode(msg: Message): Buffer {
   return packr.pack(msg);
 }
 
+const DATA_KEY = Buffer.from([0xa4, 0x64, 0x61, 0x74, 0x61]); // fixstr "data"
+
+/**
+ * Encodes an `output` message around bytes given as chunks, copying them once, straight into a
+ * buffer of its own (transferable to another thread). Same wire format as `encode`: a msgpack map
+ * whose last entry is `data` as bin32.
+ */
+export function encodeOutput(env: Omit<Envelope, 'v' | 'replay'>, chunks: readonly Uint8Array[], size: number): Uint8Array {
+  const head = packr.pack({ v: PROTOCOL_VERSION, run: env.run, agent: env.agent, seq: env.seq, ts: env.ts, kind: 'output' });
+  const out = new Uint8Array(head.length + DATA_KEY.length + 5 + size);
+  out.set(head, 0);
+  // One more map entry (the `data` we append): fixmap 0x8N or map16 0xde NN NN.
+  if (head[0] === 0x86) out[0] = 0x87;
+  else if (head[0] === 0xde && head[1] === 0 && head[2] === 6) out[2] = 7;
+  else throw new Error(`unexpected msgpack map header 0x${head[0]?.toString(16)}`);
+  let off = head.length;
+  out.set(DATA_KEY, off);
+  off += DATA_KEY.length;
+  out[off] = 0xc6; // bin32
+  new DataView(out.buffer).setUint32(off + 1, size);
+  off += 5;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
 export function decode(payload: Uint8Array): Message {
   return packr.unpack(payload) as Message;
 }

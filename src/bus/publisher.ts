@@ -80,6 +80,21 @@ export class Publisher {
     this.enqueue(item);
   }
 
+  /**
+   * Publishes an `output` message a worker has already encoded with its own `seq` (the worker owns
+   * the output seq of its agent, so the bytes are never re-encoded or copied here).
+   */
+  publishEncodedOutput(agent: string, payload: Uint8Array, seq: number): void {
+    if (this.closed) return;
+    const topic = topicFor('output', agent);
+    this.seqs.set(topic, seq);
+    if (this.queuedBytes + payload.length > this.opts.queueLimit) {
+      this.countDrop(agent, payload.length);
+      return;
+    }
+    this.enqueue({ topic, payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength) });
+  }
+
   private enqueue(item: Queued): void {
     this.queue.push(item);
     this.queuedBytes += item.payload.length;

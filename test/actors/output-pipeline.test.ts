@@ -12,7 +12,7 @@ function setup() {
     {
       ring: new RingBuffer(1 << 20),
       log: { write: (c: Uint8Array) => logged.push(c) } as unknown as OutputLog,
-      forward: (b) => batches.push(b),
+      forward: (chunks) => batches.push(Buffer.concat(chunks)),
       view: () => undefined,
       activity: () => activity++,
     },

@@ -92,6 +92,9 @@ describe('no process outlives its agent', () => {
     });
     const exit = seen.find((r) => r.msg.kind === 'exit')?.msg;
     expect(exit?.kind === 'exit' && exit.cause).toBe('worker-crash');
+    // The replacement worker continues the agent's output numbering: no gap, no restart at 1.
+    const outputs = seen.filter((r) => r.msg.kind === 'output');
+    expect(outputs.map((r) => r.msg.seq)).toEqual(outputs.map((_, i) => i + 1));
     const decision = seen.find((r) => r.msg.kind === 'restart')?.msg;
     expect(decision?.kind === 'restart' && decision.action).toBe('restart');
     // The first run's FAMILY (if it got to print) is gone; the second run is alive.
