@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Crew, FIX, isState, startCrew, until } from './harness.js';
@@ -27,6 +28,21 @@ describe('bus contract', () => {
     }, 5_000);
     expect(Object.fromEntries(states)).toEqual({ a: 'ready', b: 'ready', c: 'ready' });
     expect(seen.every((r) => r.msg.replay === true && r.msg.v === 1 && typeof r.msg.run === 'string')).toBe(true);
+  });
+
+  it('the state directory (bus socket, logs) is private: mode 0700', async () => {
+    crew = startCrew(echo('a'));
+    await until(crew.bus, isState('a', 'ready'));
+    expect(statSync(crew.stateDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(crew.stateDir, 'logs')).mode & 0o777).toBe(0o700);
+  });
+
+  it('the bus can be bound to tcp on 127.0.0.1 instead', async () => {
+    const port = 20_000 + (process.pid % 20_000);
+    const endpoint = `tcp://127.0.0.1:${port}`;
+    crew = startCrew(echo('a'), { extra: `bus: { publish: "${endpoint}" }\n`, endpoint });
+    const seen = await until(crew.bus, isState('a', 'ready'));
+    expect(seen.some((r) => r.msg.kind === 'output')).toBe(true);
   });
 
   it('a subscription to agent "a" never matches agent "ab"', async () => {

@@ -53,6 +53,8 @@ export interface CrewOptions {
   /** What the first subscriber listens to. */
   readonly subscribe?: SubscribeOptions;
   readonly env?: Record<string, string>;
+  /** The bus endpoint when the config sets `bus.publish` (default: the state directory's ipc socket). */
+  readonly endpoint?: string;
 }
 
 /** Starts `orchestra up` on a config whose `agents:` block is `agents` (indented two spaces). */
@@ -63,7 +65,7 @@ export function startCrew(agents: string | ((p: CrewPaths) => string), opts: Cre
   const gate = join(dir, 'gate');
   const agentsYaml = typeof agents === 'string' ? agents : agents({ dir, gate });
   writeFileSync(file, `session: e2e\nstate_dir: ${stateDir}\n${opts.extra ?? ''}agents:\n${agentsYaml}`);
-  const endpoint = `ipc://${stateDir}/bus.sock`;
+  const endpoint = opts.endpoint ?? `ipc://${stateDir}/bus.sock`;
   // Subscribe first: ZeroMQ connects to the ipc endpoint as soon as the supervisor binds it.
   const bus = new BusSubscriber(endpoint, opts.subscribe ?? {});
   // --await-subscriber: agents start only once `bus` has subscribed, so it sees every message.
