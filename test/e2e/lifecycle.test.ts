@@ -59,6 +59,9 @@ describe('lifecycle', () => {
     expect(order).toEqual(['mayor:starting', 'mayor:ready', 'w1:starting', 'w1:ready']);
     const ready = seen.find(isState('mayor', 'ready'))?.msg;
     expect(ready?.kind === 'state' && ready.reason).toBe('ready pattern matched on screen');
+    // The pid (also the process group id) is known from the first state on.
+    const starting = seen.find(isState('mayor', 'starting'))?.msg;
+    expect(starting?.kind === 'state' && typeof starting.pid).toBe('number');
     // Stop in reverse order: w1 is stopped before mayor begins stopping.
     crew.signal('SIGTERM');
     const all = await until(crew.bus, isState('mayor', 'stopped'), 20_000, seen);
