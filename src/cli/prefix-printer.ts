@@ -4,6 +4,11 @@
  */
 import { TextDecoder } from 'node:util';
 const COLOURS = [36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91];
+/**
+ * What may wait in stdout's buffer. Beyond it agents' lines are dropped here (never from the bus
+ * or the logs) and counted: a terminal or pipe that stops reading must not stall or grow orchestra.
+ */
+const MAX_BUFFERED = 1024 * 1024;
 const MAX_PARTIAL = 64 * 1024;
 const PARTIAL_FLUSH_MS = 150;
 
@@ -13,11 +18,15 @@ export class PrefixPrinter {
   private readonly partial = new Map<string, string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly decoders = new Map<string, TextDecoder>();
+  private dropped = 0;
+  private waitingForDrain = false;
 
   constructor(
     names: readonly string[],
-    private readonly out: NodeJS.WritableStream,
+    private readonly out: NodeJS.WritableStream & { readonly writableLength?: number },
     private readonly colour: boolean,
+    /** Where the complete output is, for the note about dropped lines. */
+    private readonly logsDir: string,
   ) {
     this.width = Math.max(...names.map((n) => n.length));
     names.forEach((n, i) => {
@@ -41,7 +50,7 @@ export class PrefixPrinter {
     const rest = lines.pop() ?? '';
     let out = '';
     for (const line of lines) out += `${this.prefix(agent)}${line.replace(/\r+$/, '')}\n`;
-    if (out) this.out.write(out);
+    if (out) this.emit(out);
     this.setPartial(agent, rest);
   }
 
@@ -49,7 +58,7 @@ export class PrefixPrinter {
     const t = this.timers.get(agent);
     if (t) clearTimeout(t);
     if (rest.length >= MAX_PARTIAL) {
-      this.out.write(`${this.prefix(agent)}${rest}\n`);
+      this.emit(`${this.prefix(agent)}${rest}\n`);
       rest = '';
     }
     this.partial.set(agent, rest);
@@ -62,7 +71,7 @@ export class PrefixPrinter {
 
   private flushPartial(agent: string): void {
     const rest = this.partial.get(agent);
-    if (rest) this.out.write(`${this.prefix(agent)}${rest.replace(/\r+$/, '')}\n`);
+    if (rest) this.emit(`${this.prefix(agent)}${rest.replace(/\r+$/, '')}\n`);
     this.partial.set(agent, '');
   }
 
@@ -70,7 +79,32 @@ export class PrefixPrinter {
   note(agent: string, text: string): void {
     this.flushPartial(agent);
     const body = this.colour ? `\x1b[2m${text}\x1b[0m` : text;
-    this.out.write(`${this.prefix(agent)}${body}\n`);
+    this.emit(`${this.prefix(agent)}${body}\n`, true);
+  }
+
+  /** Writes unless stdout is backed up; `always` is for orchestra's own short lines. */
+  private emit(text: string, always = false): void {
+    if (!always && (this.out.writableLength ?? 0) > MAX_BUFFERED) {
+      this.dropped += Buffer.byteLength(text);
+      if (!this.waitingForDrain) {
+        this.waitingForDrain = true;
+        this.out.once('drain', () => this.reportDropped());
+      }
+      return;
+    }
+    this.out.write(text);
+  }
+
+  /** At exit: say what was not shown, even if stdout never drained. */
+  reportPendingDrops(): void {
+    this.reportDropped();
+  }
+
+  private reportDropped(): void {
+    this.waitingForDrain = false;
+    if (this.dropped === 0) return;
+    this.out.write(`orchestra: ${this.dropped} bytes of agent output not shown here (stdout was not keeping up); all of it is in ${this.logsDir}\n`);
+    this.dropped = 0;
   }
 
   flushAll(): void {

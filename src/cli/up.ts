@@ -19,6 +19,12 @@ export interface UpOptions {
 
 const AWAIT_SUBSCRIBER_MS = 10_000;
 
+/** Node's stdio streams keep their libuv handle private; `setBlocking` exists on TTY and pipe handles. */
+function setNonBlocking(stream: NodeJS.WriteStream): void {
+  const handle = (stream as unknown as { _handle?: { setBlocking?: (blocking: boolean) => number } })._handle;
+  handle?.setBlocking?.(false);
+}
+
 export async function up(opts: UpOptions): Promise<number> {
   const config = loadConfig(opts.file);
   let paths;
@@ -32,7 +38,12 @@ export async function up(opts: UpOptions): Promise<number> {
   const endpoint = config.bus.publish === 'ipc' ? `ipc://${paths.busSocket}` : config.bus.publish;
   const runId = randomBytes(8).toString('hex');
   const colour = process.stdout.isTTY === true;
-  const printer = new PrefixPrinter(config.agents.map((a) => a.name), process.stdout, colour);
+  // Node writes to a terminal synchronously on Linux: a terminal stopped with Ctrl-S (or a stuck
+  // pipe) would freeze the supervisor. Non-blocking, the printer's bounded buffer takes over for
+  // agents' output; orchestra's own lines on stderr are few and simply queue.
+  setNonBlocking(process.stdout);
+  setNonBlocking(process.stderr);
+  const printer = new PrefixPrinter(config.agents.map((a) => a.name), process.stdout, colour, paths.logs);
 
   const reaper = new Reaper();
   let supervisor: Supervisor | undefined;
@@ -101,6 +112,7 @@ export async function up(opts: UpOptions): Promise<number> {
   sup.start();
   const code = await done;
   printer.flushAll();
+  printer.reportPendingDrops();
   await publisher.close();
   reaper.close();
   releaseSession(config.stateDir);
