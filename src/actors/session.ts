@@ -40,26 +40,39 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Reads the running supervisor's info, or undefined when none runs (stale files are ignored). */
-export function readSession(stateDir: string): SessionInfo | undefined {
+function readInfo(stateDir: string): SessionInfo | undefined {
   try {
-    const info = JSON.parse(readFileSync(sessionPaths(stateDir).info, 'utf8')) as SessionInfo;
-    return alive(info.pid) ? info : undefined;
+    return JSON.parse(readFileSync(sessionPaths(stateDir).info, 'utf8')) as SessionInfo;
   } catch {
     return undefined;
   }
 }
 
+/** Reads the running supervisor's info, or undefined when none runs (stale files are ignored). */
+export function readSession(stateDir: string): SessionInfo | undefined {
+  const info = readInfo(stateDir);
+  return info && alive(info.pid) ? info : undefined;
+}
+
+export interface Claim {
+  readonly paths: ReturnType<typeof sessionPaths>;
+  /**
+   * The previous supervisor of this session when it did not shut down cleanly (its info file is
+   * removed only on a clean exit): killed, crashed, or its machine restarted.
+   */
+  readonly unclean: SessionInfo | undefined;
+}
+
 /** Creates the state directory (0700) and claims it for this process. */
-export function claimSession(config: OrchestraConfig): ReturnType<typeof sessionPaths> {
+export function claimSession(config: OrchestraConfig): Claim {
   const paths = sessionPaths(config.stateDir);
   mkdirSync(paths.logs, { recursive: true, mode: 0o700 });
   chmodSync(paths.dir, 0o700);
   if (statSync(paths.dir).uid !== process.getuid?.()) throw new Error(`state directory ${paths.dir} belongs to another user`);
-  const running = readSession(config.stateDir);
-  if (running && running.pid !== process.pid) throw new SessionBusyError(running.pid);
+  const previous = readInfo(config.stateDir);
+  if (previous && alive(previous.pid) && previous.pid !== process.pid) throw new SessionBusyError(previous.pid);
   rmSync(paths.busSocket, { force: true });
-  return paths;
+  return { paths, unclean: previous };
 }
 
 export function writeSession(stateDir: string, info: SessionInfo): void {

@@ -27,14 +27,20 @@ function setNonBlocking(stream: NodeJS.WriteStream): void {
 
 export async function up(opts: UpOptions): Promise<number> {
   const config = loadConfig(opts.file);
-  let paths;
+  let claim;
   try {
-    paths = claimSession(config);
+    claim = claimSession(config);
   } catch (err) {
     if (err instanceof SessionBusyError) throw new UsageError(`session "${config.session}" is already running, pid ${err.pid} (${config.stateDir})`, 1);
     throw err;
   }
+  const { paths, unclean } = claim;
   const logger = createLogger(paths.log, { stderr: process.stderr.isTTY === true });
+  if (unclean) {
+    const what = `the previous supervisor of this session (pid ${unclean.pid}, run ${unclean.runId}, started ${unclean.startedAt}) did not shut down cleanly; the watchdog killed its agents. Its log: ${paths.log}`;
+    logger.warn({ previous: unclean }, what);
+    process.stderr.write(`orchestra: note: ${what}\n`);
+  }
   const endpoint = config.bus.publish === 'ipc' ? `ipc://${paths.busSocket}` : config.bus.publish;
   const runId = randomBytes(8).toString('hex');
   const colour = process.stdout.isTTY === true;
