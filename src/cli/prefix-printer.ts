@@ -1,8 +1,10 @@
 /**
- * `docker compose up`-style output: each agent's lines prefixed with a coloured `name |`.
- * Partial lines (prompts) are shown after a short quiet period rather than held forever.
+ * `docker compose up`-style output: each agent's lines prefixed with a coloured `name |`, with
+ * escape sequences other than colours removed (see sanitize.ts). Partial lines (prompts) are shown
+ * after a short quiet period rather than held forever.
  */
 import { TextDecoder } from 'node:util';
+import { sanitizeForPrefix } from './sanitize.js';
 const COLOURS = [36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91];
 /**
  * What may wait in stdout's buffer. Beyond it agents' lines are dropped here (never from the bus
@@ -49,7 +51,7 @@ export class PrefixPrinter {
     const lines = text.split('\n');
     const rest = lines.pop() ?? '';
     let out = '';
-    for (const line of lines) out += `${this.prefix(agent)}${line.replace(/\r+$/, '')}\n`;
+    for (const line of lines) out += `${this.prefix(agent)}${sanitizeForPrefix(line)}\n`;
     if (out) this.emit(out);
     this.setPartial(agent, rest);
   }
@@ -58,7 +60,7 @@ export class PrefixPrinter {
     const t = this.timers.get(agent);
     if (t) clearTimeout(t);
     if (rest.length >= MAX_PARTIAL) {
-      this.emit(`${this.prefix(agent)}${rest}\n`);
+      this.emit(`${this.prefix(agent)}${sanitizeForPrefix(rest)}\n`);
       rest = '';
     }
     this.partial.set(agent, rest);
@@ -71,7 +73,7 @@ export class PrefixPrinter {
 
   private flushPartial(agent: string): void {
     const rest = this.partial.get(agent);
-    if (rest) this.emit(`${this.prefix(agent)}${rest.replace(/\r+$/, '')}\n`);
+    if (rest) this.emit(`${this.prefix(agent)}${sanitizeForPrefix(rest)}\n`);
     this.partial.set(agent, '');
   }
 

@@ -1,0 +1,22 @@
+/**
+ * Makes agent output safe to print between `name | ` prefixes: colours (SGR, `ESC [ … m`) stay;
+ * every other escape sequence (cursor movement, screen clearing, alternate screen, titles, queries)
+ * and control character except tab and newline is removed. A TUI printed raw would otherwise
+ * switch the user's terminal to its alternate screen or clear it. The bus and logs keep raw bytes.
+ */
+
+// CSI: ESC [ params intermediates final; OSC: ESC ] … (BEL | ESC \); DCS/SOS/PM/APC: ESC P|X|^|_ … ESC \;
+// other two-byte escapes: ESC followed by one char.
+const SEQUENCE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[^[\]PX^_]/g;
+const SGR = /^\x1b\[[0-9;:]*m$/;
+// Control characters other than tab, newline and ESC (ESC starts the colours kept).
+const CONTROL = /[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]/g;
+// An ESC left over that does not start a kept colour sequence (e.g. a sequence cut by a long line).
+const STRAY_ESC = /\x1b(?!\[[0-9;:]*m)/g;
+
+export function sanitizeForPrefix(text: string): string {
+  return text
+    .replace(SEQUENCE, (seq) => (SGR.test(seq) ? seq : ''))
+    .replace(CONTROL, '')
+    .replace(STRAY_ESC, '');
+}
