@@ -90,6 +90,9 @@ const result = {
   baseline_mb_s: +median(base).toFixed(1),
   orchestra_mb_s: +median(orch).toFixed(1),
   ratio: +(median(orch) / median(base)).toFixed(3),
+  // Each run measures raw and orchestra back to back: the median of those pairs' ratios is less
+  // sensitive to the machine's load drifting between runs.
+  pair_ratio_median: +median(orch.map((o, i) => o / (base[i] ?? o))).toFixed(3),
   // CPU per MB is steadier than MB/s on a shared machine: the reader alone vs supervisor + subscriber.
   baseline_cpu_ms_per_mb: +median(baseCpu).toFixed(2),
   orchestra_cpu_ms_per_mb: +median(orchCpu).toFixed(2),
