@@ -34,7 +34,6 @@ const readyPattern = agent.readyPattern ? new RegExp(agent.readyPattern, 'm') : 
 let model: TerminalModel | undefined;
 let outputSeq = init.outputSeq;
 let writeToPty: (data: string | Buffer) => void = () => undefined;
-let spawnedAt = 0;
 
 const pipeline = new OutputPipeline({
   ring,
@@ -58,7 +57,6 @@ Object.assign(env, agent.env, {
 
 const ptyActor = createPtyActor(agent, env, {
   spawned(pid, write) {
-    spawnedAt = Date.now();
     writeToPty = write;
     model?.close();
     model = new TerminalModel(agent.cols, agent.rows, (reply) => writeToPty(reply), checkScreen);
@@ -102,7 +100,8 @@ const actor = createActor(agentMachine.provide({ actors: { pty: ptyActor } }), {
 });
 
 let last: PublicState | null = null;
-let shuttingDown = false;
+/** The host's own lifecycle (the agent's is the chart): serving until asked to shut down. */
+let host: 'serving' | 'shutting-down' | 'closed' = 'serving';
 const settled = new Set<PublicState>(['stopped', 'dead']);
 
 actor.subscribe((snap) => {
@@ -113,16 +112,15 @@ actor.subscribe((snap) => {
   post({ type: 'state', from, to, reason: snap.context.reason, pid: snap.context.pid });
   if (to === 'exited' && snap.context.exit) {
     const { code, signal, cause } = snap.context.exit;
-    post({ type: 'exit', pid: snap.context.pid, code, signal, cause, runMs: spawnedAt ? Date.now() - spawnedAt : 0 });
-    if (shuttingDown) actor.send({ type: 'agent.stop' });
+    post({ type: 'exit', pid: snap.context.pid, code, signal, cause });
+    if (host === 'shutting-down') actor.send({ type: 'agent.stop' });
   }
-  if (shuttingDown && settled.has(to)) close();
+  if (host === 'shutting-down' && settled.has(to)) close();
 });
 
-let closed = false;
 function close(): void {
-  if (closed) return;
-  closed = true;
+  if (host === 'closed') return;
+  host = 'closed';
   pipeline.flush();
   actor.stop();
   model?.close();
@@ -131,9 +129,8 @@ function close(): void {
 
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'worker.shutdown') {
-    shuttingDown = true;
-    const now = publicState(actor.getSnapshot().value);
-    if (settled.has(now)) close();
+    host = 'shutting-down';
+    if (settled.has(publicState(actor.getSnapshot().value))) close();
     else actor.send({ type: 'agent.stop' });
     return;
   }

@@ -32,7 +32,7 @@ interface AgentRecord {
   restartTimer: NodeJS.Timeout | undefined;
   /** Workers started for this agent so far. */
   generation: number;
-  /** When the current run's process was spawned (for run length after a worker crash). */
+  /** When the current run's process was spawned: the run length of every exit comes from it. */
   spawnedAt: number | null;
   /** The last output seq published for this agent (a replacement worker continues from it). */
   outputSeq: number;
@@ -68,11 +68,6 @@ export class Supervisor {
     this.phase = 'running';
     this.lifecycle('started');
     this.startEligible();
-  }
-
-  /** Agent names and their current public state (null: waiting for dependencies). */
-  status(): { name: string; state: PublicState | null; pid: number | null }[] {
-    return [...this.agents.values()].map((r) => ({ name: r.config.name, state: r.state, pid: r.pid }));
   }
 
   private startEligible(): void {
@@ -122,12 +117,13 @@ export class Supervisor {
       case 'state':
         this.setState(r, msg.to, msg.reason, msg.pid ?? r.pid);
         return;
-      case 'exit':
-        if (msg.pid !== null) reaper.untrack(msg.pid);
-        r.pid = null;
-        r.spawnedAt = null;
-        this.onExit(r, { code: msg.code, signal: msg.signal, cause: msg.cause, runMs: msg.runMs }, msg.pid);
+      case 'exit': {
+        const { pid, runMs } = this.endRun(r);
+        const decision = this.publishExit(r, { code: msg.code, signal: msg.signal, cause: msg.cause, runMs }, msg.pid ?? pid);
+        if (decision?.action === 'restart') r.handle?.send({ type: 'supervisor.restart', delayMs: decision.delayMs, reason: decision.reason });
+        else if (decision) r.handle?.send({ type: 'supervisor.giveUp', reason: decision.reason });
         return;
+      }
       case 'log':
         logger[msg.level]({ agent: name, ...msg.fields }, msg.msg);
         return;
@@ -149,13 +145,23 @@ export class Supervisor {
     }
   }
 
-  private onExit(r: AgentRecord, exit: ExitInfo, pid: number | null): void {
+  /** The current run is over: forget its process (the watchdog too) and say how long it lasted. */
+  private endRun(r: AgentRecord): { pid: number | null; runMs: number } {
+    const pid = r.pid;
+    const runMs = r.spawnedAt === null ? 0 : Date.now() - r.spawnedAt;
+    if (pid !== null) this.deps.reaper.untrack(pid);
+    r.pid = null;
+    r.spawnedAt = null;
+    return { pid, runMs };
+  }
+
+  /**
+   * Publishes an exit and, while running, decides what follows it. While stopping, an exit is the
+   * end of the stop sequence, not something to decide on (undefined).
+   */
+  private publishExit(r: AgentRecord, exit: ExitInfo, pid: number | null): RestartDecision | undefined {
     this.deps.publisher.publish('exit', r.config.name, { kind: 'exit', pid, ...exit });
-    // While stopping, an exit is the end of the stop sequence, not something to decide on.
-    if (this.phase !== 'running') return;
-    const decision = this.decide(r, exit);
-    if (decision.action === 'restart') r.handle?.send({ type: 'supervisor.restart', delayMs: decision.delayMs, reason: decision.reason });
-    else r.handle?.send({ type: 'supervisor.giveUp', reason: decision.reason });
+    return this.phase === 'running' ? this.decide(r, exit) : undefined;
   }
 
   /** Applies the restart policy to an exit, records the history, publishes the decision. */
@@ -179,16 +185,13 @@ export class Supervisor {
     r.handle = null;
     const name = r.config.name;
     this.deps.logger.error({ agent: name }, reason);
-    const pid = r.pid;
-    const runMs = r.spawnedAt === null ? 0 : Date.now() - r.spawnedAt;
+    const orphan = r.pid;
     void (async () => {
-      if (pid !== null) {
-        signalGroup(pid, 'SIGKILL');
-        if (!(await waitGroupEmpty(pid, 2000))) this.deps.logger.error({ agent: name, pgid: pid }, 'processes survived SIGKILL after a worker crash');
-        this.deps.reaper.untrack(pid);
-        r.pid = null;
-        r.spawnedAt = null;
+      if (orphan !== null) {
+        signalGroup(orphan, 'SIGKILL');
+        if (!(await waitGroupEmpty(orphan, 2000))) this.deps.logger.error({ agent: name, pgid: orphan }, 'processes survived SIGKILL after a worker crash');
       }
+      const { pid, runMs } = this.endRun(r);
       if (this.phase !== 'running') {
         if (pid !== null) this.setState(r, 'stopped', `${reason}; process group killed during shutdown`, pid);
         return;
@@ -196,9 +199,8 @@ export class Supervisor {
       // A stopped or dead agent had no process: there is nothing to decide until it is started again.
       if (pid === null && (r.state === 'stopped' || r.state === 'dead')) return;
       this.setState(r, 'exited', reason, pid);
-      const exit: ExitInfo = { code: null, signal: null, cause: 'worker-crash', runMs };
-      this.deps.publisher.publish('exit', name, { kind: 'exit', pid, ...exit });
-      const decision = this.decide(r, exit);
+      const decision = this.publishExit(r, { code: null, signal: null, cause: 'worker-crash', runMs }, pid);
+      if (!decision) return;
       if (decision.action === 'give-up') {
         this.setState(r, 'dead', decision.reason, null);
         return;
@@ -229,6 +231,12 @@ export class Supervisor {
     this.deps.logger.info('stopping all agents');
     for (const r of this.agents.values()) if (r.restartTimer) clearTimeout(r.restartTimer);
     await Promise.all([...this.agents.keys()].map((n) => this.stopInOrder(n)));
+    this.stopped();
+  }
+
+  /** Both ways of stopping end here; a forced stop can overtake a graceful one: announce once. */
+  private stopped(): void {
+    if (this.phase === 'stopped') return;
     this.phase = 'stopped';
     this.lifecycle('stopped');
   }
@@ -253,13 +261,14 @@ export class Supervisor {
    * into a terminating thread aborts the whole process.
    */
   async forceStop(): Promise<void> {
+    if (this.phase === 'stopped') return;
+    if (this.phase !== 'stopping') this.lifecycle('stopping');
     this.phase = 'stopping';
     for (const r of this.agents.values()) {
       if (r.restartTimer) clearTimeout(r.restartTimer);
       if (r.pid !== null) signalGroup(r.pid, 'SIGKILL');
     }
     await Promise.all([...this.agents.values()].map((r) => r.handle?.shutdown()));
-    this.phase = 'stopped';
-    this.lifecycle('stopped');
+    this.stopped();
   }
 }

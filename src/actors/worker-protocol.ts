@@ -32,6 +32,7 @@ export type FromWorker =
   | { type: 'output'; payload: Uint8Array; seq: number; size: number }
   | { type: 'state'; from: PublicState | null; to: PublicState; reason: string; pid: number | null }
   | { type: 'spawned'; pid: number }
-  | { type: 'exit'; pid: number | null; code: number | null; signal: string | null; cause: ExitCause; runMs: number }
+  /** The run ended (its length is the supervisor's to measure, from `spawned`). */
+  | { type: 'exit'; pid: number | null; code: number | null; signal: string | null; cause: ExitCause }
   | { type: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown> }
   | { type: 'worker.closed' };
