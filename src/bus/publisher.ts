@@ -30,8 +30,10 @@ interface Queued {
 export class Publisher {
   private readonly sock: zmq.XPublisher;
   private readonly seqs = new Map<string, number>();
-  private readonly lastState = new Map<string, Queued>();
-  private queue: Queued[] = [];
+  /** Last-value cache: the latest `state` of each agent and the latest `supervisor` message. */
+  private readonly lastValues = new Map<string, Queued>();
+  /** Sent items are blanked (undefined) until the array is compacted. */
+  private queue: (Queued | undefined)[] = [];
   private head = 0;
   private queuedBytes = 0;
   private sending = false;
@@ -67,17 +69,8 @@ export class Publisher {
     const topic = topicFor(kind, agent);
     const seq = (this.seqs.get(topic) ?? 0) + 1;
     const msg = { v: PROTOCOL_VERSION, run: this.opts.runId, agent, seq, ts: Date.now(), ...body } as Message;
-    const payload = encode(msg);
-    const droppable = kind === 'output';
-    if (droppable && this.queuedBytes + payload.length > this.opts.queueLimit) {
-      this.seqs.set(topic, seq); // the number is spent: subscribers see the gap
-      this.countDrop(agent, payload.length);
-      return;
-    }
-    this.seqs.set(topic, seq);
-    const item = { topic, payload };
-    if (kind === 'state' || kind === 'supervisor') this.lastState.set(topic, { topic, payload: encode({ ...msg, replay: true }) });
-    this.enqueue(item);
+    if (kind === 'state' || kind === 'supervisor') this.lastValues.set(topic, { topic, payload: encode({ ...msg, replay: true }) });
+    this.admit(topic, agent, seq, encode(msg), kind === 'output');
   }
 
   /**
@@ -86,13 +79,21 @@ export class Publisher {
    */
   publishEncodedOutput(agent: string, payload: Uint8Array, seq: number): void {
     if (this.closed) return;
-    const topic = topicFor('output', agent);
+    const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    this.admit(topicFor('output', agent), agent, seq, bytes, true);
+  }
+
+  /**
+   * The one queueing rule: `seq` is spent either way (a dropped message leaves a gap every
+   * subscriber sees); droppable messages beyond the queue limit are dropped and counted.
+   */
+  private admit(topic: string, agent: string, seq: number, payload: Buffer, droppable: boolean): void {
     this.seqs.set(topic, seq);
-    if (this.queuedBytes + payload.length > this.opts.queueLimit) {
+    if (droppable && this.queuedBytes + payload.length > this.opts.queueLimit) {
       this.countDrop(agent, payload.length);
       return;
     }
-    this.enqueue({ topic, payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength) });
+    this.enqueue({ topic, payload });
   }
 
   private enqueue(item: Queued): void {
@@ -116,18 +117,13 @@ export class Publisher {
     this.drops.clear();
   }
 
-  /** Total messages dropped so far is observable through `drops` messages; this is for tests/benches. */
-  get pendingBytes(): number {
-    return this.queuedBytes;
-  }
-
   // One sender loop per socket: a second concurrent send on a blocked socket fails with EBUSY.
   private async sendLoop(): Promise<void> {
     this.sending = true;
     try {
       while (this.head < this.queue.length) {
         const item = this.queue[this.head];
-        this.queue[this.head] = undefined as unknown as Queued;
+        this.queue[this.head] = undefined;
         this.head++;
         if (!item) continue;
         this.queuedBytes -= item.payload.length;
@@ -156,7 +152,7 @@ export class Publisher {
           this.subscribed = true;
           for (const w of this.subscriptionWaiters.splice(0)) w();
         }
-        for (const [topic, item] of this.lastState) if (topic.startsWith(prefix)) this.enqueue(item);
+        for (const [topic, item] of this.lastValues) if (topic.startsWith(prefix)) this.enqueue(item);
       }
     } catch {
       // socket closed
