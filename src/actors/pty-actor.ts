@@ -43,19 +43,19 @@ export function resolveCommand(command: string, cwd: string, path = process.env.
 export function createPtyActor(agent: AgentConfig, env: Record<string, string>, sink: PtySink) {
   return fromCallback<PtyCommand>(({ sendBack: send, receive }) => {
     const sendBack = (event: AgentEvent) => send(event);
-    const file = resolveCommand(agent.command, agent.cwd, env.PATH);
-    if (!file) {
-      // Deferred: an event sent back during the actor's own start would arrive before it is listening.
-      queueMicrotask(() => sendBack({ type: 'pty.failed', message: `command not found: ${agent.command}` }));
+    // Deferred: an event sent back during the actor's own start would arrive before it is listening.
+    const sendSoon = (event: AgentEvent) => queueMicrotask(() => sendBack(event));
+    const fail = (message: string) => {
+      sendSoon({ type: 'pty.failed', message });
       return () => undefined;
-    }
+    };
+    const file = resolveCommand(agent.command, agent.cwd, env.PATH);
+    if (!file) return fail(`command not found: ${agent.command}`);
     let term: pty.IPty;
     try {
       term = pty.spawn(file, [...agent.args], { name: 'xterm-256color', cols: agent.cols, rows: agent.rows, cwd: agent.cwd, env, encoding: null });
     } catch (err) {
-      const message = (err as Error).message;
-      queueMicrotask(() => sendBack({ type: 'pty.failed', message }));
-      return () => undefined;
+      return fail((err as Error).message);
     }
     const pid = term.pid;
     const stopDrain = drainLosslessly(term, sink);
@@ -111,8 +111,7 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
     sink.spawned(pid, (data) => {
       if (!exited) term.write(data);
     });
-    // Deferred for the same reason as above: the machine is still entering `live`.
-    queueMicrotask(() => sendBack({ type: 'pty.spawned', pid }));
+    sendSoon({ type: 'pty.spawned', pid });
 
     return () => {
       // Leaving `live` any other way (worker shutdown, actor stopped): leave nothing behind.

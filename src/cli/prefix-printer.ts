@@ -41,6 +41,11 @@ export class PrefixPrinter {
     return this.prefixes.get(agent) ?? `${agent.padEnd(this.width)} | `;
   }
 
+  /** One printed line of an agent's output: prefix, text made safe for the terminal, newline. */
+  private line(agent: string, text: string): string {
+    return `${this.prefix(agent)}${sanitizeForPrefix(text)}\n`;
+  }
+
   output(agent: string, data: Uint8Array): void {
     let dec = this.decoders.get(agent);
     if (!dec) {
@@ -51,7 +56,7 @@ export class PrefixPrinter {
     const lines = text.split('\n');
     const rest = lines.pop() ?? '';
     let out = '';
-    for (const line of lines) out += `${this.prefix(agent)}${sanitizeForPrefix(line)}\n`;
+    for (const l of lines) out += this.line(agent, l);
     if (out) this.emit(out);
     this.setPartial(agent, rest);
   }
@@ -60,7 +65,7 @@ export class PrefixPrinter {
     const t = this.timers.get(agent);
     if (t) clearTimeout(t);
     if (rest.length >= MAX_PARTIAL) {
-      this.emit(`${this.prefix(agent)}${sanitizeForPrefix(rest)}\n`);
+      this.emit(this.line(agent, rest));
       rest = '';
     }
     this.partial.set(agent, rest);
@@ -73,7 +78,7 @@ export class PrefixPrinter {
 
   private flushPartial(agent: string): void {
     const rest = this.partial.get(agent);
-    if (rest) this.emit(`${this.prefix(agent)}${sanitizeForPrefix(rest)}\n`);
+    if (rest) this.emit(this.line(agent, rest));
     this.partial.set(agent, '');
   }
 

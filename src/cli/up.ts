@@ -52,20 +52,19 @@ export async function up(opts: UpOptions): Promise<number> {
   const printer = new PrefixPrinter(config.agents.map((a) => a.name), process.stdout, colour, paths.logs);
 
   const reaper = new Reaper();
-  let supervisor: Supervisor | undefined;
   const publisher = new Publisher({ endpoint, runId, highWaterMark: config.bus.highWaterMark, queueLimit: config.bus.queueLimit });
+  const sup = new Supervisor(config, {
+    publisher,
+    logger,
+    reaper,
+    runId,
+    listener: {
+      output: opts.output ? (agent, data) => printer.output(agent, data) : undefined,
+      state: (agent, from, to, reason) => printer.note(agent, `${from ?? 'new'} -> ${to} (${reason})`),
+      decision: (agent, d) => printer.note(agent, d.action === 'restart' ? `restarting in ${d.delayMs}ms (attempt ${d.attempt}, ${d.budgetLeft} left in budget)` : `not restarting: ${d.reason}`),
+    },
+  });
   try {
-    supervisor = new Supervisor(config, {
-      publisher,
-      logger,
-      reaper,
-      runId,
-      listener: {
-        output: opts.output ? (agent, data) => printer.output(agent, data) : undefined,
-        state: (agent, from, to, reason) => printer.note(agent, `${from ?? 'new'} -> ${to} (${reason})`),
-        decision: (agent, d) => printer.note(agent, d.action === 'restart' ? `restarting in ${d.delayMs}ms (attempt ${d.attempt}, ${d.budgetLeft} left in budget)` : `not restarting: ${d.reason}`),
-      },
-    });
     await publisher.bind();
   } catch (err) {
     reaper.close();
@@ -74,7 +73,7 @@ export async function up(opts: UpOptions): Promise<number> {
   }
   writeSession(config.stateDir, {
     pid: process.pid,
-    runId: supervisor.runId,
+    runId,
     session: config.session,
     config: config.file,
     publish: publisher.endpoint,
@@ -83,7 +82,6 @@ export async function up(opts: UpOptions): Promise<number> {
   logger.info({ endpoint: publisher.endpoint, stateDir: config.stateDir }, 'supervisor started');
   process.stderr.write(`orchestra: session "${config.session}" up; bus ${publisher.endpoint}; logs in ${paths.logs}\n`);
 
-  const sup = supervisor;
   // `orchestra up | head`: once stdout is gone, stop printing; the agents keep running.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') logger.error({ err: err.message }, 'stdout error');
