@@ -152,11 +152,47 @@ function isZombie(pid: number): boolean {
   }
 }
 
-/** Polls a condition about the OS (no event exists for "these pids are gone"), bounded. */
+/**
+ * Polls a condition about the OS, bounded. Only for facts no event reports, such as "these pids
+ * are gone" (they are not our children); anything a stream or the bus tells us is awaited instead.
+ */
 export async function eventually(cond: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`${what} not reached within ${ms}ms`);
+    // The polling interval of an OS check, not a synchronisation sleep (see above).
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** Text arriving in chunks: a child's stdout/stderr, a PTY. `on` returns how to stop listening. */
+export interface TextSource {
+  on(listener: (chunk: string) => void): () => void;
+}
+
+export const streamSource = (stream: NodeJS.ReadableStream | null | undefined): TextSource => ({
+  on(listener) {
+    const l = (d: Buffer | string) => listener(d.toString());
+    stream?.on('data', l);
+    return () => stream?.off('data', l);
+  },
+});
+
+/** Waits for `re` in the text `source` delivers from now on (after `seen`); rejects after `ms`. */
+export function untilText(source: TextSource, re: RegExp, ms = 10_000, seen = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = seen;
+    if (re.test(text)) return resolve(text);
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`${re} not seen within ${ms}ms; last text: ${JSON.stringify(text.slice(-300))}`));
+    }, ms);
+    const stop = source.on((chunk) => {
+      text += chunk;
+      if (!re.test(text)) return;
+      clearTimeout(timer);
+      stop();
+      resolve(text);
+    });
+  });
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BusSubscriber } from '../../src/bus/client.js';
-import { anyAlive, CLI, type Crew, eventually, FIX, isState, startCrew, until } from './harness.js';
+import { anyAlive, CLI, type Crew, eventually, FIX, isState, startCrew, streamSource, until, untilText } from './harness.js';
 
 let crew: Crew | undefined;
 afterEach(async () => {
@@ -81,9 +81,7 @@ describe('no process outlives its agent', () => {
     await eventually(() => !anyAlive(pids), 5_000, 'all agent processes gone');
     // The next `up` of the session explains what happened to the previous one.
     const again = spawn(process.execPath, [CLI, 'up', crew.file, '--no-output'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    again.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    await eventually(() => /up; bus/.test(stderr), 10_000, 'second up started');
+    const stderr = await untilText(streamSource(again.stderr), /up; bus/);
     again.kill('SIGKILL');
     expect(stderr).toMatch(/note: the previous supervisor of this session \(pid \d+, run [0-9a-f]{16}, started .*\) did not shut down cleanly; the watchdog killed its agents/);
     await new Promise((r) => again.once('exit', r));

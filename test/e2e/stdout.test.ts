@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as pty from 'node-pty';
 import { BusSubscriber } from '../../src/bus/client.js';
-import { CLI, eventually, FIX, until } from './harness.js';
+import { CLI, FIX, type TextSource, until, untilText } from './harness.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -67,8 +67,12 @@ describe('orchestra up and its stdout', () => {
     const sub = new BusSubscriber(`ipc://${stateDir}/bus.sock`, { kinds: ['output', 'supervisor'] });
     // orchestra in a real terminal, as a person runs it; the terminal is stopped (XOFF) at once.
     const term = pty.spawn(process.execPath, [CLI, 'up', file, '--await-subscriber'], { cols: 100, rows: 30, encoding: null });
-    let screen = '';
-    term.onData((d) => (screen += d.toString()));
+    const screen: TextSource = {
+      on(listener) {
+        const d = term.onData((chunk) => listener(chunk.toString()));
+        return () => d.dispose();
+      },
+    };
     const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
     cleanup.push(async () => {
       try {
@@ -84,10 +88,12 @@ describe('orchestra up and its stdout', () => {
       if (r.msg.kind === 'output') text = (text + Buffer.from(r.msg.data).toString()).slice(-64);
       return text.includes('DONE');
     }, 30_000);
-    term.write('\x11'); // Ctrl-Q: the terminal takes output again
-    // Once the backlog drains, orchestra says what it did not show (read while it still runs: raw
-    // node-pty, which this test uses to read orchestra, can lose the last bytes at exit).
-    await eventually(() => /bytes of agent output not shown here/.test(screen), 20_000, 'the note about unshown output');
+    // Ctrl-Q: the terminal takes output again. Once the backlog drains, orchestra says what it did
+    // not show (read while it still runs: raw node-pty, which reads orchestra here, can lose the
+    // last bytes at exit).
+    const note = untilText(screen, /bytes of agent output not shown here/, 20_000);
+    term.write('\x11');
+    await note;
     term.write('\x03'); // Ctrl-C: graceful stop
     expect(await exited).toBe(0);
   });
