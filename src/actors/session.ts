@@ -48,12 +48,6 @@ function readInfo(stateDir: string): SessionInfo | undefined {
   }
 }
 
-/** Reads the running supervisor's info, or undefined when none runs (stale files are ignored). */
-export function readSession(stateDir: string): SessionInfo | undefined {
-  const info = readInfo(stateDir);
-  return info && alive(info.pid) ? info : undefined;
-}
-
 export interface Claim {
   readonly paths: ReturnType<typeof sessionPaths>;
   /**

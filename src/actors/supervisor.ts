@@ -86,7 +86,6 @@ export class Supervisor {
       {
         agent: r.config,
         session: this.config.session,
-        stateDir: this.config.stateDir,
         generation: r.generation,
         runId: this.runId,
         outputSeq: r.outputSeq,

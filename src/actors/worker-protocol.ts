@@ -5,7 +5,6 @@ import type { ExitCause, PublicState } from '../machines/agent.js';
 export interface WorkerInit {
   readonly agent: AgentConfig;
   readonly session: string;
-  readonly stateDir: string;
   /** 1 for the agent's first worker, +1 for each replacement after a worker crash. */
   readonly generation: number;
   /** The supervisor's run id, stamped on the output messages the worker encodes. */
