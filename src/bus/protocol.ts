@@ -11,7 +11,7 @@ import type { PublicState } from '../machines/agent.js';
 
 export const PROTOCOL_VERSION = 1;
 
-export const KINDS = ['output', 'state', 'exit', 'restart', 'drops', 'supervisor'] as const;
+export const KINDS = ['output', 'state', 'exit', 'restart', 'input', 'drops', 'supervisor'] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** Fields every payload carries. `seq` counts per topic from 1, so any subscription can see gaps. */
@@ -53,6 +53,19 @@ export interface RestartBody {
   readonly budgetLeft?: number;
   readonly why?: string;
 }
+export const INPUT_OUTCOMES = ['queued', 'delivered', 'timed-out', 'agent-not-running', 'refused'] as const;
+export type InputOutcome = (typeof INPUT_OUTCOMES)[number];
+/** What became of one input request (send, interrupt, escape); `id` is the request's correlation id. */
+export interface InputBody {
+  readonly kind: 'input';
+  readonly id: string;
+  /** `send`, `interrupt` or `escape`. */
+  readonly request: 'send' | 'interrupt' | 'escape';
+  readonly outcome: InputOutcome;
+  readonly reason: string;
+  /** Bytes of text the request carries (0 for keys). */
+  readonly bytes: number;
+}
 /** Published when the publisher had to drop messages for this topic's agent (bounded queue). */
 export interface DropsBody { readonly kind: 'drops'; readonly dropped: number; readonly droppedBytes: number }
 export interface SupervisorBody {
@@ -63,7 +76,7 @@ export interface SupervisorBody {
   readonly agents: readonly string[];
 }
 
-export type Body = OutputBody | StateBody | ExitBody | RestartBody | DropsBody | SupervisorBody;
+export type Body = OutputBody | StateBody | ExitBody | RestartBody | InputBody | DropsBody | SupervisorBody;
 export type Message = Envelope & Body;
 
 export function topicFor(kind: Kind, agent: string): string {

@@ -26,6 +26,7 @@ export const BUILTIN = {
   busyAfterMs: 250,
   stop: { signal: 'SIGTERM' as NodeJS.Signals, graceMs: 10_000 },
   log: { maxSize: 10 * 1024 * 1024, keep: 3, ringSize: 1024 * 1024 },
+  input: { submit: '\r', submitDelayMs: 50, maxSize: 256 * 1024, chunk: 4096, escape: true, bracketedPaste: 'auto' as const },
   bus: { highWaterMark: 10_000, queueLimit: 64 * 1024 * 1024 },
 } as const;
 
@@ -163,6 +164,7 @@ function resolveConfig(file: File, abs: string, loc: Locator): OrchestraConfig {
     stateDir,
     bus: {
       publish: file.bus?.publish ?? 'ipc',
+      control: file.bus?.control ?? 'ipc',
       highWaterMark: file.bus?.high_water_mark ?? BUILTIN.bus.highWaterMark,
       queueLimit: file.bus?.queue_limit ?? BUILTIN.bus.queueLimit,
     },
@@ -193,6 +195,7 @@ function mergeFields(d: AgentFields, a: AgentFields): AgentFields {
     ready: { ...d.ready, ...a.ready },
     stop: { ...d.stop, ...a.stop },
     log: { ...d.log, ...a.log },
+    input: { ...d.input, ...a.input },
     restart,
   };
 }
@@ -226,6 +229,14 @@ function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: stri
     idleAfterMs: a.idle_after ?? BUILTIN.idleAfterMs,
     busyAfterMs: a.busy_after ?? BUILTIN.busyAfterMs,
     stop: { keys: a.stop?.keys, signal: a.stop?.signal ?? BUILTIN.stop.signal, graceMs: a.stop?.grace ?? BUILTIN.stop.graceMs },
+    input: {
+      submit: a.input?.submit ?? BUILTIN.input.submit,
+      submitDelayMs: a.input?.submit_delay ?? BUILTIN.input.submitDelayMs,
+      maxSize: a.input?.max_size ?? BUILTIN.input.maxSize,
+      chunk: Math.max(1, a.input?.chunk ?? BUILTIN.input.chunk),
+      escape: a.input?.escape ?? BUILTIN.input.escape,
+      bracketedPaste: a.input?.bracketed_paste ?? BUILTIN.input.bracketedPaste,
+    },
     dependsOn: a.depends_on ?? [],
     log: {
       file: join(stateDir, 'logs', `${name}.log`),

@@ -96,6 +96,16 @@ export const agentFields = z.strictObject({
       grace: duration.optional(),
     })
     .optional(),
+  input: z
+    .strictObject({
+      submit: z.string({ error: 'expected the submit key sequence, as a string (e.g. "\\r")' }).min(1, { error: 'expected a non-empty submit key' }).optional(),
+      submit_delay: duration.optional(),
+      max_size: size.optional(),
+      chunk: size.optional(),
+      escape: z.boolean({ error: 'expected true or false' }).optional(),
+      bracketed_paste: z.enum(['auto', 'always', 'never'], { error: 'expected one of "auto", "always", "never"' }).optional(),
+    })
+    .optional(),
   depends_on: z.array(z.string({ error: 'expected an agent name' }), { error: 'expected a list of agent names' }).optional(),
   log: z
     .strictObject({
@@ -125,6 +135,7 @@ export const fileSchema = z.strictObject({
       publish: endpoint.optional(),
       high_water_mark: z.number({ error: 'expected a whole number of messages' }).int().min(1).optional(),
       queue_limit: size.optional(),
+      control: endpoint.optional(),
     })
     .optional(),
   defaults: agentFields.optional(),

@@ -15,6 +15,21 @@ export interface RestartPolicy {
   readonly budget: { readonly maxRestarts: number; readonly windowMs: number };
 }
 
+/** How text is typed into the agent (send, interrupt, escape). */
+export interface InputSettings {
+  /** Written on its own, after the body and a pause: it submits what was typed. */
+  readonly submit: string;
+  readonly submitDelayMs: number;
+  /** Larger texts are refused, never truncated. */
+  readonly maxSize: number;
+  /** The body is written in writes of at most this many bytes. */
+  readonly chunk: number;
+  /** `escape` requests are refused when false. */
+  readonly escape: boolean;
+  /** Multi-line text in bracketed paste: when the agent asked for it (auto), always, or never. */
+  readonly bracketedPaste: 'auto' | 'always' | 'never';
+}
+
 export interface AgentConfig {
   readonly name: string;
   readonly command: string;
@@ -30,6 +45,7 @@ export interface AgentConfig {
   readonly idleAfterMs: number;
   readonly busyAfterMs: number;
   readonly stop: { readonly keys: string | undefined; readonly signal: NodeJS.Signals; readonly graceMs: number };
+  readonly input: InputSettings;
   readonly dependsOn: readonly string[];
   readonly log: { readonly file: string; readonly maxSize: number; readonly keep: number; readonly ringSize: number };
 }
@@ -39,7 +55,7 @@ export interface OrchestraConfig {
   readonly file: string;
   readonly session: string;
   readonly stateDir: string;
-  readonly bus: { readonly publish: string; readonly highWaterMark: number; readonly queueLimit: number };
+  readonly bus: { readonly publish: string; readonly control: string; readonly highWaterMark: number; readonly queueLimit: number };
   /** In dependency order: every agent comes after the agents it depends on. */
   readonly agents: readonly AgentConfig[];
 }

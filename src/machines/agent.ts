@@ -28,6 +28,8 @@ export type AgentEvent =
   | { type: 'screen.ready' }
   | { type: 'sidecar.ready' }
   | { type: 'sidecar.busy' }
+  /** Input was typed and submitted: the agent has work until it goes quiet again. */
+  | { type: 'input.submitted' }
   | { type: 'supervisor.restart'; delayMs: number; reason: string }
   | { type: 'supervisor.giveUp'; reason: string }
   | { type: 'agent.stop' }
@@ -130,7 +132,10 @@ export const agentMachine = setup({
         },
         ready: {
           initial: 'idle',
-          on: { 'sidecar.busy': { target: 'busy', actions: note('sidecar reported busy') } },
+          on: {
+            'sidecar.busy': { target: 'busy', actions: note('sidecar reported busy') },
+            'input.submitted': { target: 'busy', actions: note('input submitted') },
+          },
           states: {
             idle: { on: { 'pty.output': 'settling' } },
             // Debounce: one isolated chunk (a cursor blink, a clock redraw) does not make the agent busy;

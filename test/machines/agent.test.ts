@@ -146,4 +146,22 @@ describe('agent machine', () => {
     a.actor.send({ type: 'sidecar.ready' });
     expect(a.state()).toBe('ready');
   });
+
+  it('submitted input makes a ready agent busy until it is quiet again', () => {
+    const a = start();
+    a.actor.send({ type: 'sidecar.ready' });
+    a.actor.send({ type: 'input.submitted' });
+    expect(a.state()).toBe('busy');
+    expect(a.actor.getSnapshot().context.reason).toBe('input submitted');
+    a.clock.increment(1_999);
+    expect(a.state()).toBe('busy');
+    a.clock.increment(1);
+    expect(a.state()).toBe('ready');
+  });
+
+  it('submitted input does not skip start-up: a starting agent stays starting', () => {
+    const a = start();
+    a.actor.send({ type: 'input.submitted' });
+    expect(a.state()).toBe('starting');
+  });
 });

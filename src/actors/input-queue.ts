@@ -1,0 +1,152 @@
+/**
+ * One agent's input: a queue of `send` requests and a single writer. It lives in the agent's
+ * worker, next to the PTY and the machine, so "is the agent ready?" and "type now" cannot race.
+ *
+ * A delivery writes the body (in chunks, in bracketed paste when multi-line), waits, then writes
+ * the submit key on its own. Attach keystrokes and keys (interrupt, escape) never cut into a
+ * delivery: they wait for it to finish.
+ */
+import type { InputOutcome } from '../bus/protocol.js';
+import type { InputSettings } from '../config/types.js';
+import type { PublicState } from '../machines/agent.js';
+
+export interface SendRequest {
+  readonly id: string;
+  readonly text: string;
+  /** `wait-idle`: deliver once the agent is ready (idle). `now`: deliver as soon as it runs. */
+  readonly mode: 'wait-idle' | 'now';
+  readonly timeoutMs: number;
+}
+
+export type FinalOutcome = Exclude<InputOutcome, 'queued'>;
+
+export interface InputIo {
+  write(data: string | Buffer): void;
+  /** Whether the agent has turned bracketed paste on (DECSET 2004). */
+  pasteMode(): boolean;
+  /** The text was submitted: the machine treats the agent as busy. */
+  submitted(): void;
+  outcome(id: string, outcome: FinalOutcome, reason: string): void;
+  readonly timers?: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(t: unknown): void };
+}
+
+const LIVE = new Set<PublicState>(['starting', 'ready', 'busy']);
+/** States from which the agent comes back on its own (a restart): waiting senders keep waiting. */
+const RETURNING = new Set<PublicState>(['exited', 'restarting']);
+export const MAX_QUEUED = 100;
+const PASTE_START = '\x1b[200~';
+const PASTE_END = '\x1b[201~';
+
+interface Pending {
+  readonly req: SendRequest;
+  readonly timer: unknown;
+}
+
+export class InputQueue {
+  private readonly queue: Pending[] = [];
+  private writing = false;
+  private readonly held: (string | Buffer)[] = [];
+  private state: PublicState = 'starting';
+  private readonly timers: NonNullable<InputIo['timers']>;
+
+  constructor(
+    private readonly settings: InputSettings,
+    private readonly io: InputIo,
+  ) {
+    this.timers = io.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (t) => clearTimeout(t as NodeJS.Timeout) };
+  }
+
+  get length(): number {
+    return this.queue.length;
+  }
+
+  /** Queues a send; refuses at once what can never be delivered. */
+  send(req: SendRequest): void {
+    const bytes = Buffer.byteLength(req.text);
+    if (bytes > this.settings.maxSize) {
+      return this.io.outcome(req.id, 'refused', `the text is ${bytes} bytes; this agent accepts at most ${this.settings.maxSize} (input.max_size); nothing was typed`);
+    }
+    if (this.queue.length >= MAX_QUEUED) return this.io.outcome(req.id, 'refused', `${MAX_QUEUED} inputs are already queued for this agent`);
+    if (!this.reachable(req.mode)) return this.io.outcome(req.id, 'agent-not-running', `the agent is ${this.state}`);
+    const timer = this.timers.setTimeout(() => this.expire(req.id), req.timeoutMs);
+    this.queue.push({ req, timer });
+    this.pump();
+  }
+
+  /** Attach keystrokes: written as they come, but never inside a delivery. */
+  raw(data: string | Buffer): boolean {
+    if (!LIVE.has(this.state)) return false;
+    if (this.writing) this.held.push(data);
+    else this.io.write(data);
+    return true;
+  }
+
+  /** A single key (interrupt, escape): not queued behind waiting sends, only behind a delivery. */
+  key(id: string, data: string): void {
+    if (!this.raw(data)) this.io.outcome(id, 'agent-not-running', `the agent is ${this.state}`);
+    else this.io.outcome(id, 'delivered', 'written to the terminal');
+  }
+
+  stateChanged(to: PublicState): void {
+    this.state = to;
+    if (LIVE.has(to) || RETURNING.has(to)) return this.pump();
+    // Stopping, stopped, dead: nobody will be there to read it.
+    this.failAll('agent-not-running', `the agent is ${to}`);
+    this.held.length = 0;
+  }
+
+  /** The worker is going away: nothing queued will be delivered. */
+  close(): void {
+    this.failAll('agent-not-running', 'the agent was shut down');
+  }
+
+  private reachable(mode: SendRequest['mode']): boolean {
+    return LIVE.has(this.state) || (mode === 'wait-idle' && RETURNING.has(this.state));
+  }
+
+  private failAll(outcome: FinalOutcome, reason: string): void {
+    for (const p of this.queue.splice(0)) {
+      this.timers.clearTimeout(p.timer);
+      this.io.outcome(p.req.id, outcome, reason);
+    }
+  }
+
+  private expire(id: string): void {
+    const i = this.queue.findIndex((p) => p.req.id === id);
+    if (i < 0) return;
+    const [p] = this.queue.splice(i, 1);
+    this.io.outcome(id, 'timed-out', `not delivered within ${p!.req.timeoutMs}ms (the agent stayed ${this.state}); nothing was typed`);
+  }
+
+  private pump(): void {
+    if (this.writing) return;
+    const next = this.queue[0];
+    if (!next) return;
+    const go = next.req.mode === 'now' ? LIVE.has(this.state) : this.state === 'ready';
+    if (!go) return;
+    this.queue.shift();
+    this.timers.clearTimeout(next.timer);
+    void this.deliver(next.req);
+  }
+
+  private async deliver(req: SendRequest): Promise<void> {
+    this.writing = true;
+    const multiLine = req.text.includes('\n');
+    const paste = multiLine && (this.settings.bracketedPaste === 'always' || (this.settings.bracketedPaste === 'auto' && this.io.pasteMode()));
+    const body = Buffer.from(paste ? PASTE_START + req.text + PASTE_END : req.text);
+    for (let off = 0; off < body.length; off += this.settings.chunk) this.io.write(body.subarray(off, off + this.settings.chunk));
+    // The submit key goes in a write of its own, after a pause: typed together with the body, many
+    // TUIs take it as part of a paste instead of a submit.
+    await new Promise<void>((res) => this.timers.setTimeout(res, this.settings.submitDelayMs));
+    if (LIVE.has(this.state)) {
+      this.io.write(this.settings.submit);
+      this.io.submitted();
+      this.io.outcome(req.id, 'delivered', paste ? 'typed as a bracketed paste and submitted' : 'typed and submitted');
+    } else {
+      this.io.outcome(req.id, 'agent-not-running', `the agent became ${this.state} before the submit key was typed (the body was written)`);
+    }
+    this.writing = false;
+    for (const d of this.held.splice(0)) this.io.write(d);
+    this.pump();
+  }
+}

@@ -1,0 +1,118 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { InputQueue, MAX_QUEUED } from '../../src/actors/input-queue.js';
+import type { InputSettings } from '../../src/config/types.js';
+
+const settings: InputSettings = { submit: '\r', submitDelayMs: 50, maxSize: 1000, chunk: 8, escape: true, bracketedPaste: 'auto' };
+
+function make(s: Partial<InputSettings> = {}, paste = false) {
+  const writes: string[] = [];
+  const outcomes: [string, string, string][] = [];
+  let submitted = 0;
+  const q = new InputQueue(
+    { ...settings, ...s },
+    {
+      write: (d) => writes.push(d.toString()),
+      pasteMode: () => paste,
+      submitted: () => submitted++,
+      outcome: (id, o, r) => outcomes.push([id, o, r]),
+    },
+  );
+  return { q, writes, outcomes, submitted: () => submitted };
+}
+
+describe('input queue', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('waits for ready, writes the body, then the submit key in a separate write after the pause', async () => {
+    const t = make();
+    t.q.stateChanged('busy');
+    t.q.send({ id: 'a', text: 'hello', mode: 'wait-idle', timeoutMs: 5000 });
+    expect(t.writes).toEqual([]);
+    t.q.stateChanged('ready');
+    expect(t.writes).toEqual(['hello']);
+    await vi.advanceTimersByTimeAsync(49);
+    expect(t.writes).toEqual(['hello']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(t.writes).toEqual(['hello', '\r']);
+    expect(t.outcomes).toEqual([['a', 'delivered', 'typed and submitted']]);
+    expect(t.submitted()).toBe(1);
+  });
+
+  it('chunks the body and never truncates; over max_size it refuses and types nothing', async () => {
+    const t = make();
+    t.q.stateChanged('ready');
+    t.q.send({ id: 'a', text: 'x'.repeat(20), mode: 'now', timeoutMs: 5000 });
+    await vi.advanceTimersByTimeAsync(50);
+    expect(t.writes).toEqual(['xxxxxxxx', 'xxxxxxxx', 'xxxx', '\r']);
+    t.q.send({ id: 'b', text: 'y'.repeat(1001), mode: 'now', timeoutMs: 5000 });
+    expect(t.outcomes[1]).toEqual(['b', 'refused', expect.stringMatching(/1001 bytes.*at most 1000/)]);
+    expect(t.writes).toHaveLength(4);
+  });
+
+  it('multi-line text goes in bracketed paste when the agent asked for it (auto)', async () => {
+    const on = make({ chunk: 1000 }, true);
+    on.q.stateChanged('ready');
+    on.q.send({ id: 'a', text: 'one\ntwo', mode: 'now', timeoutMs: 5000 });
+    await vi.advanceTimersByTimeAsync(50);
+    expect(on.writes).toEqual(['\x1b[200~one\ntwo\x1b[201~', '\r']);
+    const off = make({ chunk: 1000 }, false);
+    off.q.stateChanged('ready');
+    off.q.send({ id: 'a', text: 'one\ntwo', mode: 'now', timeoutMs: 5000 });
+    await vi.advanceTimersByTimeAsync(50);
+    expect(off.writes).toEqual(['one\ntwo', '\r']);
+  });
+
+  it('times out a send the agent never gets ready for, and never types it later', async () => {
+    const t = make();
+    t.q.stateChanged('busy');
+    t.q.send({ id: 'a', text: 'late', mode: 'wait-idle', timeoutMs: 1000 });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(t.outcomes).toEqual([['a', 'timed-out', expect.stringMatching(/within 1000ms.*busy/)]]);
+    t.q.stateChanged('ready');
+    expect(t.writes).toEqual([]);
+  });
+
+  it('fails queued sends when the agent stops; refuses to a stopped agent at once', () => {
+    const t = make();
+    t.q.stateChanged('busy');
+    t.q.send({ id: 'a', text: 'x', mode: 'wait-idle', timeoutMs: 1000 });
+    t.q.stateChanged('stopping');
+    expect(t.outcomes).toEqual([['a', 'agent-not-running', 'the agent is stopping']]);
+    t.q.stateChanged('stopped');
+    t.q.send({ id: 'b', text: 'x', mode: 'wait-idle', timeoutMs: 1000 });
+    expect(t.outcomes[1]).toEqual(['b', 'agent-not-running', 'the agent is stopped']);
+  });
+
+  it('a waiting send survives a restart and is delivered once the agent is ready again', async () => {
+    const t = make();
+    t.q.stateChanged('busy');
+    t.q.send({ id: 'a', text: 'x', mode: 'wait-idle', timeoutMs: 5000 });
+    t.q.stateChanged('exited');
+    t.q.stateChanged('restarting');
+    t.q.stateChanged('starting');
+    t.q.stateChanged('ready');
+    await vi.advanceTimersByTimeAsync(50);
+    expect(t.outcomes).toEqual([['a', 'delivered', 'typed and submitted']]);
+  });
+
+  it('--now delivers to a busy agent; one writer: keystrokes wait for the delivery', async () => {
+    const t = make();
+    t.q.stateChanged('busy');
+    t.q.send({ id: 'a', text: 'now', mode: 'now', timeoutMs: 5000 });
+    t.q.raw('k');
+    t.q.key('i', '\x03');
+    expect(t.writes).toEqual(['now']);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(t.writes).toEqual(['now', '\r', 'k', '\x03']);
+    expect(t.outcomes.map((o) => o[1])).toEqual(['delivered', 'delivered']);
+  });
+
+  it('bounds the queue', () => {
+    const t = make();
+    t.q.stateChanged('busy');
+    for (let i = 0; i <= MAX_QUEUED; i++) t.q.send({ id: String(i), text: 'x', mode: 'wait-idle', timeoutMs: 5000 });
+    expect(t.q.length).toBe(MAX_QUEUED);
+    expect(t.outcomes).toEqual([[String(MAX_QUEUED), 'refused', expect.stringMatching(/already queued/)]]);
+  });
+});
