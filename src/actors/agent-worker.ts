@@ -11,7 +11,8 @@ import { encodeOutput } from '../bus/protocol.js';
 import { agentMachine, type PublicState, publicState } from '../machines/agent.js';
 import { OutputLog } from './output-log.js';
 import { OutputPipeline } from './output-pipeline.js';
-import { createPtyActor } from './pty-actor.js';
+import { InputQueue } from './input-queue.js';
+import { createPtyActor, type PtyIo } from './pty-actor.js';
 import { RingBuffer } from './ring-buffer.js';
 import { TerminalModel } from './terminal-model.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
@@ -33,7 +34,8 @@ const readyPattern = agent.readyPattern ? new RegExp(agent.readyPattern, 'm') : 
 
 let model: TerminalModel | undefined;
 let outputSeq = init.outputSeq;
-let writeToPty: (data: string | Buffer) => void = () => undefined;
+let io: PtyIo = { write: () => undefined, resize: () => undefined };
+let size = { cols: agent.cols, rows: agent.rows };
 
 const pipeline = new OutputPipeline({
   ring,
@@ -56,10 +58,12 @@ Object.assign(env, agent.env, {
 });
 
 const ptyActor = createPtyActor(agent, env, {
-  spawned(pid, write) {
-    writeToPty = write;
+  spawned(pid, ptyIo) {
+    io = ptyIo;
     model?.close();
-    model = new TerminalModel(agent.cols, agent.rows, (reply) => writeToPty(reply), checkScreen);
+    // A new run starts at the configured size; an attacher resizes it again.
+    size = { cols: agent.cols, rows: agent.rows };
+    model = new TerminalModel(agent.cols, agent.rows, (reply) => io.write(reply), checkScreen);
     post({ type: 'spawned', pid });
     injectFault();
   },
@@ -90,6 +94,13 @@ function checkScreen(): void {
   if (readyPattern.test(model.screenText())) actor.send({ type: 'screen.ready' });
 }
 
+const input = new InputQueue(agent.input, {
+  write: (data) => io.write(data),
+  pasteMode: () => model?.pasteMode ?? false,
+  submitted: () => actor.send({ type: 'input.submitted' }),
+  outcome: (id, outcome, reason) => post({ type: 'input.outcome', id, outcome, reason }),
+});
+
 const actor = createActor(agentMachine.provide({ actors: { pty: ptyActor } }), {
   input: {
     hasReadyPattern: readyPattern !== undefined,
@@ -110,6 +121,7 @@ actor.subscribe((snap) => {
   const from = last;
   last = to;
   post({ type: 'state', from, to, reason: snap.context.reason, pid: snap.context.pid });
+  input.stateChanged(to);
   if (to === 'exited' && snap.context.exit) {
     const { code, signal, cause } = snap.context.exit;
     post({ type: 'exit', pid: snap.context.pid, code, signal, cause });
@@ -122,6 +134,7 @@ function close(): void {
   if (host === 'closed') return;
   host = 'closed';
   pipeline.flush();
+  input.close();
   actor.stop();
   model?.close();
   void outputLog.close().then(() => post({ type: 'worker.closed' }));
@@ -134,7 +147,30 @@ port.on('message', (msg: ToWorker) => {
     else actor.send({ type: 'agent.stop' });
     return;
   }
-  actor.send(msg);
+  switch (msg.type) {
+    case 'input.send':
+      return input.send(msg);
+    case 'input.key':
+      return input.key(msg.id, msg.data);
+    case 'input.raw':
+      input.raw(Buffer.from(msg.data));
+      return;
+    case 'resize':
+      size = { cols: msg.cols, rows: msg.rows };
+      io.resize(msg.cols, msg.rows);
+      model?.resize(msg.cols, msg.rows);
+      return;
+    case 'ring.read': {
+      // Forward what is pending first: the ring then holds exactly the output up to outputSeq.
+      pipeline.flush();
+      const all = ring.contents();
+      const data = all.subarray(Math.max(0, all.length - msg.bytes));
+      post({ type: 'ring', id: msg.id, data, seq: outputSeq, total: ring.total, ...size });
+      return;
+    }
+    default:
+      actor.send(msg);
+  }
 });
 
 actor.start();

@@ -12,9 +12,15 @@ import type { AgentEvent, PtyCommand } from '../machines/agent.js';
 import { signalGroup, signalName, terminateGroup, waitGroupEmpty } from './process-group.js';
 import { drainLosslessly } from './pty-drain.js';
 
+/** What the host may do to a running PTY. Both are no-ops once the process has exited. */
+export interface PtyIo {
+  write(data: string | Buffer): void;
+  resize(cols: number, rows: number): void;
+}
+
 export interface PtySink {
   /** A new process started; its pid is also its process group id. */
-  spawned(pid: number, write: (data: string | Buffer) => void): void;
+  spawned(pid: number, io: PtyIo): void;
   /** Raw bytes, in order. */
   data(chunk: Buffer): void;
   /** Called before the exit is reported: everything read so far must be delivered and logged. */
@@ -108,8 +114,13 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
       if (cmd.type === 'pty.stop' && !stopRun) stopRun = stopSequence();
     });
 
-    sink.spawned(pid, (data) => {
-      if (!exited) term.write(data);
+    sink.spawned(pid, {
+      write: (data) => {
+        if (!exited) term.write(data);
+      },
+      resize: (cols, rows) => {
+        if (!exited) term.resize(cols, rows);
+      },
     });
     sendSoon({ type: 'pty.spawned', pid });
 

@@ -12,6 +12,7 @@ export interface SessionInfo {
   readonly session: string;
   readonly config: string;
   readonly publish: string;
+  readonly control: string;
   readonly startedAt: string;
 }
 
@@ -26,12 +27,13 @@ export function sessionPaths(stateDir: string) {
     dir: stateDir,
     info: join(stateDir, 'supervisor.json'),
     busSocket: join(stateDir, 'bus.sock'),
+    controlSocket: join(stateDir, 'control.sock'),
     log: join(stateDir, 'orchestra.log'),
     logs: join(stateDir, 'logs'),
   };
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -40,7 +42,7 @@ function alive(pid: number): boolean {
   }
 }
 
-function readInfo(stateDir: string): SessionInfo | undefined {
+export function readInfo(stateDir: string): SessionInfo | undefined {
   try {
     return JSON.parse(readFileSync(sessionPaths(stateDir).info, 'utf8')) as SessionInfo;
   } catch {
@@ -66,6 +68,7 @@ export function claimSession(config: OrchestraConfig): Claim {
   const previous = readInfo(config.stateDir);
   if (previous && alive(previous.pid) && previous.pid !== process.pid) throw new SessionBusyError(previous.pid);
   rmSync(paths.busSocket, { force: true });
+  rmSync(paths.controlSocket, { force: true });
   return { paths, unclean: previous };
 }
 
@@ -77,4 +80,5 @@ export function releaseSession(stateDir: string): void {
   const paths = sessionPaths(stateDir);
   rmSync(paths.info, { force: true });
   rmSync(paths.busSocket, { force: true });
+  rmSync(paths.controlSocket, { force: true });
 }

@@ -5,6 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type pino from 'pino';
+import { type AgentStatus, ControlError, type InputResult, type Results } from '../bus/control-protocol.js';
+import type { InputOutcome } from '../bus/protocol.js';
 import type { Publisher } from '../bus/publisher.js';
 import type { AgentConfig, OrchestraConfig } from '../config/types.js';
 import type { PublicState } from '../machines/agent.js';
@@ -12,6 +14,7 @@ import { decideRestart, EMPTY_HISTORY, type ExitInfo, type RestartDecision, type
 import { AgentHandle } from './agent-handle.js';
 import { signalGroup, waitGroupEmpty } from './process-group.js';
 import type { Reaper } from './reaper.js';
+import type { SendRequest } from './input-queue.js';
 import type { FromWorker } from './worker-protocol.js';
 
 /** What the CLI (or an embedding program) can observe in-process. */
@@ -36,7 +39,23 @@ interface AgentRecord {
   spawnedAt: number | null;
   /** The last output seq published for this agent (a replacement worker continues from it). */
   outputSeq: number;
+  restarts: number;
+  lastOutputAt: number | null;
+  lastExit: AgentStatus['lastExit'];
+  /** Requests to the worker awaiting its answer (input outcomes, ring reads), by id. */
+  readonly pending: Map<string, Pending>;
+  /** Called on every state change (stop/start wait on them). */
+  readonly watchers: Set<(to: PublicState) => void>;
 }
+
+type Pending =
+  | { readonly kind: 'input'; readonly request: 'send' | 'interrupt' | 'escape'; readonly bytes: number; readonly done: (r: InputResult) => void }
+  | { readonly kind: 'ring'; readonly done: (r: Results['logs'] | ControlError) => void };
+
+const KEYS = { interrupt: '\x03', escape: '\x1b' } as const;
+const RUNNING = new Set<PublicState>(['starting', 'ready', 'busy']);
+/** How long stop/start requests wait for the agent to reach the state they ask for. */
+const STATE_WAIT_MS = 120_000;
 
 export interface SupervisorDeps {
   readonly publisher: Publisher;
@@ -59,7 +78,23 @@ export class Supervisor {
   ) {
     this.runId = deps.runId ?? randomBytes(8).toString('hex');
     for (const a of config.agents) {
-      this.agents.set(a.name, { config: a, handle: null, state: null, pid: null, history: EMPTY_HISTORY, readyOnce: false, restartTimer: undefined, generation: 0, spawnedAt: null, outputSeq: 0 });
+      this.agents.set(a.name, {
+        config: a,
+        handle: null,
+        state: null,
+        pid: null,
+        history: EMPTY_HISTORY,
+        readyOnce: false,
+        restartTimer: undefined,
+        generation: 0,
+        spawnedAt: null,
+        outputSeq: 0,
+        restarts: 0,
+        lastOutputAt: null,
+        lastExit: null,
+        pending: new Map(),
+        watchers: new Set(),
+      });
     }
   }
 
@@ -105,6 +140,7 @@ export class Supervisor {
     switch (msg.type) {
       case 'output':
         r.outputSeq = msg.seq;
+        r.lastOutputAt = Date.now();
         publisher.publishEncodedOutput(name, msg.payload, msg.seq);
         listener?.output?.(name, msg.payload.subarray(msg.payload.length - msg.size));
         return;
@@ -117,10 +153,26 @@ export class Supervisor {
         this.setState(r, msg.to, msg.reason, msg.pid ?? r.pid);
         return;
       case 'exit': {
+        r.lastExit = { code: msg.code, signal: msg.signal, at: Date.now() };
         const { pid, runMs } = this.endRun(r);
         const decision = this.publishExit(r, { code: msg.code, signal: msg.signal, cause: msg.cause, runMs }, msg.pid ?? pid);
         if (decision?.action === 'restart') r.handle?.send({ type: 'supervisor.restart', delayMs: decision.delayMs, reason: decision.reason });
         else if (decision) r.handle?.send({ type: 'supervisor.giveUp', reason: decision.reason });
+        return;
+      }
+      case 'input.outcome': {
+        const p = r.pending.get(msg.id);
+        if (p?.kind !== 'input') return;
+        r.pending.delete(msg.id);
+        this.publishInput(name, p.request, msg.id, msg.outcome, msg.reason, p.bytes);
+        p.done({ id: msg.id, outcome: msg.outcome, reason: msg.reason });
+        return;
+      }
+      case 'ring': {
+        const p = r.pending.get(msg.id);
+        if (p?.kind !== 'ring') return;
+        r.pending.delete(msg.id);
+        p.done({ data: msg.data, seq: msg.seq, total: msg.total, cols: msg.cols, rows: msg.rows });
         return;
       }
       case 'log':
@@ -138,6 +190,9 @@ export class Supervisor {
     this.deps.publisher.publish('state', name, { kind: 'state', from, to, reason, pid });
     this.deps.listener?.state?.(name, from, to, reason);
     this.deps.logger.info({ agent: name, from, to, reason }, `${from ?? 'new'} -> ${to}: ${reason}`);
+    // A deliberate stop ends the run without an exit to decide on.
+    if (to === 'stopped' && r.pid !== null) this.endRun(r);
+    for (const w of [...r.watchers]) w(to);
     if ((to === 'ready' || to === 'busy') && !r.readyOnce) {
       r.readyOnce = true;
       this.startEligible();
@@ -173,6 +228,10 @@ export class Supervisor {
 
   private publishDecision(name: string, d: RestartDecision): void {
     this.deps.publisher.publish('restart', name, { kind: 'restart', ...d });
+    if (d.action === 'restart') {
+      const r = this.agents.get(name);
+      if (r) r.restarts++;
+    }
     this.deps.listener?.decision?.(name, d);
     if (d.action === 'give-up' && d.why === 'budget-exhausted') this.deps.logger.error({ agent: name, ...d }, `giving up: ${d.reason}`);
     else this.deps.logger.info({ agent: name, ...d }, `${d.action}: ${d.reason}`);
@@ -184,6 +243,7 @@ export class Supervisor {
     r.handle = null;
     const name = r.config.name;
     this.deps.logger.error({ agent: name }, reason);
+    this.failPending(r, `the agent's worker thread died (${reason})`);
     const orphan = r.pid;
     void (async () => {
       if (orphan !== null) {
@@ -269,5 +329,162 @@ export class Supervisor {
     }
     await Promise.all([...this.agents.values()].map((r) => r.handle?.shutdown()));
     this.stopped();
+  }
+
+  // --- operations (the control socket's requests) -----------------------------------------------
+
+  private record(name: string): AgentRecord {
+    const r = this.agents.get(name);
+    if (!r) throw new ControlError('unknown-agent', `no agent named "${name}" in session "${this.config.session}" (agents: ${[...this.agents.keys()].join(', ')})`);
+    return r;
+  }
+
+  status(): AgentStatus[] {
+    return [...this.agents.values()].map((r) => ({
+      name: r.config.name,
+      state: r.state ?? 'pending',
+      pid: r.pid,
+      startedAt: r.spawnedAt,
+      restarts: r.restarts,
+      lastOutputAt: r.lastOutputAt,
+      lastExit: r.lastExit,
+      queued: [...r.pending.values()].filter((p) => p.kind === 'input' && p.request === 'send').length,
+    }));
+  }
+
+  private publishInput(agent: string, request: 'send' | 'interrupt' | 'escape', id: string, outcome: InputOutcome, reason: string, bytes: number): void {
+    this.deps.publisher.publish('input', agent, { kind: 'input', id, request, outcome, reason, bytes });
+    this.deps.logger.info({ agent, id, request, outcome, bytes }, `input ${id}: ${outcome} (${reason})`);
+  }
+
+  /** An input outcome decided here, without the worker: published like any other. */
+  private settleInput(agent: string, request: 'send' | 'interrupt' | 'escape', id: string, outcome: InputResult['outcome'], reason: string, bytes: number): InputResult {
+    this.publishInput(agent, request, id, outcome, reason, bytes);
+    return { id, outcome, reason };
+  }
+
+  /** Queues text for the agent; resolves with the final outcome (`queued` is only published). */
+  send(name: string, req: Omit<SendRequest, 'id'> & { id?: string | undefined }): Promise<InputResult> {
+    const r = this.record(name);
+    const id = req.id ?? randomBytes(6).toString('hex');
+    const bytes = Buffer.byteLength(req.text);
+    if (!r.handle) return Promise.resolve(this.settleInput(name, 'send', id, 'agent-not-running', `the agent is ${r.state ?? 'not started yet'}`, bytes));
+    if (r.pending.has(id)) throw new ControlError('bad-request', `input id "${id}" is already in use`);
+    this.publishInput(name, 'send', id, 'queued', `mode ${req.mode}, timeout ${req.timeoutMs}ms`, bytes);
+    const handle = r.handle;
+    return new Promise((done) => {
+      r.pending.set(id, { kind: 'input', request: 'send', bytes, done });
+      handle.send({ type: 'input.send', id, text: req.text, mode: req.mode, timeoutMs: req.timeoutMs });
+    });
+  }
+
+  /** Ctrl-C or Escape into the PTY: not queued behind waiting sends. */
+  key(name: string, which: 'interrupt' | 'escape', givenId?: string): Promise<InputResult> {
+    const r = this.record(name);
+    const id = givenId ?? randomBytes(6).toString('hex');
+    if (which === 'escape' && !r.config.input.escape) return Promise.resolve(this.settleInput(name, which, id, 'refused', `escape is disabled for agent "${name}" (input.escape: false)`, 0));
+    if (!r.handle) return Promise.resolve(this.settleInput(name, which, id, 'agent-not-running', `the agent is ${r.state ?? 'not started yet'}`, 0));
+    const handle = r.handle;
+    return new Promise((done) => {
+      r.pending.set(id, { kind: 'input', request: which, bytes: 0, done });
+      handle.send({ type: 'input.key', id, data: KEYS[which] });
+    });
+  }
+
+  /** Attach keystrokes. */
+  rawInput(name: string, data: Uint8Array): boolean {
+    const r = this.record(name);
+    if (!r.handle || !r.state || !RUNNING.has(r.state)) return false;
+    r.handle.send({ type: 'input.raw', data });
+    return true;
+  }
+
+  resize(name: string, cols: number, rows: number): void {
+    const r = this.record(name);
+    r.handle?.send({ type: 'resize', cols, rows });
+  }
+
+  /** The newest `bytes` of the agent's output and the output seq they end at. */
+  readRing(name: string, bytes: number): Promise<Results['logs']> {
+    const r = this.record(name);
+    const handle = r.handle;
+    if (!handle) throw new ControlError('not-running', `agent "${name}" has no worker (state ${r.state ?? 'not started yet'}); its log file is ${r.config.log.file}`);
+    const id = randomBytes(6).toString('hex');
+    return new Promise((resolve, reject) => {
+      r.pending.set(id, { kind: 'ring', done: (v) => (v instanceof ControlError ? reject(v) : resolve(v)) });
+      handle.send({ type: 'ring.read', id, bytes });
+    });
+  }
+
+  private failPending(r: AgentRecord, reason: string): void {
+    for (const [id, p] of r.pending) {
+      if (p.kind === 'input') {
+        this.publishInput(r.config.name, p.request, id, 'agent-not-running', reason, p.bytes);
+        p.done({ id, outcome: 'agent-not-running', reason });
+      } else {
+        p.done(new ControlError('not-running', reason));
+      }
+    }
+    r.pending.clear();
+  }
+
+  /** Resolves once the agent's state satisfies `ok` (at once if it already does). */
+  private waitFor(r: AgentRecord, ok: (s: PublicState | null) => boolean, what: string): Promise<void> {
+    if (ok(r.state)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        r.watchers.delete(watch);
+        reject(new ControlError('internal', `agent "${r.config.name}" did not become ${what} within ${STATE_WAIT_MS}ms (state ${r.state})`));
+      }, STATE_WAIT_MS);
+      const watch = (to: PublicState) => {
+        if (!ok(to)) return;
+        clearTimeout(timer);
+        r.watchers.delete(watch);
+        resolve();
+      };
+      r.watchers.add(watch);
+    });
+  }
+
+  private requireRunning(): void {
+    if (this.phase !== 'running') throw new ControlError('shutting-down', 'the supervisor is shutting down');
+  }
+
+  /** A deliberate stop: the agent ends `stopped` and no policy restarts it. */
+  async stopAgent(name: string): Promise<Results['stop']> {
+    const r = this.record(name);
+    this.requireRunning();
+    if (r.restartTimer) {
+      // Waiting to respawn after a worker crash: there is no process, just cancel the restart.
+      clearTimeout(r.restartTimer);
+      r.restartTimer = undefined;
+      this.setState(r, 'stopped', 'stop requested while waiting to restart', null);
+    } else if (r.handle && r.state !== 'dead' && r.state !== 'stopped') {
+      r.handle.send({ type: 'agent.stop' });
+      await this.waitFor(r, (s) => s === 'stopped' || s === 'dead', 'stopped');
+    } else if (!r.handle && r.state === null) {
+      // Never started (waiting on its dependencies): it stays down until started.
+      this.setState(r, 'stopped', 'stop requested before start', null);
+    }
+    return { state: r.state ?? 'pending' };
+  }
+
+  /** Brings a stopped or dead agent back (a fresh restart budget); a running agent is left alone. */
+  async startAgent(name: string): Promise<Results['start']> {
+    const r = this.record(name);
+    this.requireRunning();
+    if (r.state === 'stopping') await this.waitFor(r, (s) => s !== 'stopping', 'stopped');
+    if (r.state === 'stopped' || r.state === 'dead' || r.state === null) {
+      r.history = EMPTY_HISTORY;
+      if (r.handle) r.handle.send({ type: 'agent.start' });
+      else this.spawnWorker(r);
+      await this.waitFor(r, (s) => s !== null && s !== 'stopped' && s !== 'dead', 'started');
+    }
+    return { state: r.state ?? 'pending' };
+  }
+
+  async restartAgent(name: string): Promise<Results['restart']> {
+    await this.stopAgent(name);
+    return this.startAgent(name);
   }
 }

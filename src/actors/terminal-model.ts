@@ -97,8 +97,13 @@ export class TerminalModel {
     return lines.join('\n');
   }
 
+  /** Whether the program turned bracketed paste on (DECSET 2004). */
+  get pasteMode(): boolean {
+    return !this.closed && this.term.modes.bracketedPasteMode;
+  }
+
   resize(cols: number, rows: number): void {
-    this.term.resize(cols, rows);
+    if (!this.closed) this.term.resize(cols, rows);
   }
 
   close(): void {

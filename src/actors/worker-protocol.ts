@@ -1,4 +1,5 @@
 /** Messages between the supervisor (main thread) and an agent worker: one union per direction. */
+import type { SendRequest, FinalOutcome } from './input-queue.js';
 import type { AgentConfig } from '../config/types.js';
 import type { ExitCause, PublicState } from '../machines/agent.js';
 
@@ -18,6 +19,15 @@ export type ToWorker =
   | { type: 'supervisor.giveUp'; reason: string }
   | { type: 'agent.stop' }
   | { type: 'agent.start' }
+  /** Queue a send; answered by `input.outcome` with the same id. */
+  | ({ type: 'input.send' } & SendRequest)
+  /** Interrupt (Ctrl-C) or escape: answered by `input.outcome`. */
+  | { type: 'input.key'; id: string; data: string }
+  /** Attach keystrokes: written in order, never inside a delivery; no answer. */
+  | { type: 'input.raw'; data: Uint8Array }
+  | { type: 'resize'; cols: number; rows: number }
+  /** The newest `bytes` of output: answered by `ring` with the same id. */
+  | { type: 'ring.read'; id: string; bytes: number }
   /** Stop the agent if it runs, flush logs, then report `worker.closed`. */
   | { type: 'worker.shutdown' };
 
@@ -33,5 +43,11 @@ export type FromWorker =
   | { type: 'spawned'; pid: number }
   /** The run ended (its length is the supervisor's to measure, from `spawned`). */
   | { type: 'exit'; pid: number | null; code: number | null; signal: string | null; cause: ExitCause }
+  | { type: 'input.outcome'; id: string; outcome: FinalOutcome; reason: string }
+  /**
+   * Recent output: exactly the bytes of every output message up to `seq` (the newest `bytes` of
+   * them), so a reader can follow the bus from `seq + 1` without a gap or a repeat.
+   */
+  | { type: 'ring'; id: string; data: Uint8Array; seq: number; total: number; cols: number; rows: number }
   | { type: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown> }
   | { type: 'worker.closed' };

@@ -2,10 +2,27 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/issues.js';
 import { UsageError } from './errors.js';
+import { attach, parseDetachKey } from './attach.js';
+import { upDetached } from './detach.js';
+import { logs, parseLines } from './logs.js';
+import { down, key, lifecycle, ps, send } from './ops.js';
 import { up } from './up.js';
+import { parseDuration, parseSize } from '../config/duration.js';
 import { validate } from './validate.js';
 
 const DEFAULT_FILE = 'orchestra.yaml';
+
+function duration(text: string, flag: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new UsageError(`${flag} expects a duration such as "500ms", "30s" or "5m", got "${text}"`);
+  return ms;
+}
+
+function size(text: string, flag: string): number {
+  const n = parseSize(text);
+  if (n === undefined) throw new UsageError(`${flag} expects a size such as 4096 or "64KiB", got "${text}"`);
+  return n;
+}
 
 function program(): Command {
   const cmd = new Command('orchestra')
@@ -14,22 +31,108 @@ function program(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
+  // `-f FILE` before the command applies to every command; after it, to all but `logs` (where -f follows).
+  cmd.enablePositionalOptions().option('-f, --file <path>', 'config file of the session', DEFAULT_FILE);
+  const fileOf = (o: { file?: string }) => o.file ?? (cmd.opts() as { file: string }).file;
+  const withFile = (c: Command) => c.option('-f, --file <path>', 'config file of the session (default ./orchestra.yaml)');
+
   cmd
     .command('up')
-    .description('start every agent of the config and supervise them until Ctrl-C or SIGTERM')
-    .argument('[file]', 'config file', DEFAULT_FILE)
+    .description('start every agent of the config and supervise them until Ctrl-C or SIGTERM (or in the background with -d)')
+    .argument('[file]', 'config file (or -f)')
+    .option('-d, --detach', 'run in the background; return once every agent has started')
+    .option('--wait-timeout <duration>', 'with -d: how long to wait for the agents to start', '60s')
     .option('--no-output', "do not print agents' output (state changes are still shown)")
     .option('--await-subscriber', 'start agents only once a bus subscriber has connected (at most 10s), so a monitor misses nothing')
-    .action(async (file: string, o: { output: boolean; awaitSubscriber?: boolean }) => {
-      process.exitCode = await up({ file, output: o.output, awaitSubscriber: o.awaitSubscriber === true });
+    .action(async (file: string | undefined, o: { output: boolean; awaitSubscriber?: boolean; detach?: boolean; waitTimeout: string }) => {
+      const f = file ?? fileOf({});
+      if (o.detach) {
+        process.exitCode = await upDetached(f, duration(o.waitTimeout, '--wait-timeout'), process.stderr);
+        return;
+      }
+      process.exitCode = await up({ file: f, output: o.output, awaitSubscriber: o.awaitSubscriber === true });
+    });
+
+  withFile(cmd.command('ps').alias('status'))
+    .description('show every agent: state, pid, uptime, restarts, last output, last exit, queued input')
+    .option('--json', 'one JSON object (the control reply) instead of the table')
+    .action(async (o: { file?: string; json?: boolean }) => {
+      process.exitCode = await ps(fileOf(o), o.json === true, process.stdout);
+    });
+
+  cmd
+    .command('logs')
+    .description("print an agent's recent output (ring buffer, or its log file when nothing runs); -f to follow")
+    .argument('<agent>')
+    .option('-f, --follow', 'keep printing new output until Ctrl-C')
+    .option('-n, --lines <n>', 'only the last N lines of the catch-up', parseLines)
+    .option('--bytes <size>', 'only the last SIZE bytes of the catch-up (e.g. 4KiB)')
+    .option('--strip', 'plain text: remove colours and every other escape sequence')
+    .option('--file <path>', 'config file of the session (default ./orchestra.yaml)')
+    .action(async (agent: string, o: { follow?: boolean; lines?: number; bytes?: string; strip?: boolean; file?: string }) => {
+      const bytes = o.bytes === undefined ? undefined : size(o.bytes, '--bytes');
+      process.exitCode = await logs(fileOf(o), agent, { follow: o.follow === true, lines: o.lines, bytes, strip: o.strip === true }, process.stdout);
+    });
+
+  withFile(cmd.command('attach'))
+    .description("connect your terminal to an agent's terminal; detach with Ctrl-] (or --detach-key)")
+    .argument('<agent>')
+    .option('--read-only', 'watch only: keystrokes are never sent')
+    .option('--detach-key <key>', 'the key that detaches, e.g. ctrl-] or ctrl-q', 'ctrl-]')
+    .action(async (agent: string, o: { file?: string; readOnly?: boolean; detachKey: string }) => {
+      process.exitCode = await attach(fileOf(o), agent, { readOnly: o.readOnly === true, detachKey: parseDetachKey(o.detachKey) });
+    });
+
+  withFile(cmd.command('send'))
+    .description('type text into an agent and submit it, once the agent is ready (exit 0 only if delivered)')
+    .argument('<agent>')
+    .argument('<text...>', 'the text (words are joined by spaces); "-" reads standard input')
+    .option('--now', 'type at once, even while the agent is busy')
+    .option('--wait-idle', 'wait until the agent is ready (the default)')
+    .option('--timeout <duration>', 'give up when not delivered within this time', '30s')
+    .option('--id <id>', 'correlation id for the bus `input` messages (default: generated)')
+    .action(async (agent: string, text: string[], o: { file?: string; now?: boolean; waitIdle?: boolean; timeout: string; id?: string }) => {
+      if (o.now && o.waitIdle) throw new UsageError('--now and --wait-idle exclude each other');
+      process.exitCode = await send(fileOf(o), agent, text.join(' '), { now: o.now === true, timeoutMs: duration(o.timeout, '--timeout'), id: o.id }, process.stdout);
+    });
+
+  for (const [name, what] of [
+    ['interrupt', 'press Ctrl-C in the agent (a byte into its PTY, not a signal)'],
+    ['escape', 'press Escape in the agent (unless input.escape is false)'],
+  ] as const) {
+    withFile(cmd.command(name))
+      .description(what)
+      .argument('<agent>')
+      .action(async (agent: string, o: { file?: string }) => {
+        process.exitCode = await key(fileOf(o), agent, name, process.stdout);
+      });
+  }
+
+  for (const [name, what] of [
+    ['stop', 'stop agents on purpose: they stay stopped (never restarted by policy) until started'],
+    ['start', 'start stopped or dead agents again (with a fresh restart budget)'],
+    ['restart', 'stop, then start agents'],
+  ] as const) {
+    withFile(cmd.command(name))
+      .description(what)
+      .argument('<agents...>')
+      .action(async (agents: string[], o: { file?: string }) => {
+        process.exitCode = await lifecycle(fileOf(o), name, agents, process.stdout);
+      });
+  }
+
+  withFile(cmd.command('down'))
+    .description('stop every agent in reverse dependency order and end the supervisor')
+    .action(async (o: { file?: string }) => {
+      process.exitCode = await down(fileOf(o), process.stdout);
     });
 
   cmd
     .command('validate')
     .description('check a config file and print "ok" or every error with file:line:col')
-    .argument('[file]', 'config file', DEFAULT_FILE)
-    .action((file: string) => {
-      process.exitCode = validate(file, process.stdout);
+    .argument('[file]', 'config file (or -f)')
+    .action((file: string | undefined) => {
+      process.exitCode = validate(file ?? fileOf({}), process.stdout);
     });
 
   return cmd;

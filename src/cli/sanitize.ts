@@ -20,3 +20,8 @@ export function sanitizeForPrefix(text: string): string {
     .replace(CONTROL, '')
     .replace(STRAY_ESC, '');
 }
+
+/** Plain text (`logs --strip`): every escape sequence and control character but tab and newline removed. */
+export function stripAll(text: string): string {
+  return text.replace(SEQUENCE, '').replace(/\r\n/g, '\n').replace(CONTROL, '').replace(/\x1b/g, '');
+}

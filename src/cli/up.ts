@@ -1,9 +1,11 @@
 /** `orchestra up [FILE]`: run the crew in the foreground until Ctrl-C / SIGTERM. */
 import { randomBytes } from 'node:crypto';
+import { controlHandlers } from '../actors/control-handlers.js';
 import { createLogger } from '../actors/logger.js';
 import { Reaper } from '../actors/reaper.js';
 import { claimSession, releaseSession, SessionBusyError, writeSession } from '../actors/session.js';
 import { Supervisor } from '../actors/supervisor.js';
+import { ControlServer } from '../bus/control.js';
 import { Publisher } from '../bus/publisher.js';
 import { loadConfig } from '../config/load.js';
 import { UsageError } from './errors.js';
@@ -42,6 +44,7 @@ export async function up(opts: UpOptions): Promise<number> {
     process.stderr.write(`orchestra: note: ${what}\n`);
   }
   const endpoint = config.bus.publish === 'ipc' ? `ipc://${paths.busSocket}` : config.bus.publish;
+  const controlEndpoint = config.bus.control === 'ipc' ? `ipc://${paths.controlSocket}` : config.bus.control;
   const runId = randomBytes(8).toString('hex');
   const colour = process.stdout.isTTY === true;
   // Node writes to a terminal synchronously on Linux: a terminal stopped with Ctrl-S (or a stuck
@@ -64,6 +67,12 @@ export async function up(opts: UpOptions): Promise<number> {
       decision: (agent, d) => printer.note(agent, d.action === 'restart' ? `restarting in ${d.delayMs}ms (attempt ${d.attempt}, ${d.budgetLeft} left in budget)` : `not restarting: ${d.reason}`),
     },
   });
+  let stopGracefully: (why: string) => Promise<void> = () => Promise.resolve();
+  const control = new ControlServer(
+    controlEndpoint,
+    controlHandlers(sup, config, () => stopGracefully('down requested')),
+    (err, cmd) => logger.error({ err: err.stack, cmd }, 'control request failed'),
+  );
   try {
     await publisher.bind();
   } catch (err) {
@@ -71,12 +80,21 @@ export async function up(opts: UpOptions): Promise<number> {
     releaseSession(config.stateDir);
     throw new UsageError(`cannot start the bus on ${endpoint}: ${(err as Error).message}`, 1);
   }
+  try {
+    await control.bind();
+  } catch (err) {
+    await publisher.close();
+    reaper.close();
+    releaseSession(config.stateDir);
+    throw new UsageError(`cannot start the control socket on ${controlEndpoint}: ${(err as Error).message}`, 1);
+  }
   writeSession(config.stateDir, {
     pid: process.pid,
     runId,
     session: config.session,
     config: config.file,
     publish: publisher.endpoint,
+    control: control.boundEndpoint,
     startedAt: new Date().toISOString(),
   });
   logger.info({ endpoint: publisher.endpoint, stateDir: config.stateDir }, 'supervisor started');
@@ -94,12 +112,20 @@ export async function up(opts: UpOptions): Promise<number> {
       void sup.forceStop().then(() => resolve(1));
     });
     let stop: 'none' | 'graceful' | 'forced' = 'none';
+    let graceful: Promise<void> | undefined;
+    stopGracefully = (why) => {
+      if (graceful) return graceful;
+      stop = 'graceful';
+      const hint = why.startsWith('SIG') ? ' (press Ctrl+C again to force)' : '';
+      process.stderr.write(`\norchestra: ${why}: gracefully stopping...${hint}\n`);
+      // A forced stop may finish the graceful one early: the exit code says which happened.
+      graceful = sup.shutdown();
+      void graceful.then(() => resolve(stop === 'forced' ? 130 : 0));
+      return graceful;
+    };
     const onSignal = (sig: NodeJS.Signals) => {
       if (stop === 'none') {
-        stop = 'graceful';
-        process.stderr.write(`\norchestra: ${sig}: gracefully stopping... (press Ctrl+C again to force)\n`);
-        // A forced stop may finish the graceful one early: the exit code says which happened.
-        void sup.shutdown().then(() => resolve(stop === 'forced' ? 130 : 0));
+        void stopGracefully(sig);
       } else if (stop === 'graceful') {
         stop = 'forced';
         process.stderr.write('orchestra: forcing stop: killing all agents\n');
@@ -117,6 +143,7 @@ export async function up(opts: UpOptions): Promise<number> {
   const code = await done;
   printer.flushAll();
   printer.reportPendingDrops();
+  await control.close();
   await publisher.close();
   reaper.close();
   releaseSession(config.stateDir);

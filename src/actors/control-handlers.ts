@@ -1,0 +1,25 @@
+/** The control socket's requests, answered by the supervisor. */
+import type { Handlers } from '../bus/control.js';
+import type { Supervisor } from './supervisor.js';
+
+export function controlHandlers(sup: Supervisor, info: { session: string }, down: () => Promise<void>): Handlers {
+  return {
+    ps: () => ({ session: info.session, pid: process.pid, run: sup.runId, agents: sup.status() }),
+    send: (a) => sup.send(a.agent, { text: a.text, mode: a.mode, timeoutMs: a.timeout_ms, id: a.id }),
+    interrupt: (a) => sup.key(a.agent, 'interrupt', a.id),
+    escape: (a) => sup.key(a.agent, 'escape', a.id),
+    input: (a) => ({ written: sup.rawInput(a.agent, a.data) }),
+    resize: (a) => {
+      sup.resize(a.agent, a.cols, a.rows);
+      return { cols: a.cols, rows: a.rows };
+    },
+    logs: (a) => sup.readRing(a.agent, a.bytes),
+    stop: (a) => sup.stopAgent(a.agent),
+    start: (a) => sup.startAgent(a.agent),
+    restart: (a) => sup.restartAgent(a.agent),
+    down: async () => {
+      await down();
+      return { stopped: sup.status().map((s) => s.name) };
+    },
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * The control protocol (version 1): requests to a running supervisor and its replies, over a
+ * ZeroMQ ROUTER socket. One source of truth: these schemas validate what arrives, the types are
+ * what the client library sends, docs/control.md describes both.
+ *
+ * Request: one msgpack frame `{id, cmd, args}` (a REQ client puts an empty delimiter frame first).
+ * Reply:   `{id, ok: true, result}` or `{id, ok: false, error: {code, message}}`.
+ */
+import { z } from 'zod';
+import type { PublicState } from '../machines/agent.js';
+import type { InputOutcome } from './protocol.js';
+
+export const CONTROL_VERSION = 1;
+/** Requests larger than this get a `too-large` error (the socket drops frames beyond MAX_FRAME). */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+
+export const ERROR_CODES = ['bad-request', 'unknown-command', 'unknown-agent', 'too-large', 'not-running', 'shutting-down', 'internal'] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class ControlError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const agent = z.string({ error: 'expected args.agent: an agent name (string)' });
+const id = z.string().min(1).max(128).optional();
+
+/** Arguments per command; unknown keys are errors, as in the config. */
+export const REQUESTS = {
+  ps: z.strictObject({}),
+  send: z.strictObject({
+    agent,
+    text: z.string({ error: 'expected args.text: the text to type (string)' }),
+    mode: z.enum(['wait-idle', 'now']).default('wait-idle'),
+    timeout_ms: z.number().int().min(0).max(86_400_000).default(30_000),
+    /** Correlation id for the bus `input` messages (default: generated). */
+    id,
+  }),
+  interrupt: z.strictObject({ agent, id }),
+  escape: z.strictObject({ agent, id }),
+  /** Raw keystrokes from an attacher. */
+  input: z.strictObject({ agent, data: z.instanceof(Uint8Array, { error: 'expected args.data: bytes (msgpack bin)' }) }),
+  resize: z.strictObject({ agent, cols: z.number().int().min(2).max(1000), rows: z.number().int().min(2).max(1000) }),
+  logs: z.strictObject({ agent, bytes: z.number().int().min(0).max(64 * 1024 * 1024).default(64 * 1024) }),
+  stop: z.strictObject({ agent }),
+  start: z.strictObject({ agent }),
+  restart: z.strictObject({ agent }),
+  down: z.strictObject({}),
+} as const;
+
+export type Command = keyof typeof REQUESTS;
+export type Args<C extends Command> = z.output<(typeof REQUESTS)[C]>;
+/** What a client passes (defaults may be left out). */
+export type ArgsIn<C extends Command> = z.input<(typeof REQUESTS)[C]>;
+
+export interface AgentStatus {
+  readonly name: string;
+  readonly state: PublicState | 'pending';
+  readonly pid: number | null;
+  /** When the current run's process started (ms since the epoch), null when none runs. */
+  readonly startedAt: number | null;
+  /** Restarts decided by policy since the supervisor started. */
+  readonly restarts: number;
+  readonly lastOutputAt: number | null;
+  readonly lastExit: { readonly code: number | null; readonly signal: string | null; readonly at: number } | null;
+  /** Sends accepted and not yet delivered or failed. */
+  readonly queued: number;
+}
+
+export interface InputResult {
+  readonly id: string;
+  readonly outcome: Exclude<InputOutcome, 'queued'>;
+  readonly reason: string;
+}
+
+export interface Results {
+  ps: { readonly session: string; readonly pid: number; readonly run: string; readonly agents: readonly AgentStatus[] };
+  send: InputResult;
+  interrupt: InputResult;
+  escape: InputResult;
+  input: { readonly written: boolean };
+  resize: { readonly cols: number; readonly rows: number };
+  logs: { readonly data: Uint8Array; readonly seq: number; readonly total: number; readonly cols: number; readonly rows: number };
+  stop: { readonly state: PublicState | 'pending' };
+  start: { readonly state: PublicState | 'pending' };
+  restart: { readonly state: PublicState | 'pending' };
+  down: { readonly stopped: readonly string[] };
+}
+
+export type Reply<C extends Command = Command> =
+  | { readonly id: unknown; readonly ok: true; readonly result: Results[C] }
+  | { readonly id: unknown; readonly ok: false; readonly error: { readonly code: ErrorCode; readonly message: string } };

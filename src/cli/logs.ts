@@ -1,0 +1,97 @@
+/** `orchestra logs [-f] [-n LINES | --bytes SIZE] [--strip] AGENT`: recent output, then (with -f) live. */
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { loadConfig } from '../config/load.js';
+import { UsageError } from './errors.js';
+import { follow } from './follow.js';
+import { withSession } from './ops.js';
+import { stripAll } from './sanitize.js';
+import { ask, checkAgent, notRunning, runningInfo } from './session-client.js';
+
+export interface LogsOptions {
+  readonly follow: boolean;
+  /** Last N lines of the catch-up. */
+  readonly lines?: number;
+  /** Last N bytes of the catch-up (default: the whole ring buffer). */
+  readonly bytes?: number;
+  readonly strip: boolean;
+}
+
+/** The last `n` lines of `data` (a final line without newline counts as one). */
+export function lastLines(data: Buffer, n: number): Buffer {
+  if (n <= 0) return data.subarray(data.length);
+  let end = data.length;
+  if (end > 0 && data[end - 1] === 0x0a) end--;
+  let pos = end;
+  for (let i = 0; i < n; i++) {
+    const nl = data.lastIndexOf(0x0a, pos - 1);
+    if (nl < 0) return data;
+    pos = nl;
+    if (pos === 0 && i < n - 1) return data;
+  }
+  return data.subarray(pos + 1);
+}
+
+/** Text filter for one stream: raw bytes, or plain text with a UTF-8 decoder that keeps split characters. */
+function writer(out: NodeJS.WritableStream, strip: boolean): (data: Uint8Array) => void {
+  if (!strip) return (data) => out.write(data);
+  const decoder = new TextDecoder('utf-8');
+  return (data) => out.write(stripAll(decoder.decode(data, { stream: true })));
+}
+
+function readTail(file: string, bytes: number): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return Buffer.alloc(0);
+  }
+  try {
+    const size = statSync(file).size;
+    const n = Math.min(size, bytes);
+    const buf = Buffer.alloc(n);
+    readSync(fd, buf, 0, n, size - n);
+    return buf;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export async function logs(file: string, agent: string, o: LogsOptions, out: NodeJS.WritableStream): Promise<number> {
+  const config = loadConfig(file);
+  checkAgent(config, agent);
+  const spec = config.agents.find((a) => a.name === agent)!;
+  const want = o.bytes ?? spec.log.ringSize;
+  const cut = (data: Buffer) => (o.lines !== undefined ? lastLines(data, o.lines) : data);
+  const write = writer(out, o.strip);
+  if (!runningInfo(config)) {
+    if (o.follow) throw notRunning(config);
+    // Nothing runs: the log file still has the output of the last run.
+    write(cut(readTail(spec.log.file, want)));
+    return 0;
+  }
+  return withSession(file, async (s) => {
+    if (!o.follow) {
+      const ring = await ask(s.client, 'logs', { agent, bytes: want }, `logs ${agent}`);
+      write(cut(Buffer.from(ring.data)));
+      return 0;
+    }
+    const f = await follow(s, agent, want);
+    write(cut(Buffer.from(f.ring.data)));
+    f.live((r) => {
+      if (r.gap > 0 && r.msg.kind === 'output') process.stderr.write(`\norchestra: ${r.gap} output message(s) of ${agent} missed (subscriber too slow)\n`);
+      if (r.msg.kind === 'output') write(r.msg.data);
+    });
+    const interrupted = new Promise<void>((res) => {
+      process.once('SIGINT', () => res());
+      process.once('SIGTERM', () => res());
+    });
+    await Promise.race([f.supervisorGone, interrupted]);
+    f.close();
+    return 0;
+  });
+}
+
+export function parseLines(v: string): number {
+  if (!/^\d+$/.test(v)) throw new UsageError(`-n expects a number of lines, got "${v}"`);
+  return Number(v);
+}

@@ -1,0 +1,118 @@
+/** Commands that operate a running crew through its control socket: ps, send, keys, stop/start/restart, down. */
+import { readFileSync } from 'node:fs';
+import type { AgentStatus, InputResult } from '../bus/control-protocol.js';
+import { alive } from '../actors/session.js';
+import { UsageError } from './errors.js';
+import { ask, checkAgent, connect, type Running } from './session-client.js';
+
+/** Runs `fn` with a connection to the running supervisor and always closes it. */
+export async function withSession<T>(file: string, fn: (s: Running) => Promise<T>): Promise<T> {
+  const s = connect(file);
+  try {
+    return await fn(s);
+  } finally {
+    await s.client.close();
+  }
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return `${Math.floor(s / 86_400)}d${String(Math.floor((s % 86_400) / 3600)).padStart(2, '0')}h`;
+}
+
+export function psTable(agents: readonly AgentStatus[], now = Date.now()): string {
+  const rows = [['NAME', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'LAST-OUTPUT', 'EXIT', 'QUEUED']];
+  for (const a of agents) {
+    const exit = a.lastExit ? (a.lastExit.signal ?? String(a.lastExit.code)) : '-';
+    rows.push([
+      a.name,
+      a.state,
+      a.pid === null ? '-' : String(a.pid),
+      a.startedAt === null ? '-' : formatDuration(now - a.startedAt),
+      String(a.restarts),
+      a.lastOutputAt === null ? '-' : `${formatDuration(now - a.lastOutputAt)} ago`,
+      exit,
+      String(a.queued),
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+}
+
+export async function ps(file: string, json: boolean, out: NodeJS.WritableStream): Promise<number> {
+  return withSession(file, async ({ client }) => {
+    const r = await ask(client, 'ps', {}, 'ps');
+    out.write(json ? `${JSON.stringify(r)}\n` : psTable(r.agents));
+    return 0;
+  });
+}
+
+export interface SendOptions {
+  readonly now: boolean;
+  readonly timeoutMs: number;
+  readonly id?: string;
+}
+
+function reportInput(agent: string, what: string, r: InputResult, out: NodeJS.WritableStream): number {
+  if (r.outcome === 'delivered') {
+    out.write(`${agent}: ${what} ${r.id}: delivered\n`);
+    return 0;
+  }
+  process.stderr.write(`orchestra: ${what} to ${agent} (id ${r.id}): ${r.outcome}: ${r.reason}\n`);
+  return 1;
+}
+
+/** `text` of "-" reads standard input (multi-line and long texts). */
+export async function send(file: string, agent: string, text: string, o: SendOptions, out: NodeJS.WritableStream): Promise<number> {
+  // From standard input, one final newline is the end of the input, not part of the text.
+  const body = text === '-' ? readFileSync(0, 'utf8').replace(/\r?\n$/, '') : text;
+  return withSession(file, async ({ config, client }) => {
+    checkAgent(config, agent);
+    const args = { agent, text: body, mode: o.now ? ('now' as const) : ('wait-idle' as const), timeout_ms: o.timeoutMs, id: o.id };
+    const r = await ask(client, 'send', args, `send to ${agent}`, o.timeoutMs + 10_000);
+    return reportInput(agent, 'send', r, out);
+  });
+}
+
+export async function key(file: string, agent: string, which: 'interrupt' | 'escape', out: NodeJS.WritableStream): Promise<number> {
+  return withSession(file, async ({ config, client }) => {
+    checkAgent(config, agent);
+    const r = await ask(client, which, { agent }, `${which} ${agent}`);
+    return reportInput(agent, which, r, out);
+  });
+}
+
+/** stop / start / restart of the named agents, one after the other. */
+export async function lifecycle(file: string, cmd: 'stop' | 'start' | 'restart', agents: readonly string[], out: NodeJS.WritableStream): Promise<number> {
+  return withSession(file, async ({ config, client }) => {
+    for (const a of agents) checkAgent(config, a);
+    for (const agent of agents) {
+      const r = await ask(client, cmd, { agent }, `${cmd} ${agent}`, 180_000);
+      out.write(`${agent}: ${r.state}\n`);
+    }
+    return 0;
+  });
+}
+
+/** OS fact: the supervisor process is gone. Polled, bounded. */
+async function waitExit(pid: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (alive(pid)) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+/** Stops every agent in reverse dependency order; returns once the supervisor has exited. */
+export async function down(file: string, out: NodeJS.WritableStream): Promise<number> {
+  return withSession(file, async ({ config, info, client }) => {
+    await ask(client, 'down', {}, 'down', 600_000);
+    if (!(await waitExit(info.pid, 30_000))) throw new UsageError(`every agent is stopped, but the supervisor (pid ${info.pid}) has not exited`, 1);
+    out.write(`session "${config.session}" is down\n`);
+    return 0;
+  });
+}
