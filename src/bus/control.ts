@@ -42,7 +42,7 @@ export async function handleRequest(payload: Uint8Array, handlers: Handlers, onI
   } catch (err) {
     return fail(null, 'bad-request', `the request is not valid msgpack (${(err as Error).message})`);
   }
-  if (typeof req !== 'object' || req === null || Array.isArray(req) || req instanceof Uint8Array) {
+  if (typeof req !== 'object' || req === null || Object.getPrototypeOf(req) !== Object.prototype) {
     return fail(null, 'bad-request', 'expected a msgpack map {id, cmd, args}');
   }
   const { id = null, cmd, args = {} } = req as { id?: unknown; cmd?: unknown; args?: unknown };
