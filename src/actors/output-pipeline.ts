@@ -2,8 +2,9 @@
  * Where PTY bytes go inside the worker: ring buffer, log file, terminal model, and the supervisor.
  *
  * A PTY hands over at most ~4 KiB per read and its writer waits for the reader, so any work done
- * per read slows the agent down. The first chunk after a quiet moment is sent at once (low echo
- * latency); while output is streaming, chunks are collected for up to STREAM_WINDOW_MS or
+ * per read slows the agent down. The first chunk after a quiet moment, or after a small batch (an
+ * echo, a keystroke's redraw), is sent at once (low echo latency); while output is streaming in
+ * bulk, chunks are collected for up to STREAM_WINDOW_MS or
  * MAX_BATCH bytes and then logged, forwarded (encoded once, straight into the message that is
  * transferred to the supervisor) and reported to the machine once.
  */
@@ -13,6 +14,8 @@ import type { RingBuffer } from './ring-buffer.js';
 /** A chunk arriving within this time of the previous flush means output is streaming. */
 export const STREAM_WINDOW_MS = 5;
 export const MAX_BATCH = 256 * 1024;
+/** A batch smaller than this is interactive output, not a stream: the next chunk goes at once too. */
+export const SMALL_BATCH = 1024;
 
 export interface PipelineTargets {
   readonly ring: RingBuffer;
@@ -31,6 +34,7 @@ export class OutputPipeline {
   private pending: 'none' | 'immediate' | 'timer' = 'none';
   private timer: NodeJS.Timeout | undefined;
   private lastFlush = -Infinity;
+  private lastFlushBytes = 0;
 
   constructor(
     private readonly to: PipelineTargets,
@@ -47,7 +51,7 @@ export class OutputPipeline {
       return;
     }
     if (this.pending !== 'none') return;
-    if (this.now() - this.lastFlush >= STREAM_WINDOW_MS) {
+    if (this.lastFlushBytes < SMALL_BATCH || this.now() - this.lastFlush >= STREAM_WINDOW_MS) {
       this.pending = 'immediate';
       setImmediate(() => {
         if (this.pending === 'immediate') this.flush();
@@ -64,6 +68,7 @@ export class OutputPipeline {
     this.pending = 'none';
     if (this.bytes === 0) return;
     this.lastFlush = this.now();
+    this.lastFlushBytes = this.bytes;
     const chunks = this.chunks;
     const size = this.bytes;
     this.chunks = [];

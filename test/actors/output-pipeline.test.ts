@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { OutputLog } from '../../src/actors/output-log.js';
-import { MAX_BATCH, OutputPipeline, STREAM_WINDOW_MS } from '../../src/actors/output-pipeline.js';
+import { MAX_BATCH, OutputPipeline, SMALL_BATCH, STREAM_WINDOW_MS } from '../../src/actors/output-pipeline.js';
 import { RingBuffer } from '../../src/actors/ring-buffer.js';
 
 function setup() {
@@ -33,17 +33,28 @@ describe('OutputPipeline', () => {
     expect(s.activity()).toBe(1);
   });
 
-  it('while output streams, collects chunks for STREAM_WINDOW_MS into one message', () => {
+  it('while output streams in bulk, collects chunks for STREAM_WINDOW_MS into one message', () => {
     const s = setup();
-    s.p.push(Buffer.from('a'));
+    const a = 'a'.repeat(SMALL_BATCH);
+    s.p.push(Buffer.from(a));
     vi.advanceTimersToNextTimer();
     s.advance(0.1);
     s.p.push(Buffer.from('b'));
     s.p.push(Buffer.from('c'));
     expect(s.batches).toHaveLength(1);
     vi.advanceTimersByTime(STREAM_WINDOW_MS);
-    expect(s.batches.map((b) => Buffer.from(b).toString())).toEqual(['a', 'bc']);
-    expect(s.logged.map((b) => Buffer.from(b).toString())).toEqual(['a', 'b', 'c']);
+    expect(s.batches.map((b) => Buffer.from(b).toString())).toEqual([a, 'bc']);
+    expect(s.logged.map((b) => Buffer.from(b).toString())).toEqual([a, 'b', 'c']);
+  });
+
+  it('small output (echoes) goes at once even right after a flush: no batching delay for interaction', () => {
+    const s = setup();
+    s.p.push(Buffer.from('x'));
+    vi.advanceTimersToNextTimer();
+    s.advance(0.1);
+    s.p.push(Buffer.from('y'));
+    vi.advanceTimersToNextTimer();
+    expect(s.batches.map((b) => Buffer.from(b).toString())).toEqual(['x', 'y']);
   });
 
   it('flushes at once when a batch reaches MAX_BATCH', () => {
