@@ -14,6 +14,7 @@ import { OutputPipeline } from './output-pipeline.js';
 import { InputQueue } from './input-queue.js';
 import { createPtyActor, type PtyIo } from './pty-actor.js';
 import { RingBuffer } from './ring-buffer.js';
+import { type SidecarItem, SidecarServer } from './sidecar.js';
 import { TerminalModel } from './terminal-model.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
@@ -54,8 +55,65 @@ for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = 
 Object.assign(env, agent.env, {
   ORCHESTRA_AGENT: agent.name,
   ORCHESTRA_SESSION: init.session,
+  ORCHESTRA_SIDECAR: agent.sidecar.path,
   TERM: 'xterm-256color',
 });
+
+// --- sidecar: events from the agent ---------------------------------------------------------------
+let sidecarBatch: SidecarItem[] = [];
+let sidecarFlush: NodeJS.Immediate | undefined;
+function flushSidecar(): void {
+  if (sidecarFlush) clearImmediate(sidecarFlush);
+  sidecarFlush = undefined;
+  if (sidecarBatch.length === 0) return;
+  post({ type: 'sidecar', items: sidecarBatch });
+  sidecarBatch = [];
+}
+
+/** Hang detection: armed by the first heartbeat of a run; each heartbeat or progress re-arms it. */
+let hangTimer: NodeJS.Timeout | undefined;
+function heartbeat(): void {
+  const ms = agent.sidecar.hangTimeoutMs;
+  if (ms <= 0) return;
+  if (hangTimer) clearTimeout(hangTimer);
+  hangTimer = setTimeout(() => {
+    hangTimer = undefined;
+    actor.send({ type: 'sidecar.hung', silentMs: ms });
+  }, ms);
+}
+function disarmHang(): void {
+  if (hangTimer) clearTimeout(hangTimer);
+  hangTimer = undefined;
+}
+
+/** Events that drive the machine; every item (valid or not) goes to the bus first, in order. */
+const MACHINE_EVENTS: Record<string, 'sidecar.ready' | 'sidecar.busy' | undefined> = {
+  ready: 'sidecar.ready',
+  idle: 'sidecar.ready',
+  busy: 'sidecar.busy',
+  progress: 'sidecar.busy',
+};
+
+function onSidecar(item: SidecarItem): void {
+  sidecarBatch.push(item);
+  if (!item.ok) {
+    sidecarFlush ??= setImmediate(flushSidecar);
+    return;
+  }
+  const drives = Object.hasOwn(MACHINE_EVENTS, item.type) ? MACHINE_EVENTS[item.type] : undefined;
+  const beat = item.type === 'heartbeat' || item.type === 'progress';
+  if (!drives && !beat) {
+    sidecarFlush ??= setImmediate(flushSidecar);
+    return;
+  }
+  // The event is published before the state change it causes.
+  flushSidecar();
+  if (beat && RUNNING.has(publicState(actor.getSnapshot().value))) heartbeat();
+  if (drives) actor.send({ type: drives });
+}
+
+const sidecar = new SidecarServer(agent.sidecar.path, agent.sidecar.maxLine, onSidecar);
+const RUNNING = new Set<PublicState>(['starting', 'ready', 'busy']);
 
 const ptyActor = createPtyActor(agent, env, {
   spawned(pid, ptyIo) {
@@ -122,6 +180,7 @@ actor.subscribe((snap) => {
   last = to;
   post({ type: 'state', from, to, reason: snap.context.reason, pid: snap.context.pid });
   input.stateChanged(to);
+  if (!RUNNING.has(to)) disarmHang();
   if (to === 'exited' && snap.context.exit) {
     const { code, signal, cause } = snap.context.exit;
     post({ type: 'exit', pid: snap.context.pid, code, signal, cause });
@@ -134,10 +193,12 @@ function close(): void {
   if (host === 'closed') return;
   host = 'closed';
   pipeline.flush();
+  flushSidecar();
+  disarmHang();
   input.close();
   actor.stop();
   model?.close();
-  void outputLog.close().then(() => post({ type: 'worker.closed' }));
+  void Promise.all([outputLog.close(), sidecar.close()]).then(() => post({ type: 'worker.closed' }));
 }
 
 port.on('message', (msg: ToWorker) => {
@@ -173,4 +234,11 @@ port.on('message', (msg: ToWorker) => {
   }
 });
 
-actor.start();
+// The agent may report from its first instant: listen before it is spawned.
+sidecar.listen().then(
+  () => actor.start(),
+  (err: Error) => {
+    log('error', `cannot listen on the sidecar socket ${agent.sidecar.path}: ${err.message}; the agent runs without sidecar events`);
+    actor.start();
+  },
+);

@@ -17,6 +17,7 @@ export function controlHandlers(sup: Supervisor, info: { session: string }, down
     stop: (a) => sup.stopAgent(a.agent),
     start: (a) => sup.startAgent(a.agent),
     restart: (a) => sup.restartAgent(a.agent),
+    events: (a) => ({ events: sup.recentEvents(a.agent, a.n) }),
     down: async () => {
       await down();
       return { stopped: sup.status().map((s) => s.name) };

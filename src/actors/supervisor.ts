@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type pino from 'pino';
 import { type AgentStatus, ControlError, type InputResult, type Results } from '../bus/control-protocol.js';
-import type { InputOutcome } from '../bus/protocol.js';
+import type { InputOutcome, Message } from '../bus/protocol.js';
 import type { Publisher } from '../bus/publisher.js';
 import type { AgentConfig, OrchestraConfig } from '../config/types.js';
 import type { PublicState } from '../machines/agent.js';
@@ -46,6 +46,8 @@ interface AgentRecord {
   readonly pending: Map<string, Pending>;
   /** Called on every state change (stop/start wait on them). */
   readonly watchers: Set<(to: PublicState) => void>;
+  /** The last `sidecar.keep` sidecar messages as published, for catch-up. */
+  recentSidecar: Message[];
 }
 
 type Pending =
@@ -94,6 +96,7 @@ export class Supervisor {
         lastExit: null,
         pending: new Map(),
         watchers: new Set(),
+        recentSidecar: [],
       });
     }
   }
@@ -158,6 +161,15 @@ export class Supervisor {
         const decision = this.publishExit(r, { code: msg.code, signal: msg.signal, cause: msg.cause, runMs }, msg.pid ?? pid);
         if (decision?.action === 'restart') r.handle?.send({ type: 'supervisor.restart', delayMs: decision.delayMs, reason: decision.reason });
         else if (decision) r.handle?.send({ type: 'supervisor.giveUp', reason: decision.reason });
+        return;
+      }
+      case 'sidecar': {
+        for (const item of msg.items) {
+          const m = publisher.publish('sidecar', name, { kind: 'sidecar', ...item });
+          if (m) r.recentSidecar.push(m);
+        }
+        const keep = r.config.sidecar.keep;
+        if (r.recentSidecar.length > keep) r.recentSidecar.splice(0, r.recentSidecar.length - keep);
         return;
       }
       case 'input.outcome': {
@@ -376,6 +388,12 @@ export class Supervisor {
       r.pending.set(id, { kind: 'input', request: 'send', bytes, done });
       handle.send({ type: 'input.send', id, text: req.text, mode: req.mode, timeoutMs: req.timeoutMs });
     });
+  }
+
+  /** The newest sidecar messages kept (at most `n` per agent), oldest first, across agents by time. */
+  recentEvents(agent: string | undefined, n: number): Message[] {
+    const records = agent === undefined ? [...this.agents.values()] : [this.record(agent)];
+    return records.flatMap((r) => r.recentSidecar.slice(Math.max(0, r.recentSidecar.length - n))).sort((a, b) => a.ts - b.ts);
   }
 
   /** Ctrl-C or Escape into the PTY: not queued behind waiting sends. */

@@ -1,5 +1,6 @@
 /** Messages between the supervisor (main thread) and an agent worker: one union per direction. */
-import type { SendRequest, FinalOutcome } from './input-queue.js';
+import type { FinalOutcome, SendRequest } from './input-queue.js';
+import type { SidecarItem } from './sidecar.js';
 import type { AgentConfig } from '../config/types.js';
 import type { ExitCause, PublicState } from '../machines/agent.js';
 
@@ -43,6 +44,8 @@ export type FromWorker =
   | { type: 'spawned'; pid: number }
   /** The run ended (its length is the supervisor's to measure, from `spawned`). */
   | { type: 'exit'; pid: number | null; code: number | null; signal: string | null; cause: ExitCause }
+  /** Sidecar lines, in arrival order, batched per turn of the worker's event loop. */
+  | { type: 'sidecar'; items: SidecarItem[] }
   | { type: 'input.outcome'; id: string; outcome: FinalOutcome; reason: string }
   /**
    * Recent output: exactly the bytes of every output message up to `seq` (the newest `bytes` of

@@ -19,7 +19,7 @@ export function prefixesFor(opts: SubscribeOptions): string[] {
   const agents = opts.agents;
   if (!kinds && !agents) return [''];
   if (!agents) return (kinds ?? []).map((k) => (k === 'supervisor' ? 'supervisor/' : `${k}/`));
-  const all: readonly Kind[] = kinds ?? ['output', 'state', 'exit', 'restart', 'input', 'drops'];
+  const all: readonly Kind[] = kinds ?? ['output', 'state', 'exit', 'restart', 'input', 'sidecar', 'drops'];
   return all.flatMap((k) => (k === 'supervisor' ? ['supervisor/'] : agents.map((a) => topicFor(k, a))));
 }
 

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import type { PublicState } from '../machines/agent.js';
-import type { InputOutcome } from './protocol.js';
+import type { InputOutcome, Message } from './protocol.js';
 
 export const CONTROL_VERSION = 1;
 /** Requests larger than this get a `too-large` error (the socket drops frames beyond MAX_FRAME). */
@@ -51,6 +51,8 @@ export const REQUESTS = {
   start: z.strictObject({ agent }),
   restart: z.strictObject({ agent }),
   down: z.strictObject({}),
+  /** Sidecar events kept for catch-up (`sidecar.keep` per agent). */
+  events: z.strictObject({ agent: agent.optional(), n: z.number().int().min(0).max(100_000).default(100) }),
 } as const;
 
 export type Command = keyof typeof REQUESTS;
@@ -90,6 +92,7 @@ export interface Results {
   start: { readonly state: PublicState | 'pending' };
   restart: { readonly state: PublicState | 'pending' };
   down: { readonly stopped: readonly string[] };
+  events: { readonly events: readonly Message[] };
 }
 
 export type Reply<C extends Command = Command> =

@@ -11,7 +11,7 @@ import type { PublicState } from '../machines/agent.js';
 
 export const PROTOCOL_VERSION = 1;
 
-export const KINDS = ['output', 'state', 'exit', 'restart', 'input', 'drops', 'supervisor'] as const;
+export const KINDS = ['output', 'state', 'exit', 'restart', 'input', 'sidecar', 'drops', 'supervisor'] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** Fields every payload carries. `seq` counts per topic from 1, so any subscription can see gaps. */
@@ -40,7 +40,7 @@ export interface ExitBody {
   readonly pid: number | null;
   readonly code: number | null;
   readonly signal: string | null;
-  readonly cause: 'exit' | 'ready-timeout' | 'worker-crash' | 'spawn-failed';
+  readonly cause: 'exit' | 'ready-timeout' | 'hang' | 'worker-crash' | 'spawn-failed';
   readonly runMs: number;
 }
 export interface RestartBody {
@@ -66,6 +66,13 @@ export interface InputBody {
   /** Bytes of text the request carries (0 for keys). */
   readonly bytes: number;
 }
+/**
+ * One line from the agent's sidecar socket: a valid event (`ok: true`, its `type` and the whole
+ * object as `event`), or a line that was not one (`ok: false`, what was wrong, its start, its size).
+ */
+export type SidecarBody =
+  | { readonly kind: 'sidecar'; readonly ok: true; readonly type: string; readonly event: Record<string, unknown> }
+  | { readonly kind: 'sidecar'; readonly ok: false; readonly error: string; readonly excerpt: string; readonly bytes: number };
 /** Published when the publisher had to drop messages for this topic's agent (bounded queue). */
 export interface DropsBody { readonly kind: 'drops'; readonly dropped: number; readonly droppedBytes: number }
 export interface SupervisorBody {
@@ -76,7 +83,7 @@ export interface SupervisorBody {
   readonly agents: readonly string[];
 }
 
-export type Body = OutputBody | StateBody | ExitBody | RestartBody | InputBody | DropsBody | SupervisorBody;
+export type Body = OutputBody | StateBody | ExitBody | RestartBody | InputBody | SidecarBody | DropsBody | SupervisorBody;
 export type Message = Envelope & Body;
 
 export function topicFor(kind: Kind, agent: string): string {

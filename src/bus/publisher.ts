@@ -63,14 +63,15 @@ export class Publisher {
     return this.sock.lastEndpoint ?? this.opts.endpoint;
   }
 
-  /** Stamps the envelope (version, run, seq, time) and enqueues. Never blocks. */
-  publish(kind: Kind, agent: string, body: Body): void {
-    if (this.closed) return;
+  /** Stamps the envelope (version, run, seq, time) and enqueues. Never blocks. Returns the message. */
+  publish(kind: Kind, agent: string, body: Body): Message | undefined {
+    if (this.closed) return undefined;
     const topic = topicFor(kind, agent);
     const seq = (this.seqs.get(topic) ?? 0) + 1;
     const msg = { v: PROTOCOL_VERSION, run: this.opts.runId, agent, seq, ts: Date.now(), ...body } as Message;
     if (kind === 'state' || kind === 'supervisor') this.lastValues.set(topic, { topic, payload: encode({ ...msg, replay: true }) });
     this.admit(topic, agent, seq, encode(msg), kind === 'output');
+    return msg;
   }
 
   /**

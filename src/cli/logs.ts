@@ -92,6 +92,6 @@ export async function logs(file: string, agent: string, o: LogsOptions, out: Nod
 }
 
 export function parseLines(v: string): number {
-  if (!/^\d+$/.test(v)) throw new UsageError(`-n expects a number of lines, got "${v}"`);
+  if (!/^\d+$/.test(v)) throw new UsageError(`-n expects a whole number, got "${v}"`);
   return Number(v);
 }

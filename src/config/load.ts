@@ -26,6 +26,7 @@ export const BUILTIN = {
   busyAfterMs: 250,
   stop: { signal: 'SIGTERM' as NodeJS.Signals, graceMs: 10_000 },
   log: { maxSize: 10 * 1024 * 1024, keep: 3, ringSize: 1024 * 1024 },
+  sidecar: { maxLine: 64 * 1024, keep: 100, hangTimeoutMs: 0 },
   input: { submit: '\r', submitDelayMs: 50, maxSize: 256 * 1024, chunk: 4096, escape: true, bracketedPaste: 'auto' as const },
   bus: { highWaterMark: 10_000, queueLimit: 64 * 1024 * 1024 },
 } as const;
@@ -196,8 +197,16 @@ function mergeFields(d: AgentFields, a: AgentFields): AgentFields {
     stop: { ...d.stop, ...a.stop },
     log: { ...d.log, ...a.log },
     input: { ...d.input, ...a.input },
+    sidecar: { ...d.sidecar, ...a.sidecar },
     restart,
   };
+}
+
+/** Unix socket paths are limited to 107 bytes: long agent names get a hashed file name. */
+function sidecarPath(stateDir: string, name: string): string {
+  const plain = join(stateDir, 'sidecar', `${name}.sock`);
+  if (Buffer.byteLength(plain) <= 100) return plain;
+  return join(stateDir, 'sidecar', `${createHash('sha256').update(name).digest('hex').slice(0, 12)}.sock`);
 }
 
 function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: string): AgentConfig {
@@ -236,6 +245,12 @@ function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: stri
       chunk: Math.max(1, a.input?.chunk ?? BUILTIN.input.chunk),
       escape: a.input?.escape ?? BUILTIN.input.escape,
       bracketedPaste: a.input?.bracketed_paste ?? BUILTIN.input.bracketedPaste,
+    },
+    sidecar: {
+      path: sidecarPath(stateDir, name),
+      maxLine: a.sidecar?.max_line ?? BUILTIN.sidecar.maxLine,
+      keep: a.sidecar?.keep ?? BUILTIN.sidecar.keep,
+      hangTimeoutMs: a.sidecar?.hang_timeout ?? BUILTIN.sidecar.hangTimeoutMs,
     },
     dependsOn: a.depends_on ?? [],
     log: {

@@ -106,6 +106,13 @@ export const agentFields = z.strictObject({
       bracketed_paste: z.enum(['auto', 'always', 'never'], { error: 'expected one of "auto", "always", "never"' }).optional(),
     })
     .optional(),
+  sidecar: z
+    .strictObject({
+      max_line: size.optional(),
+      keep: z.number({ error: 'expected a whole number of events' }).int().min(0).max(100_000).optional(),
+      hang_timeout: duration.optional(),
+    })
+    .optional(),
   depends_on: z.array(z.string({ error: 'expected an agent name' }), { error: 'expected a list of agent names' }).optional(),
   log: z
     .strictObject({

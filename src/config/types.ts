@@ -46,6 +46,15 @@ export interface AgentConfig {
   readonly busyAfterMs: number;
   readonly stop: { readonly keys: string | undefined; readonly signal: NodeJS.Signals; readonly graceMs: number };
   readonly input: InputSettings;
+  readonly sidecar: {
+    /** The Unix socket the agent's events arrive on (ORCHESTRA_SIDECAR). */
+    readonly path: string;
+    readonly maxLine: number;
+    /** Recent events kept for catch-up. */
+    readonly keep: number;
+    /** After a first heartbeat, this long without one means the agent hangs (0: off). */
+    readonly hangTimeoutMs: number;
+  };
   readonly dependsOn: readonly string[];
   readonly log: { readonly file: string; readonly maxSize: number; readonly keep: number; readonly ringSize: number };
 }

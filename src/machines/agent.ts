@@ -5,7 +5,7 @@
  *
  *   live.starting → live.ready ⇄ live.busy      (live.* invokes the PTY)
  *   live.stopping → stopped                     (deliberate: never a crash)
- *   live.aborting → exited                      (ready timeout: a failure)
+ *   live.aborting → exited                      (ready timeout or hang: a failure)
  *   exited → restarting → live | dead           (the supervisor decides)
  */
 import { assign, fromCallback, not, sendTo, setup } from 'xstate';
@@ -18,7 +18,7 @@ export interface AgentTiming {
   readonly busyAfterMs: number;
 }
 
-export type ExitCause = 'exit' | 'ready-timeout' | 'spawn-failed';
+export type ExitCause = 'exit' | 'ready-timeout' | 'hang' | 'spawn-failed';
 
 export type AgentEvent =
   | { type: 'pty.spawned'; pid: number }
@@ -28,6 +28,8 @@ export type AgentEvent =
   | { type: 'screen.ready' }
   | { type: 'sidecar.ready' }
   | { type: 'sidecar.busy' }
+  /** The agent's heartbeats stopped (the host's watchdog): the run is stopped as a failure. */
+  | { type: 'sidecar.hung'; silentMs: number }
   /** Input was typed and submitted: the agent has work until it goes quiet again. */
   | { type: 'input.submitted' }
   | { type: 'supervisor.restart'; delayMs: number; reason: string }
@@ -45,6 +47,10 @@ export interface AgentContext {
   reason: string;
   exit: { code: number | null; signal: string | null; cause: ExitCause } | null;
   restartDelayMs: number;
+  /** The agent reports ready/busy over its sidecar this run: screen heuristics no longer decide. */
+  sidecarDriven: boolean;
+  /** Why the run is being aborted (the exit's cause once it ends). */
+  abortCause: 'ready-timeout' | 'hang';
 }
 
 /** The states users see; `exited` is the moment between an exit and the supervisor's decision. */
@@ -82,14 +88,15 @@ export const agentMachine = setup({
   },
   guards: {
     hasReadyPattern: ({ context }) => context.timing.hasReadyPattern,
+    sidecarDriven: ({ context }) => context.sidecarDriven,
   },
 }).createMachine({
   id: 'agent',
-  context: ({ input }) => ({ timing: input, pid: null, reason: 'created', exit: null, restartDelayMs: 0 }),
+  context: ({ input }) => ({ timing: input, pid: null, reason: 'created', exit: null, restartDelayMs: 0, sidecarDriven: false, abortCause: 'ready-timeout' as const }),
   initial: 'live',
   states: {
     live: {
-      entry: assign({ pid: null, exit: null }),
+      entry: assign({ pid: null, exit: null, sidecarDriven: false }),
       invoke: { id: 'pty', src: 'pty' },
       on: {
         'pty.spawned': { actions: assign({ pid: ({ event }) => event.pid }) },
@@ -108,14 +115,24 @@ export const agentMachine = setup({
           }),
         },
         'agent.stop': { target: '.stopping', actions: note('stop requested') },
+        'sidecar.hung': {
+          target: '.aborting',
+          actions: assign({ abortCause: 'hang' as const, reason: ({ event }) => `no sidecar heartbeat for ${event.silentMs}ms (hang)` }),
+        },
       },
       initial: 'starting',
       states: {
         starting: {
-          after: { readyTimeout: { target: 'aborting', actions: assign({ reason: ({ context }) => `not ready after ${context.timing.readyTimeoutMs}ms (ready timeout)` }) } },
+          after: {
+            readyTimeout: {
+              target: 'aborting',
+              actions: assign({ abortCause: 'ready-timeout' as const, reason: ({ context }) => `not ready after ${context.timing.readyTimeoutMs}ms (ready timeout)` }),
+            },
+          },
           on: {
             'screen.ready': { target: 'ready', actions: note('ready pattern matched on screen') },
-            'sidecar.ready': { target: 'ready', actions: note('sidecar reported ready') },
+            'sidecar.ready': { target: 'ready', actions: [assign({ sidecarDriven: true }), note('sidecar reported ready')] },
+            'sidecar.busy': { target: 'busy', actions: [assign({ sidecarDriven: true }), note('sidecar reported busy')] },
           },
           initial: 'silent',
           states: {
@@ -133,11 +150,13 @@ export const agentMachine = setup({
         ready: {
           initial: 'idle',
           on: {
-            'sidecar.busy': { target: 'busy', actions: note('sidecar reported busy') },
+            'sidecar.busy': { target: 'busy', actions: [assign({ sidecarDriven: true }), note('sidecar reported busy')] },
+            'sidecar.ready': { actions: assign({ sidecarDriven: true }) },
             'input.submitted': { target: 'busy', actions: note('input submitted') },
           },
           states: {
-            idle: { on: { 'pty.output': 'settling' } },
+            // Output makes an agent busy only while its sidecar does not report its state.
+            idle: { on: { 'pty.output': { guard: not('sidecarDriven'), target: 'settling' } } },
             // Debounce: one isolated chunk (a cursor blink, a clock redraw) does not make the agent busy;
             // a second one within busy_after does.
             settling: {
@@ -147,10 +166,11 @@ export const agentMachine = setup({
           },
         },
         busy: {
-          after: { idleAfter: { target: 'ready', actions: assign({ reason: ({ context }) => `quiet for ${context.timing.idleAfterMs}ms` }) } },
+          after: { idleAfter: { guard: not('sidecarDriven'), target: 'ready', actions: assign({ reason: ({ context }) => `quiet for ${context.timing.idleAfterMs}ms` }) } },
           on: {
             'pty.output': { target: 'busy', reenter: true },
-            'sidecar.ready': { target: 'ready', actions: note('sidecar reported ready') },
+            'sidecar.ready': { target: 'ready', actions: [assign({ sidecarDriven: true }), note('sidecar reported ready')] },
+            'sidecar.busy': { actions: assign({ sidecarDriven: true }) },
           },
         },
         stopping: {
@@ -165,7 +185,7 @@ export const agentMachine = setup({
           on: {
             'pty.exit': {
               target: '#agent.exited',
-              actions: assign({ exit: ({ event }) => ({ code: event.code, signal: event.signal, cause: 'ready-timeout' as const }) }),
+              actions: assign({ exit: ({ event, context }) => ({ code: event.code, signal: event.signal, cause: context.abortCause }) }),
             },
           },
         },

@@ -10,7 +10,7 @@ export interface ExitInfo {
   /** How long the run lasted, from spawn to exit. */
   readonly runMs: number;
   /** Why the run ended when it was not the process's own doing. */
-  readonly cause: 'exit' | 'ready-timeout' | 'worker-crash' | 'spawn-failed';
+  readonly cause: 'exit' | 'ready-timeout' | 'hang' | 'worker-crash' | 'spawn-failed';
 }
 
 export interface RestartHistory {
@@ -48,6 +48,7 @@ export function isSuccess(policy: RestartPolicy, exit: ExitInfo): boolean {
 
 export function describeExit(exit: ExitInfo): string {
   if (exit.cause === 'ready-timeout') return 'ready timeout';
+  if (exit.cause === 'hang') return 'hang (sidecar heartbeats stopped)';
   if (exit.cause === 'worker-crash') return 'worker thread crashed';
   if (exit.cause === 'spawn-failed') return 'spawn failed';
   return exit.signal ? `killed by ${exit.signal}` : `exit code ${String(exit.code)}`;

@@ -29,6 +29,7 @@ function fakeHandlers(calls: string[]): Handlers {
     start: () => note('start', { state: 'starting' as const }),
     restart: () => note('restart', { state: 'starting' as const }),
     down: () => note('down', { stopped: [] }),
+    events: () => note('events', { events: [] }),
   };
 }
 

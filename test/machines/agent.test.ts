@@ -149,7 +149,9 @@ describe('agent machine', () => {
 
   it('submitted input makes a ready agent busy until it is quiet again', () => {
     const a = start();
-    a.actor.send({ type: 'sidecar.ready' });
+    a.actor.send({ type: 'pty.output' });
+    a.clock.increment(2000);
+    expect(a.state()).toBe('ready');
     a.actor.send({ type: 'input.submitted' });
     expect(a.state()).toBe('busy');
     expect(a.actor.getSnapshot().context.reason).toBe('input submitted');
@@ -164,4 +166,39 @@ describe('agent machine', () => {
     a.actor.send({ type: 'input.submitted' });
     expect(a.state()).toBe('starting');
   });
+
+  it('once the sidecar reports state, quiet output no longer makes it ready and output no longer makes it busy', () => {
+    const a = start();
+    a.actor.send({ type: 'sidecar.busy' });
+    expect(a.state()).toBe('busy');
+    a.clock.increment(60_000);
+    expect(a.state()).toBe('busy');
+    a.actor.send({ type: 'sidecar.ready' });
+    a.actor.send({ type: 'pty.output' });
+    a.actor.send({ type: 'pty.output' });
+    expect(a.state()).toBe('ready');
+  });
+
+  it('the next run starts with screen heuristics again', () => {
+    const a = start();
+    a.actor.send({ type: 'sidecar.ready' });
+    a.actor.send({ type: 'pty.exit', code: 1, signal: null });
+    a.actor.send({ type: 'supervisor.restart', delayMs: 10, reason: 'r' });
+    a.clock.increment(10);
+    a.actor.send({ type: 'pty.output' });
+    a.clock.increment(2000);
+    expect(a.state()).toBe('ready');
+    expect(a.actor.getSnapshot().context.sidecarDriven).toBe(false);
+  });
+
+  it('a hang (heartbeats stopped) stops the run as a failure with cause hang', () => {
+    const a = start();
+    a.actor.send({ type: 'sidecar.ready' });
+    a.actor.send({ type: 'sidecar.hung', silentMs: 30_000 });
+    expect(a.state()).toBe('exited');
+    expect(a.stops).toHaveLength(1);
+    expect(a.actor.getSnapshot().context.exit).toEqual({ code: null, signal: 'SIGTERM', cause: 'hang' });
+    expect(a.actor.getSnapshot().context.reason).toMatch(/no sidecar heartbeat for 30000ms/);
+  });
 });
+
