@@ -15,6 +15,9 @@
 import * as zmq from 'zeromq';
 import { encode, type Body, type Kind, type Message, PROTOCOL_VERSION, topicFor } from './protocol.js';
 
+/** Pacing: at most a quarter of the high-water mark of messages per PACE_MS (see `pace`). */
+const PACE_MS = 5;
+
 export interface PublisherOptions {
   readonly endpoint: string;
   readonly runId: string;
@@ -37,6 +40,8 @@ export class Publisher {
   private head = 0;
   private queuedBytes = 0;
   private sending = false;
+  private windowStart = 0;
+  private sentInWindow = 0;
   private closed = false;
   private readonly drops = new Map<string, { dropped: number; droppedBytes: number }>();
   private dropTimer: NodeJS.Timeout | undefined;
@@ -129,6 +134,7 @@ export class Publisher {
         if (!item) continue;
         this.queuedBytes -= item.payload.length;
         await this.sock.send([item.topic, item.payload]);
+        await this.pace();
         if (this.head > 1024 && this.head * 2 > this.queue.length) {
           this.queue = this.queue.slice(this.head);
           this.head = 0;
@@ -142,6 +148,24 @@ export class Publisher {
       this.sending = false;
       for (const w of this.idleWaiters.splice(0)) w();
     }
+  }
+
+  /**
+   * A burst (thousands of sidecar events at once) must not outrun ZeroMQ's I/O thread: messages it
+   * has not yet written count against every subscriber's high-water mark, so even a subscriber that
+   * keeps up would lose some. At most a quarter of the mark goes out per PACE_MS; the rest waits in the
+   * queue (bounded by queue_limit). Output (a few large messages per ms at most) never hits this.
+   */
+  private async pace(): Promise<void> {
+    const now = performance.now();
+    if (now - this.windowStart >= PACE_MS) {
+      this.windowStart = now;
+      this.sentInWindow = 0;
+    }
+    if (++this.sentInWindow < this.opts.highWaterMark / 4) return;
+    await new Promise((res) => setTimeout(res, Math.max(1, PACE_MS - (performance.now() - this.windowStart))));
+    this.windowStart = performance.now();
+    this.sentInWindow = 0;
   }
 
   private async watchSubscriptions(): Promise<void> {

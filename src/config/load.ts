@@ -28,7 +28,7 @@ export const BUILTIN = {
   log: { maxSize: 10 * 1024 * 1024, keep: 3, ringSize: 1024 * 1024 },
   sidecar: { maxLine: 64 * 1024, keep: 100, hangTimeoutMs: 0 },
   input: { submit: '\r', submitDelayMs: 50, maxSize: 256 * 1024, chunk: 4096, escape: true, bracketedPaste: 'auto' as const },
-  bus: { highWaterMark: 10_000, queueLimit: 64 * 1024 * 1024 },
+  bus: { highWaterMark: 2000, queueLimit: 64 * 1024 * 1024 },
 } as const;
 
 /** Unix socket paths are limited to 107 bytes on Linux; leave room for socket names. */
