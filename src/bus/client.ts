@@ -37,6 +37,8 @@ export class BusSubscriber implements AsyncIterable<Received> {
   private readonly sock: zmq.Subscriber;
   private readonly lastSeq = new Map<string, number>();
   private run: string | undefined;
+  /** Messages missed so far (the sum of every gap seen): a slow subscriber's own drop counter. */
+  missed = 0;
 
   constructor(
     readonly endpoint: string,
@@ -63,6 +65,7 @@ export class BusSubscriber implements AsyncIterable<Received> {
       const last = this.lastSeq.get(topic);
       if (last !== undefined && msg.seq <= last) continue;
       const gap = last === undefined ? 0 : msg.seq - last - 1;
+      this.missed += gap;
       this.lastSeq.set(topic, msg.seq);
       return { topic, msg, gap, newRun };
     }

@@ -19,3 +19,13 @@ describe('public types of the bus client', () => {
     expectTypeOf<BusSubscriber>().toMatchTypeOf<AsyncIterable<Received>>();
   });
 });
+
+describe('the published client module (orchestra/client)', () => {
+  it('exports the typed subscriber, control client and results', () => {
+    type Client = typeof import('orchestra/client');
+    expectTypeOf<InstanceType<Client['BusSubscriber']>>().toMatchTypeOf<AsyncIterable<{ msg: { seq: number }; gap: number }>>();
+    type Request = InstanceType<Client['ControlClient']>['request'];
+    expectTypeOf<Parameters<Request>[0]>().toEqualTypeOf<keyof import('orchestra/client').Results>();
+    expectTypeOf<import('orchestra/client').Results['send']['outcome']>().toEqualTypeOf<'delivered' | 'timed-out' | 'agent-not-running' | 'refused'>();
+  });
+});

@@ -1,0 +1,36 @@
+/**
+ * `orchestra/client`: watch and operate a running crew from another program.
+ *
+ *   import { BusSubscriber, ControlClient, findSession } from 'orchestra/client';
+ *   const s = findSession('orchestra.yaml');            // endpoints of the running supervisor
+ *   for await (const { msg, gap } of new BusSubscriber(s.publish, { kinds: ['state'] })) …
+ *   await new ControlClient(s.control).request('send', { agent: 'w1', text: 'hi' });
+ */
+import { alive, readInfo, type SessionInfo } from './actors/session.js';
+import { loadConfig } from './config/load.js';
+
+export { BusSubscriber, prefixesFor, type Received, type SubscribeOptions } from './bus/client.js';
+export { ControlClient } from './bus/control-client.js';
+export {
+  type AgentStatus,
+  type Args,
+  type ArgsIn,
+  type Command,
+  CONTROL_VERSION,
+  ControlError,
+  type ErrorCode,
+  type InputResult,
+  type Reply,
+  type Results,
+} from './bus/control-protocol.js';
+export * from './bus/protocol.js';
+export type { PublicState } from './machines/agent.js';
+
+/** The running supervisor of the session a config file describes, or undefined when none runs. */
+export function findSession(configFile: string): SessionInfo | undefined {
+  const config = loadConfig(configFile);
+  const info = readInfo(config.stateDir);
+  return info && alive(info.pid) ? info : undefined;
+}
+
+export type { SessionInfo };
