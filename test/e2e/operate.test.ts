@@ -177,12 +177,18 @@ describe('send, keys and lifecycle on a running crew', () => {
     const last = await cli('logs', 'r1', '-n', '1', '--strip');
     expect(last.stdout).toBe('r1> ');
     const follow = spawnFollow(crew.file);
-    await untilText(follow.source, /r1> /);
-    const got = untilText(follow.source, /got 8 bytes/);
-    expect((await cli('send', 'r1', 'followed', '--now')).code).toBe(0);
-    const text = await got;
-    expect(text).not.toMatch(/\x1b/);
-    follow.proc.kill('SIGINT');
+    let interrupted = false;
+    try {
+      await untilText(follow.source, /r1> /);
+      const got = untilText(follow.source, /got 8 bytes/);
+      expect((await cli('send', 'r1', 'followed', '--now')).code).toBe(0);
+      const text = await got;
+      expect(text).not.toMatch(/\x1b/);
+      interrupted = follow.proc.kill('SIGINT');
+    } finally {
+      // A failed step must not leave the follower running.
+      if (!interrupted) follow.proc.kill('SIGKILL');
+    }
     expect(await follow.exit).toBe(0);
   });
 });

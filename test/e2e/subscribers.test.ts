@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_BATCH } from '../../src/actors/output-pipeline.js';
-import { BUILTIN } from '../../src/config/load.js';
 import { type Crew, FIX, isState, ROOT, runCli, startCrew, streamSource, until, untilText } from './harness.js';
 
 let crew: Crew | undefined;
@@ -44,11 +43,13 @@ describe('subscribers', () => {
 
   it('a stalled subscriber neither grows the supervisor beyond its bound nor slows the agent; it recovers and sees the gap', async () => {
     const total = 128 * 1024 * 1024;
+    const HWM = 500;
     // Floods, then echoes what it is sent (cat): new output after the flood shows the gap.
     const flood = `  flood:\n    command: /bin/sh\n    args: ["-c", "yes 'a line of output for the stalled subscriber test' | head -c ${total}; exec cat"]\n    idle_after: 300ms\n    log: { max_size: 16MiB, keep: 1 }\n`;
     /** Runs the flood; returns the supervisor's memory growth (peak RSS over the start). */
     const run = async (stall: boolean) => {
-      crew = startCrew(flood, { subscribe: { kinds: ['state', 'exit'] } });
+      // A high-water mark of 500 (default 2000) keeps the bound well under the flood's size.
+      crew = startCrew(flood, { subscribe: { kinds: ['state', 'exit'] }, extra: `bus: { high_water_mark: ${HWM} }\n` });
       // Subscribed to everything, a small receive buffer of its own, and it does not read.
       const stalled = stall ? crew.subscribe({ receiveHighWaterMark: 100 }) : undefined;
       await until(crew.bus, isState('flood', 'starting'));
@@ -67,7 +68,7 @@ describe('subscribers', () => {
     const withStall = await run(true);
     // Stated bound: ZeroMQ queues at most bus.high_water_mark messages for a subscriber, each at
     // most MAX_BATCH bytes of output (plus its envelope).
-    const bound = BUILTIN.bus.highWaterMark * (MAX_BATCH + 256);
+    const bound = HWM * (MAX_BATCH + 256);
     const extra = withStall.growth - without.growth;
     const mib = (n: number) => (n / 2 ** 20).toFixed(1);
     process.stderr.write(`stalled subscriber: growth ${mib(withStall.growth)} MiB vs ${mib(without.growth)} MiB without; extra ${mib(extra)} MiB; bound ${mib(bound)} MiB\n`);
