@@ -1,11 +1,11 @@
 /** The sidecar channel end to end: events from a fixture agent to a real bus subscriber. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Received } from '../../src/bus/client.js';
-import { type Crew, FIX, isState, runCli, startCrew, until } from './harness.js';
+import { CLI, type Crew, FIX, isState, runCli, startCrew, streamSource, until, untilText } from './harness.js';
 
 let crew: Crew | undefined;
 afterEach(async () => {
@@ -87,4 +87,25 @@ describe('sidecar events', () => {
     const back = await until(crew.bus, isState('q', 'ready'));
     expect(back.at(-1)?.msg).toMatchObject({ reason: 'sidecar reported ready' });
   });
+
+  it('orchestra events: human lines for the chosen kinds and agents, live, and a clean exit on Ctrl-C', async () => {
+    crew = startCrew(agent('hk', 'hook') + agent('other', 'hook'));
+    await until(crew.bus, isState('hk', 'ready'));
+    const ev = spawn(process.execPath, [CLI, 'events', 'hk', '--kind', 'sidecar,state', '--file', crew.file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const out = streamSource(ev.stdout);
+      // The current state is replayed at once; then live events.
+      const first = await untilText(out, /hk state \(current\) starting -> ready/);
+      expect(first).toMatch(/^\d\d:\d\d:\d\d\.\d{3} hk state \(current\) starting -> ready/m);
+      const next = untilText(out, /hk sidecar INVALID LINE \(5 bytes\): not JSON[^\n]*\n[\s\S]*hk sidecar deploy \{"type":"deploy","env":"prod"\}/);
+      const c = connect(join(crew.stateDir, 'sidecar', 'hk.sock'));
+      c.end('oops!\n{"type":"deploy","env":"prod"}\n');
+      const text = await next;
+      expect(text).not.toMatch(/other/);
+    } finally {
+      ev.kill('SIGINT');
+    }
+    expect(await new Promise((res) => ev.on('exit', (code) => res(code)))).toBe(0);
+  });
 });
+
