@@ -42,9 +42,9 @@ const pipeline = new OutputPipeline({
   ring,
   log: outputLog,
   forward: (chunks, size) => {
-    outputSeq++;
-    const payload = encodeOutput({ run: init.runId, agent: agent.name, seq: outputSeq, ts: Date.now() }, chunks, size);
-    post({ type: 'output', payload, seq: outputSeq, size }, [payload.buffer as ArrayBuffer]);
+    const { buffer, parts } = encodeOutput({ run: init.runId, agent: agent.name, ts: Date.now() }, outputSeq + 1, chunks, size);
+    outputSeq += parts.length;
+    post({ type: 'output', buffer, parts }, [buffer.buffer as ArrayBuffer]);
   },
   view: (chunk) => model?.write(chunk),
   activity: () => actor.send({ type: 'pty.output' }),

@@ -13,7 +13,7 @@ import type { RingBuffer } from './ring-buffer.js';
 
 /** A chunk arriving within this time of the previous flush means output is streaming. */
 export const STREAM_WINDOW_MS = 5;
-export const MAX_BATCH = 64 * 1024;
+export const MAX_BATCH = 256 * 1024;
 /** A batch smaller than this is interactive output, not a stream: the next chunk goes at once too. */
 export const SMALL_BATCH = 1024;
 

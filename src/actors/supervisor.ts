@@ -142,10 +142,13 @@ export class Supervisor {
     const { publisher, listener, logger, reaper } = this.deps;
     switch (msg.type) {
       case 'output':
-        r.outputSeq = msg.seq;
         r.lastOutputAt = Date.now();
-        publisher.publishEncodedOutput(name, msg.payload, msg.seq);
-        listener?.output?.(name, msg.payload.subarray(msg.payload.length - msg.size));
+        for (const p of msg.parts) {
+          const payload = msg.buffer.subarray(p.offset, p.offset + p.length);
+          r.outputSeq = p.seq;
+          publisher.publishEncodedOutput(name, payload, p.seq);
+          listener?.output?.(name, payload.subarray(payload.length - p.size));
+        }
         return;
       case 'spawned':
         r.pid = msg.pid;

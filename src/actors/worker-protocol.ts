@@ -1,6 +1,7 @@
 /** Messages between the supervisor (main thread) and an agent worker: one union per direction. */
 import type { FinalOutcome, SendRequest } from './input-queue.js';
 import type { SidecarItem } from './sidecar.js';
+import type { OutputPart } from '../bus/protocol.js';
 import type { AgentConfig } from '../config/types.js';
 import type { ExitCause, PublicState } from '../machines/agent.js';
 
@@ -36,10 +37,10 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type FromWorker =
   /**
-   * Raw PTY bytes, in order, already encoded as the bus message (protocol.encodeOutput) with its
-   * `seq`; `payload` is transferred, not copied. The bytes are its last `size` bytes.
+   * Raw PTY bytes, in order, already encoded as consecutive bus messages (protocol.encodeOutput)
+   * in one buffer, which is transferred, not copied.
    */
-  | { type: 'output'; payload: Uint8Array; seq: number; size: number }
+  | { type: 'output'; buffer: Uint8Array; parts: readonly OutputPart[] }
   | { type: 'state'; from: PublicState | null; to: PublicState; reason: string; pid: number | null }
   | { type: 'spawned'; pid: number }
   /** The run ended (its length is the supervisor's to measure, from `spawned`). */

@@ -99,30 +99,75 @@ export function encode(msg: Message): Buffer {
 
 const DATA_KEY = Buffer.from([0xa4, 0x64, 0x61, 0x74, 0x61]); // fixstr "data"
 
+/** Bytes of output in one bus message at most: what a stalled subscriber's queue is counted in. */
+export const MAX_OUTPUT_MESSAGE = 64 * 1024;
+
+/** One bus message inside an EncodedOutput buffer. */
+export interface OutputPart {
+  /** Offset and length of the whole msgpack message in the buffer. */
+  readonly offset: number;
+  readonly length: number;
+  readonly seq: number;
+  /** How many of the message's last bytes are output data. */
+  readonly size: number;
+}
+
+export interface EncodedOutput {
+  /** Every part's message, back to back: one allocation, transferable to another thread. */
+  readonly buffer: Uint8Array;
+  readonly parts: readonly OutputPart[];
+}
+
 /**
- * Encodes an `output` message around bytes given as chunks, copying them once, straight into a
- * buffer of its own (transferable to another thread). Same wire format as `encode`: a msgpack map
- * whose last entry is `data` as bin32.
+ * Encodes output bytes, given as chunks, as consecutive `output` messages of at most `maxPart`
+ * bytes of data each (seq `firstSeq`, `firstSeq + 1`, …), copying the bytes once, into one buffer.
+ * Same wire format as `encode`: a msgpack map whose last entry is `data` as bin32.
  */
-export function encodeOutput(env: Omit<Envelope, 'v' | 'replay'>, chunks: readonly Uint8Array[], size: number): Uint8Array {
-  const head = packr.pack({ v: PROTOCOL_VERSION, run: env.run, agent: env.agent, seq: env.seq, ts: env.ts, kind: 'output' });
-  const out = new Uint8Array(head.length + DATA_KEY.length + 5 + size);
-  out.set(head, 0);
-  // One more map entry (the `data` we append): fixmap 0x8N or map16 0xde NN NN.
-  if (head[0] === 0x86) out[0] = 0x87;
-  else if (head[0] === 0xde && head[1] === 0 && head[2] === 6) out[2] = 7;
-  else throw new Error(`unexpected msgpack map header 0x${head[0]?.toString(16)}`);
-  let off = head.length;
-  out.set(DATA_KEY, off);
-  off += DATA_KEY.length;
-  out[off] = 0xc6; // bin32
-  new DataView(out.buffer).setUint32(off + 1, size);
-  off += 5;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
+export function encodeOutput(env: Omit<Envelope, 'v' | 'replay' | 'seq'>, firstSeq: number, chunks: readonly Uint8Array[], size: number, maxPart = MAX_OUTPUT_MESSAGE): EncodedOutput {
+  const count = Math.max(1, Math.ceil(size / maxPart));
+  const heads: Buffer[] = [];
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    const head = packr.pack({ v: PROTOCOL_VERSION, run: env.run, agent: env.agent, seq: firstSeq + i, ts: env.ts, kind: 'output' });
+    heads.push(head);
+    total += head.length + DATA_KEY.length + 5 + Math.min(maxPart, size - i * maxPart);
   }
-  return out;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  const parts: OutputPart[] = [];
+  let off = 0;
+  let chunk = 0;
+  let inChunk = 0;
+  for (let i = 0; i < count; i++) {
+    const head = heads[i]!;
+    const partSize = Math.min(maxPart, size - i * maxPart);
+    const start = off;
+    out.set(head, off);
+    // One more map entry (the `data` we append): fixmap 0x8N or map16 0xde NN NN.
+    if (head[0] === 0x86) out[off] = 0x87;
+    else if (head[0] === 0xde && head[1] === 0 && head[2] === 6) out[off + 2] = 7;
+    else throw new Error(`unexpected msgpack map header 0x${head[0]?.toString(16)}`);
+    off += head.length;
+    out.set(DATA_KEY, off);
+    off += DATA_KEY.length;
+    out[off] = 0xc6; // bin32
+    view.setUint32(off + 1, partSize);
+    off += 5;
+    for (let left = partSize; left > 0; ) {
+      const c = chunks[chunk]!;
+      const n = Math.min(left, c.length - inChunk);
+      out.set(c.subarray(inChunk, inChunk + n), off);
+      off += n;
+      left -= n;
+      inChunk += n;
+      if (inChunk === c.length) {
+        chunk++;
+        inChunk = 0;
+      }
+    }
+    parts.push({ offset: start, length: off - start, seq: firstSeq + i, size: partSize });
+  }
+  return { buffer: out, parts };
 }
 
 export function decode(payload: Uint8Array): Message {

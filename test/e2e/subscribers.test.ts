@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_BATCH } from '../../src/actors/output-pipeline.js';
+import { MAX_OUTPUT_MESSAGE } from '../../src/bus/protocol.js';
 import { type Crew, FIX, isState, ROOT, runCli, startCrew, streamSource, until, untilText } from './harness.js';
 
 let crew: Crew | undefined;
@@ -67,8 +67,8 @@ describe('subscribers', () => {
     await crew!.stop('SIGTERM');
     const withStall = await run(true);
     // Stated bound: ZeroMQ queues at most bus.high_water_mark messages for a subscriber, each at
-    // most MAX_BATCH bytes of output (plus its envelope).
-    const bound = HWM * (MAX_BATCH + 256);
+    // most MAX_OUTPUT_MESSAGE bytes of output (plus its envelope).
+    const bound = HWM * (MAX_OUTPUT_MESSAGE + 256);
     const extra = withStall.growth - without.growth;
     const mib = (n: number) => (n / 2 ** 20).toFixed(1);
     process.stderr.write(`stalled subscriber: growth ${mib(withStall.growth)} MiB vs ${mib(without.growth)} MiB without; extra ${mib(extra)} MiB; bound ${mib(bound)} MiB\n`);
