@@ -241,12 +241,48 @@ describe('attach through a real terminal', () => {
     expect(records(rec).map((r) => r.text)).toEqual(['typed by a human', 'marker']);
   });
 
+  it('several attachers at once: each sees the output, keystrokes of each arrive', async () => {
+    crew = startCrew((p) => repl('r1', join(p.dir, 'r1.jsonl')));
+    const rec = join(crew.dir, 'r1.jsonl');
+    await until(crew.bus, isState('r1', 'ready'));
+    const a = terminal(['attach', 'r1', '-f', crew.file]);
+    const b = terminal(['attach', 'r1', '-f', crew.file]);
+    await Promise.all([untilText(a.source, /attached to r1/), untilText(b.source, /attached to r1/)]);
+    const bothSee = Promise.all([untilText(a.source, /got 6 bytes/), untilText(b.source, /got 6 bytes/)]);
+    a.t.write('from a\r');
+    await bothSee;
+    await until(crew.bus, isState('r1', 'ready'));
+    const bothSeeB = Promise.all([untilText(a.source, /got 7 bytes/), untilText(b.source, /got 7 bytes/)]);
+    b.t.write('from bb\r');
+    await bothSeeB;
+    a.t.write('\x1d');
+    b.t.write('\x1d');
+    expect(await Promise.all([a.exit, b.exit])).toEqual([0, 0]);
+    expect(records(rec).map((r) => r.text)).toEqual(['from a', 'from bb']);
+  });
+
   it('refuses without a terminal, with a clear message', async () => {
     crew = startCrew((p) => repl('r1', join(p.dir, 'r1.jsonl')));
     await until(crew.bus, isState('r1', 'ready'));
     const res = await runCli(['attach', 'r1', '-f', crew.file]);
     expect(res.code).toBe(2);
     expect(res.stderr).toBe("orchestra: attach needs a terminal, and standard input is not one; to watch r1's output use: orchestra logs -f r1\n");
+  });
+});
+
+describe('control socket on tcp', () => {
+  it('bus.control: tcp://127.0.0.1:0 binds a free loopback port that every command finds', async () => {
+    const crew = startCrew((p) => repl('r1', join(p.dir, 'r1.jsonl')), { extra: 'bus: { control: "tcp://127.0.0.1:0" }\n' });
+    try {
+      await until(crew.bus, isState('r1', 'ready'));
+      const info = JSON.parse(readFileSync(join(crew.stateDir, 'supervisor.json'), 'utf8')) as { control: string };
+      expect(info.control).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+      expect(info.control).not.toBe('tcp://127.0.0.1:0');
+      const ps = await runCli(['ps', '--json', '--file', crew.file]);
+      expect(JSON.parse(ps.stdout)).toMatchObject({ agents: [{ name: 'r1', state: 'ready' }] });
+    } finally {
+      await crew.stop('SIGKILL');
+    }
   });
 });
 
