@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { anyAlive, type Crew, FIX, isState, type Runtime, startCrew, until } from './harness.js';
+import { anyAlive, type Crew, FIX, isState, type Runtime, runCli, startCrew, until } from './harness.js';
 
 let crew: Crew | undefined;
 afterEach(async () => {
@@ -34,5 +34,20 @@ describe.each<Runtime>(['node', 'deno'])('smoke under %s', (runtime) => {
     const { code } = await crew.stop();
     expect(code).toBe(0);
     expect(anyAlive(pids)).toBe(false);
+  });
+});
+
+// Operating a crew whose supervisor runs under either runtime: control requests (from several
+// clients one after the other), a send with its outcome, down.
+describe.each<Runtime>(['node', 'deno'])('operating a crew under %s', (runtime) => {
+  it('ps, send (delivered), ps again from a new client, down', async () => {
+    crew = startCrew(`  steady:\n    command: node\n    args: [${join(FIX, 'echo-agent.mjs')}, steady]\n    ready: { pattern: "steady> $" }\n`, { runtime });
+    await until(crew.bus, isState('steady', 'ready'));
+    const cli = (...args: string[]) => runCli([...args, '--file', crew!.file]);
+    expect((await cli('ps')).stdout).toMatch(/^steady\s+ready/m);
+    expect((await cli('send', 'steady', 'hello', '--id', 'one')).stdout).toBe('steady: send one: delivered\n');
+    expect((await cli('ps', '--json')).code).toBe(0);
+    expect(await cli('down')).toMatchObject({ code: 0, stdout: 'session "e2e" is down\n' });
+    expect((await crew.exited).code).toBe(0);
   });
 });
