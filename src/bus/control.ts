@@ -6,12 +6,12 @@
 import { Packr } from 'msgpackr';
 import * as zmq from 'zeromq';
 import type { z } from 'zod';
+import { type ReceiveLoop, receiveLoop } from './receive-loop.js';
 import { type Args, type Command, ControlError, type ErrorCode, MAX_FRAME_BYTES, MAX_REQUEST_BYTES, type Reply, REQUESTS, type Results } from './control-protocol.js';
 
 export type Handlers = { readonly [C in Command]: (args: Args<C>) => Promise<Results[C]> | Results[C] };
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
-const POLL_MS = 20;
 
 /** Encodes a reply; what cannot be encoded becomes an `internal` error reply. */
 export function encodeReply(reply: Reply): Buffer {
@@ -67,7 +67,7 @@ export class ControlServer {
   private sendChain: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly inflight = new Set<Promise<void>>();
-  private pollTimer: NodeJS.Timeout | undefined;
+  private receiving: ReceiveLoop | undefined;
 
   constructor(
     private readonly endpoint: string,
@@ -81,48 +81,16 @@ export class ControlServer {
 
   async bind(): Promise<void> {
     await this.sock.bind(this.endpoint);
-    if ('Deno' in globalThis) this.pollUnderDeno();
-    else void this.loop();
-  }
-
-  /**
-   * Under Deno 2, a ROUTER's pending receive is not always woken when a request arrives (zeromq.js
-   * readiness notifications under Deno's libuv emulation): a second client's request could wait
-   * until something else woke the loop. There, the socket is polled instead: every POLL_MS, read
-   * while ZeroMQ says a message is waiting (level-triggered, so nothing is missed).
-   */
-  private pollUnderDeno(): void {
-    let reading = false;
-    this.pollTimer = setInterval(() => {
-      if (reading) return;
-      reading = true;
-      void (async () => {
-        try {
-          while (!this.closed && this.sock.readable) this.track(await this.sock.receive());
-        } catch (err) {
-          if (!this.closed) this.onInternal?.(err as Error, 'receive');
-        } finally {
-          reading = false;
-        }
-      })();
-    }, POLL_MS);
-  }
-
-  private track(frames: Buffer[]): void {
-    const p = this.serve(frames).finally(() => this.inflight.delete(p));
-    this.inflight.add(p);
+    this.receiving = receiveLoop(this.sock, (frames) => this.track(frames), (err) => this.onInternal?.(err, 'receive'));
   }
 
   get boundEndpoint(): string {
     return this.sock.lastEndpoint ?? this.endpoint;
   }
 
-  private async loop(): Promise<void> {
-    try {
-      for await (const frames of this.sock) this.track(frames);
-    } catch (err) {
-      if (!this.closed) this.onInternal?.(err as Error, 'receive');
-    }
+  private track(frames: Buffer[]): void {
+    const p = this.serve(frames).finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
   }
 
   private async serve(frames: Buffer[]): Promise<void> {
@@ -154,7 +122,7 @@ export class ControlServer {
     clearTimeout(timer);
     await this.sendChain;
     this.closed = true;
-    clearInterval(this.pollTimer);
+    this.receiving?.stop();
     this.sock.close();
   }
 }

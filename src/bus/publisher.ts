@@ -13,6 +13,7 @@
  * `replay: true`.
  */
 import * as zmq from 'zeromq';
+import { type ReceiveLoop, receiveLoop } from './receive-loop.js';
 import { encode, type Body, type Kind, type Message, PROTOCOL_VERSION, topicFor } from './protocol.js';
 
 /** Pacing: at most a quarter of the high-water mark of messages per PACE_MS (see `pace`). */
@@ -47,6 +48,7 @@ export class Publisher {
   private dropTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
   private subscribed = false;
+  private receiving: ReceiveLoop | undefined;
   private subscriptionWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: PublisherOptions) {
@@ -60,7 +62,8 @@ export class Publisher {
 
   async bind(): Promise<void> {
     await this.sock.bind(this.opts.endpoint);
-    void this.watchSubscriptions();
+    // Subscription messages: the last-value replay for each new subscription.
+    this.receiving = receiveLoop(this.sock, ([frame]) => this.onSubscription(frame), () => undefined);
   }
 
   /** The endpoint subscribers connect to (resolved port for tcp://…:0). */
@@ -168,20 +171,14 @@ export class Publisher {
     this.sentInWindow = 0;
   }
 
-  private async watchSubscriptions(): Promise<void> {
-    try {
-      for await (const [frame] of this.sock) {
-        if (!frame || frame.length === 0 || frame[0] !== 1) continue;
-        const prefix = frame.subarray(1).toString('utf8');
-        if (!this.subscribed) {
-          this.subscribed = true;
-          for (const w of this.subscriptionWaiters.splice(0)) w();
-        }
-        for (const [topic, item] of this.lastValues) if (topic.startsWith(prefix)) this.enqueue(item);
-      }
-    } catch {
-      // socket closed
+  private onSubscription(frame: Buffer | undefined): void {
+    if (!frame || frame.length === 0 || frame[0] !== 1) return;
+    const prefix = frame.subarray(1).toString('utf8');
+    if (!this.subscribed) {
+      this.subscribed = true;
+      for (const w of this.subscriptionWaiters.splice(0)) w();
     }
+    for (const [topic, item] of this.lastValues) if (topic.startsWith(prefix)) this.enqueue(item);
   }
 
   /** Resolves once any subscriber has subscribed (to anything); false after `timeoutMs`. */
@@ -209,6 +206,7 @@ export class Publisher {
     }
     await this.flushed();
     this.closed = true;
+    this.receiving?.stop();
     this.sock.close();
   }
 }

@@ -38,7 +38,7 @@ describe.each<Runtime>(['node', 'deno'])('smoke under %s', (runtime) => {
 });
 
 // Operating a crew whose supervisor runs under either runtime: control requests (from several
-// clients one after the other), a send with its outcome, down.
+// clients one after the other), a send with its outcome, a late subscriber's replay, down.
 describe.each<Runtime>(['node', 'deno'])('operating a crew under %s', (runtime) => {
   it('ps, send (delivered), ps again from a new client, down', async () => {
     crew = startCrew(`  steady:\n    command: node\n    args: [${join(FIX, 'echo-agent.mjs')}, steady]\n    ready: { pattern: "steady> $" }\n`, { runtime });
@@ -47,6 +47,9 @@ describe.each<Runtime>(['node', 'deno'])('operating a crew under %s', (runtime) 
     expect((await cli('ps')).stdout).toMatch(/^steady\s+ready/m);
     expect((await cli('send', 'steady', 'hello', '--id', 'one')).stdout).toBe('steady: send one: delivered\n');
     expect((await cli('ps', '--json')).code).toBe(0);
+    // A late subscriber gets the current state replayed at once (the publisher saw its subscription).
+    const late = crew.subscribe({ kinds: ['state'], agents: ['steady'] });
+    expect((await until(late, (r) => r.msg.kind === 'state', 5000)).at(-1)?.msg).toMatchObject({ replay: true });
     expect(await cli('down')).toMatchObject({ code: 0, stdout: 'session "e2e" is down\n' });
     expect((await crew.exited).code).toBe(0);
   });
