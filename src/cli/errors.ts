@@ -7,3 +7,18 @@ export class UsageError extends Error {
     super(message);
   }
 }
+
+/**
+ * When stdout's reader goes away (`orchestra events | head`), a command ends quietly with exit 0
+ * instead of an EPIPE stack trace. `up` turns this off: its agents keep running without stdout.
+ */
+export const stdoutGone = { exits: true };
+
+export function exitWhenStdoutGone(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (!stdoutGone.exits) return;
+    if (err.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`orchestra: cannot write to standard output: ${err.message}\n`);
+    process.exit(1);
+  });
+}

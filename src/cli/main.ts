@@ -1,7 +1,7 @@
 /** The `orchestra` command line. Every error reaches the user as a message and an exit code. */
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/issues.js';
-import { UsageError } from './errors.js';
+import { exitWhenStdoutGone, UsageError } from './errors.js';
 import { attach, parseDetachKey } from './attach.js';
 import { upDetached } from './detach.js';
 import { events, parseKinds } from './events.js';
@@ -152,6 +152,7 @@ function program(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  exitWhenStdoutGone();
   try {
     await program().parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -107,5 +107,20 @@ describe('sidecar events', () => {
     }
     expect(await new Promise((res) => ev.on('exit', (code) => res(code)))).toBe(0);
   });
+
+  it('orchestra events | head: when its reader goes away it ends quietly (exit 0, no stack trace)', async () => {
+    crew = startCrew(agent('hk', 'hook'));
+    await until(crew.bus, isState('hk', 'ready'));
+    const ev = spawn(process.execPath, [CLI, 'events', '--file', crew.file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    ev.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    const exit = new Promise((res) => ev.on('exit', (code) => res(code)));
+    await untilText(streamSource(ev.stdout), /hk state \(current\)/);
+    ev.stdout?.destroy();
+    // The next line it prints finds the pipe closed.
+    connect(join(crew.stateDir, 'sidecar', 'hk.sock')).end('{"type":"one"}\n{"type":"two"}\n');
+    expect(await exit).toBe(0);
+    expect(err).toBe('');
+  });
 });
 
