@@ -16,7 +16,7 @@ describe('cli', () => {
   it('validate prints ok for the bundled example', () => {
     const r = run(['validate', 'config/example.yaml'], join(FIX, '../..'));
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^ok: .*example\.yaml: session "example", 3 agent\(s\): mayor, worker, flaky/);
+    expect(r.stdout).toMatch(/^ok: .*example\.yaml: session "example", 4 agent\(s\): mayor, worker, flaky, reporter/);
   });
 
   it('validate and up report config errors with file:line:col, exit 2, and no stack trace', () => {
