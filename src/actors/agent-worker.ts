@@ -35,7 +35,7 @@ const readyPattern = agent.readyPattern ? new RegExp(agent.readyPattern, 'm') : 
 
 let model: TerminalModel | undefined;
 let outputSeq = init.outputSeq;
-let io: PtyIo = { write: () => undefined, resize: () => undefined };
+let io: PtyIo = { write: () => undefined, resize: () => undefined, canonical: () => undefined };
 let size = { cols: agent.cols, rows: agent.rows };
 
 const pipeline = new OutputPipeline({
@@ -155,6 +155,7 @@ function checkScreen(): void {
 const input = new InputQueue(agent.input, {
   write: (data) => io.write(data),
   pasteMode: () => model?.pasteMode ?? false,
+  canonical: () => io.canonical(),
   submitted: () => actor.send({ type: 'input.submitted' }),
   outcome: (id, outcome, reason) => post({ type: 'input.outcome', id, outcome, reason }),
 });

@@ -24,6 +24,8 @@ export interface InputIo {
   write(data: string | Buffer): void;
   /** Whether the agent has turned bracketed paste on (DECSET 2004). */
   pasteMode(): boolean;
+  /** Whether the terminal is in line mode (ICANON), where the kernel cuts lines; undefined if unknown. */
+  canonical(): boolean | undefined;
   /** The text was submitted: the machine treats the agent as busy. */
   submitted(): void;
   outcome(id: string, outcome: FinalOutcome, reason: string): void;
@@ -34,6 +36,8 @@ const LIVE = new Set<PublicState>(['starting', 'ready', 'busy']);
 /** States from which the agent comes back on its own (a restart): waiting senders keep waiting. */
 const RETURNING = new Set<PublicState>(['exited', 'restarting']);
 export const MAX_QUEUED = 100;
+/** In line mode, Linux keeps at most this many bytes of one line and drops the rest. */
+export const CANONICAL_LINE_MAX = 4095;
 const PASTE_START = '\x1b[200~';
 const PASTE_END = '\x1b[201~';
 
@@ -129,11 +133,31 @@ export class InputQueue {
     void this.deliver(next.req);
   }
 
+  /** The longest line of the text as typed (the submit key ends the last one), in bytes. */
+  private static longestLine(body: Buffer): number {
+    let longest = 0;
+    let start = 0;
+    for (let i = 0; i <= body.length; i++) {
+      if (i === body.length || body[i] === 0x0a || body[i] === 0x0d) {
+        longest = Math.max(longest, i - start);
+        start = i + 1;
+      }
+    }
+    return longest;
+  }
+
   private async deliver(req: SendRequest): Promise<void> {
-    this.writing = true;
     const multiLine = req.text.includes('\n');
     const paste = multiLine && (this.settings.bracketedPaste === 'always' || (this.settings.bracketedPaste === 'auto' && this.io.pasteMode()));
     const body = Buffer.from(paste ? PASTE_START + req.text + PASTE_END : req.text);
+    // A line-mode reader would get a long line cut by the kernel, silently: refuse instead. (The
+    // mode is read from the PTY only when a line is long enough to matter.)
+    const longest = InputQueue.longestLine(body);
+    if (longest > CANONICAL_LINE_MAX && this.io.canonical() === true) {
+      this.io.outcome(req.id, 'refused', `the agent's terminal is in line mode (canonical), where the kernel keeps at most ${CANONICAL_LINE_MAX} bytes of a line; this text has a line of ${longest} bytes; nothing was typed`);
+      return this.pump();
+    }
+    this.writing = true;
     for (let off = 0; off < body.length; off += this.settings.chunk) this.io.write(body.subarray(off, off + this.settings.chunk));
     // The submit key goes in a write of its own, after a pause: typed together with the body, many
     // TUIs take it as part of a paste instead of a submit.

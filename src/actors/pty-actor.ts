@@ -3,7 +3,8 @@
  * sink (losslessly, see pty-drain.ts), runs the stop sequence on request, and returns its own
  * cleanup (kill the group).
  */
-import { accessSync, constants as fsc, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { accessSync, closeSync, constants as fsc, openSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import * as pty from 'node-pty';
 import { fromCallback } from 'xstate';
@@ -16,6 +17,23 @@ import { drainLosslessly } from './pty-drain.js';
 export interface PtyIo {
   write(data: string | Buffer): void;
   resize(cols: number, rows: number): void;
+  /** Whether the terminal is in line mode (ICANON), read from the PTY; undefined if unknown. */
+  canonical(): boolean | undefined;
+}
+
+/** `stty -a` on the PTY's slave side (opened without becoming our controlling terminal). */
+export function readCanonical(ptsName: string): boolean | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(ptsName, fsc.O_RDONLY | fsc.O_NOCTTY | fsc.O_NONBLOCK);
+    const r = spawnSync('stty', ['-a'], { stdio: [fd, 'pipe', 'ignore'], timeout: 2000 });
+    const m = /(^|\s)(-?)icanon(\s|$)/.exec(r.stdout?.toString() ?? '');
+    return m ? m[2] === '' : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 export interface PtySink {
@@ -121,6 +139,7 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
       resize: (cols, rows) => {
         if (!exited) term.resize(cols, rows);
       },
+      canonical: () => (exited ? undefined : readCanonical((term as unknown as { ptsName: string }).ptsName)),
     });
     sendSoon({ type: 'pty.spawned', pid });
 

@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { InputQueue, MAX_QUEUED } from '../../src/actors/input-queue.js';
+import { CANONICAL_LINE_MAX, InputQueue, MAX_QUEUED } from '../../src/actors/input-queue.js';
 import type { InputSettings } from '../../src/config/types.js';
 
 const settings: InputSettings = { submit: '\r', submitDelayMs: 50, maxSize: 1000, chunk: 8, escape: true, bracketedPaste: 'auto' };
 
-function make(s: Partial<InputSettings> = {}, paste = false) {
+function make(s: Partial<InputSettings> = {}, paste = false, canonical: boolean | undefined = false) {
   const writes: string[] = [];
   const outcomes: [string, string, string][] = [];
   let submitted = 0;
@@ -13,6 +13,7 @@ function make(s: Partial<InputSettings> = {}, paste = false) {
     {
       write: (d) => writes.push(d.toString()),
       pasteMode: () => paste,
+      canonical: () => canonical,
       submitted: () => submitted++,
       outcome: (id, o, r) => outcomes.push([id, o, r]),
     },
@@ -115,4 +116,23 @@ describe('input queue', () => {
     expect(t.q.length).toBe(MAX_QUEUED);
     expect(t.outcomes).toEqual([[String(MAX_QUEUED), 'refused', expect.stringMatching(/already queued/)]]);
   });
+
+  it('refuses a line the kernel would cut in line mode (canonical); types it in raw mode', async () => {
+    const long = 'z'.repeat(CANONICAL_LINE_MAX + 1);
+    const cooked = make({ maxSize: 10_000, chunk: 10_000 }, false, true);
+    cooked.q.stateChanged('ready');
+    cooked.q.send({ id: 'a', text: long, mode: 'now', timeoutMs: 5000 });
+    expect(cooked.outcomes).toEqual([['a', 'refused', expect.stringMatching(/line mode \(canonical\).*at most 4095 bytes of a line; this text has a line of 4096 bytes; nothing was typed/)]]);
+    expect(cooked.writes).toEqual([]);
+    // Short lines are fine in line mode, and the queue goes on after a refusal.
+    cooked.q.send({ id: 'b', text: `${'y'.repeat(4095)}\nshort`, mode: 'now', timeoutMs: 5000 });
+    await vi.advanceTimersByTimeAsync(50);
+    expect(cooked.outcomes[1]).toEqual(['b', 'delivered', 'typed and submitted']);
+    const raw = make({ maxSize: 10_000, chunk: 10_000 }, false, false);
+    raw.q.stateChanged('ready');
+    raw.q.send({ id: 'a', text: long, mode: 'now', timeoutMs: 5000 });
+    await vi.advanceTimersByTimeAsync(50);
+    expect(raw.outcomes).toEqual([['a', 'delivered', 'typed and submitted']]);
+  });
 });
+

@@ -53,7 +53,9 @@ describe('send, keys and lifecycle on a running crew', () => {
       (p) =>
         repl('r1', join(p.dir, 'r1.jsonl')) +
         repl('quiet', join(p.dir, 'quiet.jsonl'), '    input: { escape: false }\n') +
-        `  tick:\n    command: node\n    args: [${join(FIX, 'worker-agent.mjs')}, "100"]\n    restart: { policy: always, backoff: { initial: 100ms } }\n`,
+        `  tick:\n    command: node\n    args: [${join(FIX, 'worker-agent.mjs')}, "100"]\n    restart: { policy: always, backoff: { initial: 100ms } }\n` +
+        // A line-mode (canonical) reader, like most plain REPLs: the kernel cuts lines at 4095 bytes.
+        `  cooked:\n    command: node\n    args: [${join(FIX, 'echo-agent.mjs')}, cooked]\n    ready: { pattern: "cooked> $" }\n    idle_after: 300ms\n`,
     );
     rec = join(crew.dir, 'r1.jsonl');
     await until(crew.bus, isState('r1', 'ready'));
@@ -139,13 +141,28 @@ describe('send, keys and lifecycle on a running crew', () => {
     expect(after?.pid).not.toBe(before?.pid);
   });
 
+  it('a line a line-mode agent would get cut is refused, not truncated; shorter lines arrive whole', async () => {
+    // A fresh subscription: the current state is replayed to it (the shared one has read past it).
+    await until(crew.subscribe({ kinds: ['state'], agents: ['cooked'] }), isState('cooked', 'ready'));
+    const long = await cliIn('x'.repeat(6000), 'send', 'cooked', '-', '--id', 'long');
+    expect(long.code).toBe(1);
+    expect(long.stderr).toBe(
+      "orchestra: send to cooked (id long): refused: the agent's terminal is in line mode (canonical), where the kernel keeps at most 4095 bytes of a line; this text has a line of 6000 bytes; nothing was typed\n",
+    );
+    const line = 'y'.repeat(4000);
+    expect((await cliIn(line, 'send', 'cooked', '-')).code).toBe(0);
+    const seen = await untilOutput(crew.bus, 'cooked', /you said: y+\r?\n/);
+    const text = Buffer.concat(seen.filter((r) => r.msg.kind === 'output' && r.msg.agent === 'cooked').map((r) => Buffer.from((r.msg as { data: Uint8Array }).data))).toString();
+    expect(/you said: (y+)/.exec(text)?.[1]).toBe(line);
+  });
+
   it('ps shows every agent; unknown agents and bad arguments are clear errors', async () => {
     const ps = await cli('ps');
     expect(ps.stdout.split('\n')[0]).toMatch(/^NAME\s+STATE\s+PID\s+UPTIME\s+RESTARTS\s+LAST-OUTPUT\s+EXIT\s+QUEUED$/);
     expect(ps.stdout).toMatch(/^r1\s+(ready|busy)\s+\d+\s+\d+s\s+0\s+\d+s ago\s+-\s+0$/m);
     const unknown = await cli('send', 'nobody', 'x');
     expect(unknown).toMatchObject({ code: 2 });
-    expect(unknown.stderr).toMatch(/no agent named "nobody" in .*orchestra\.yaml \(agents: r1, quiet, tick\)/);
+    expect(unknown.stderr).toMatch(/no agent named "nobody" in .*orchestra\.yaml \(agents: r1, quiet, tick, cooked\)/);
     const badTimeout = await cli('send', 'r1', 'x', '--timeout', 'soon');
     expect(badTimeout.stderr).toBe('orchestra: --timeout expects a duration such as "500ms", "30s" or "5m", got "soon"\n');
     expect(badTimeout.code).toBe(2);
