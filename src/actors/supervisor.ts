@@ -15,6 +15,7 @@ import { AgentHandle } from './agent-handle.js';
 import { signalGroup, waitGroupEmpty } from './process-group.js';
 import type { Reaper } from './reaper.js';
 import type { SendRequest } from './input-queue.js';
+import { type InputRequest, WorkerRequests } from './worker-requests.js';
 import type { FromWorker } from './worker-protocol.js';
 
 /** What the CLI (or an embedding program) can observe in-process. */
@@ -42,17 +43,13 @@ interface AgentRecord {
   restarts: number;
   lastOutputAt: number | null;
   lastExit: AgentStatus['lastExit'];
-  /** Requests to the worker awaiting its answer (input outcomes, ring reads), by id. */
-  readonly pending: Map<string, Pending>;
+  /** Requests to the worker awaiting its answer (input outcomes, ring reads). */
+  readonly requests: WorkerRequests;
   /** Called on every state change (stop/start wait on them). */
   readonly watchers: Set<(to: PublicState) => void>;
   /** The last `sidecar.keep` sidecar messages as published, for catch-up. */
   recentSidecar: Message[];
 }
-
-type Pending =
-  | { readonly kind: 'input'; readonly request: 'send' | 'interrupt' | 'escape'; readonly bytes: number; readonly done: (r: InputResult) => void }
-  | { readonly kind: 'ring'; readonly done: (r: Results['logs'] | ControlError) => void };
 
 const KEYS = { interrupt: '\x03', escape: '\x1b' } as const;
 const RUNNING = new Set<PublicState>(['starting', 'ready', 'busy']);
@@ -94,7 +91,7 @@ export class Supervisor {
         restarts: 0,
         lastOutputAt: null,
         lastExit: null,
-        pending: new Map(),
+        requests: new WorkerRequests((id, request, outcome, reason, bytes) => this.publishInput(a.name, request, id, outcome, reason, bytes)),
         watchers: new Set(),
         recentSidecar: [],
       });
@@ -175,21 +172,10 @@ export class Supervisor {
         if (r.recentSidecar.length > keep) r.recentSidecar.splice(0, r.recentSidecar.length - keep);
         return;
       }
-      case 'input.outcome': {
-        const p = r.pending.get(msg.id);
-        if (p?.kind !== 'input') return;
-        r.pending.delete(msg.id);
-        this.publishInput(name, p.request, msg.id, msg.outcome, msg.reason, p.bytes);
-        p.done({ id: msg.id, outcome: msg.outcome, reason: msg.reason });
+      case 'input.outcome':
+      case 'ring':
+        r.requests.answer(msg);
         return;
-      }
-      case 'ring': {
-        const p = r.pending.get(msg.id);
-        if (p?.kind !== 'ring') return;
-        r.pending.delete(msg.id);
-        p.done({ data: msg.data, seq: msg.seq, total: msg.total, cols: msg.cols, rows: msg.rows });
-        return;
-      }
       case 'log':
         logger[msg.level]({ agent: name, ...msg.fields }, msg.msg);
         return;
@@ -258,7 +244,7 @@ export class Supervisor {
     r.handle = null;
     const name = r.config.name;
     this.deps.logger.error({ agent: name }, reason);
-    this.failPending(r, `the agent's worker thread died (${reason})`);
+    r.requests.failAll(`the agent's worker thread died (${reason})`);
     const orphan = r.pid;
     void (async () => {
       if (orphan !== null) {
@@ -363,17 +349,17 @@ export class Supervisor {
       restarts: r.restarts,
       lastOutputAt: r.lastOutputAt,
       lastExit: r.lastExit,
-      queued: [...r.pending.values()].filter((p) => p.kind === 'input' && p.request === 'send').length,
+      queued: r.requests.queuedSends,
     }));
   }
 
-  private publishInput(agent: string, request: 'send' | 'interrupt' | 'escape', id: string, outcome: InputOutcome, reason: string, bytes: number): void {
+  private publishInput(agent: string, request: InputRequest, id: string, outcome: InputOutcome, reason: string, bytes: number): void {
     this.deps.publisher.publish('input', agent, { kind: 'input', id, request, outcome, reason, bytes });
     this.deps.logger.info({ agent, id, request, outcome, bytes }, `input ${id}: ${outcome} (${reason})`);
   }
 
   /** An input outcome decided here, without the worker: published like any other. */
-  private settleInput(agent: string, request: 'send' | 'interrupt' | 'escape', id: string, outcome: InputResult['outcome'], reason: string, bytes: number): InputResult {
+  private settleInput(agent: string, request: InputRequest, id: string, outcome: InputResult['outcome'], reason: string, bytes: number): InputResult {
     this.publishInput(agent, request, id, outcome, reason, bytes);
     return { id, outcome, reason };
   }
@@ -384,13 +370,9 @@ export class Supervisor {
     const id = req.id ?? randomBytes(6).toString('hex');
     const bytes = Buffer.byteLength(req.text);
     if (!r.handle) return Promise.resolve(this.settleInput(name, 'send', id, 'agent-not-running', `the agent is ${r.state ?? 'not started yet'}`, bytes));
-    if (r.pending.has(id)) throw new ControlError('bad-request', `input id "${id}" is already in use`);
+    if (r.requests.has(id)) throw new ControlError('bad-request', `input id "${id}" is already in use`);
     this.publishInput(name, 'send', id, 'queued', `mode ${req.mode}, timeout ${req.timeoutMs}ms`, bytes);
-    const handle = r.handle;
-    return new Promise((done) => {
-      r.pending.set(id, { kind: 'input', request: 'send', bytes, done });
-      handle.send({ type: 'input.send', id, text: req.text, mode: req.mode, timeoutMs: req.timeoutMs });
-    });
+    return r.requests.input(r.handle, 'send', id, bytes, { type: 'input.send', id, text: req.text, mode: req.mode, timeoutMs: req.timeoutMs });
   }
 
   /** The newest sidecar messages kept (at most `n` per agent), oldest first, across agents by time. */
@@ -405,11 +387,7 @@ export class Supervisor {
     const id = givenId ?? randomBytes(6).toString('hex');
     if (which === 'escape' && !r.config.input.escape) return Promise.resolve(this.settleInput(name, which, id, 'refused', `escape is disabled for agent "${name}" (input.escape: false)`, 0));
     if (!r.handle) return Promise.resolve(this.settleInput(name, which, id, 'agent-not-running', `the agent is ${r.state ?? 'not started yet'}`, 0));
-    const handle = r.handle;
-    return new Promise((done) => {
-      r.pending.set(id, { kind: 'input', request: which, bytes: 0, done });
-      handle.send({ type: 'input.key', id, data: KEYS[which] });
-    });
+    return r.requests.input(r.handle, which, id, 0, { type: 'input.key', id, data: KEYS[which] });
   }
 
   /** Attach keystrokes. */
@@ -428,25 +406,8 @@ export class Supervisor {
   /** The newest `bytes` of the agent's output and the output seq they end at. */
   readRing(name: string, bytes: number): Promise<Results['logs']> {
     const r = this.record(name);
-    const handle = r.handle;
-    if (!handle) throw new ControlError('not-running', `agent "${name}" has no worker (state ${r.state ?? 'not started yet'}); its log file is ${r.config.log.file}`);
-    const id = randomBytes(6).toString('hex');
-    return new Promise((resolve, reject) => {
-      r.pending.set(id, { kind: 'ring', done: (v) => (v instanceof ControlError ? reject(v) : resolve(v)) });
-      handle.send({ type: 'ring.read', id, bytes });
-    });
-  }
-
-  private failPending(r: AgentRecord, reason: string): void {
-    for (const [id, p] of r.pending) {
-      if (p.kind === 'input') {
-        this.publishInput(r.config.name, p.request, id, 'agent-not-running', reason, p.bytes);
-        p.done({ id, outcome: 'agent-not-running', reason });
-      } else {
-        p.done(new ControlError('not-running', reason));
-      }
-    }
-    r.pending.clear();
+    if (!r.handle) throw new ControlError('not-running', `agent "${name}" has no worker (state ${r.state ?? 'not started yet'}); its log file is ${r.config.log.file}`);
+    return r.requests.ring(r.handle, bytes);
   }
 
   /** Resolves once the agent's state satisfies `ok` (at once if it already does). */

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import type { AgentHandle } from '../../src/actors/agent-handle.js';
+import { WorkerRequests } from '../../src/actors/worker-requests.js';
+import type { ToWorker } from '../../src/actors/worker-protocol.js';
+
+function setup() {
+  const sent: ToWorker[] = [];
+  const published: unknown[][] = [];
+  const handle = { send: (m: ToWorker) => sent.push(m) } as unknown as AgentHandle;
+  const reqs = new WorkerRequests((...args) => published.push(args));
+  return { sent, published, handle, reqs };
+}
+
+describe('worker requests', () => {
+  it('an input request resolves with the worker outcome, which is published with its size', async () => {
+    const t = setup();
+    const p = t.reqs.input(t.handle, 'send', 'x1', 5, { type: 'input.send', id: 'x1', text: 'hello', mode: 'now', timeoutMs: 100 });
+    expect(t.reqs.queuedSends).toBe(1);
+    t.reqs.answer({ type: 'input.outcome', id: 'x1', outcome: 'delivered', reason: 'typed and submitted' });
+    expect(await p).toEqual({ id: 'x1', outcome: 'delivered', reason: 'typed and submitted' });
+    expect(t.published).toEqual([['x1', 'send', 'delivered', 'typed and submitted', 5]]);
+    expect(t.reqs.queuedSends).toBe(0);
+  });
+
+  it('when the worker dies, every waiting request is answered: inputs as agent-not-running, ring reads as errors', async () => {
+    const t = setup();
+    const send = t.reqs.input(t.handle, 'send', 's', 3, { type: 'input.send', id: 's', text: 'abc', mode: 'wait-idle', timeoutMs: 100 });
+    const key = t.reqs.input(t.handle, 'interrupt', 'k', 0, { type: 'input.key', id: 'k', data: '\x03' });
+    const ring = t.reqs.ring(t.handle, 10);
+    t.reqs.failAll('the worker thread died');
+    expect(await send).toEqual({ id: 's', outcome: 'agent-not-running', reason: 'the worker thread died' });
+    expect(await key).toMatchObject({ outcome: 'agent-not-running' });
+    await expect(ring).rejects.toMatchObject({ code: 'not-running', message: 'the worker thread died' });
+    expect(t.published.map((p) => p.slice(0, 3))).toEqual([
+      ['s', 'send', 'agent-not-running'],
+      ['k', 'interrupt', 'agent-not-running'],
+    ]);
+  });
+});
