@@ -44,17 +44,11 @@ export async function attach(file: string, agent: string, o: AttachOptions): Pro
     const resize = () => {
       if (!o.readOnly && stdout.columns && stdout.rows) s.client.fire('resize', { agent, cols: stdout.columns, rows: stdout.rows });
     };
-    process.stderr.write(`[attached to ${agent}${o.readOnly ? ' (read-only)' : ''}; detach with ${keyName(o.detachKey)}]\r\n`);
-    stdout.write(f.ring.data);
     let end!: (why: string) => void;
     const ended = new Promise<string>((res) => (end = res));
-    f.live((r) => {
-      if (r.msg.kind === 'output') stdout.write(r.msg.data);
-      else if (r.msg.kind === 'supervisor' && r.msg.event !== 'started') end('the supervisor is stopping');
-    });
-    void f.supervisorGone.then(() => end('the supervisor is stopping'));
+    // Raw mode and the key handler first: a key typed once the banner shows must reach the agent
+    // as typed (in the terminal's line mode it would be held, echoed and its Enter turned into \n).
     stdin.setRawMode(true);
-    stdin.resume();
     const onData = (chunk: Buffer) => {
       const at = chunk.indexOf(o.detachKey);
       const keys = at < 0 ? chunk : chunk.subarray(0, at);
@@ -62,6 +56,14 @@ export async function attach(file: string, agent: string, o: AttachOptions): Pro
       if (at >= 0) end('detached');
     };
     stdin.on('data', onData);
+    stdin.resume();
+    process.stderr.write(`[attached to ${agent}${o.readOnly ? ' (read-only)' : ''}; detach with ${keyName(o.detachKey)}]\r\n`);
+    stdout.write(f.ring.data);
+    f.live((r) => {
+      if (r.msg.kind === 'output') stdout.write(r.msg.data);
+      else if (r.msg.kind === 'supervisor' && r.msg.event !== 'started') end('the supervisor is stopping');
+    });
+    void f.supervisorGone.then(() => end('the supervisor is stopping'));
     stdout.on('resize', resize);
     // A resize makes full-screen programs redraw: the screen is right even if the replay was not.
     resize();
