@@ -6,7 +6,7 @@
  *   for await (const { msg, gap } of new BusSubscriber(s.publish, { kinds: ['state'] })) …
  *   await new ControlClient(s.control).request('send', { agent: 'w1', text: 'hi' });
  */
-import { alive, readInfo, type SessionInfo } from './actors/session.js';
+import { runningSession, type SessionInfo } from './actors/session.js';
 import { loadConfig } from './config/load.js';
 
 export { BusSubscriber, prefixesFor, type Received, type SubscribeOptions } from './bus/client.js';
@@ -28,9 +28,7 @@ export type { PublicState } from './machines/agent.js';
 
 /** The running supervisor of the session a config file describes, or undefined when none runs. */
 export function findSession(configFile: string): SessionInfo | undefined {
-  const config = loadConfig(configFile);
-  const info = readInfo(config.stateDir);
-  return info && alive(info.pid) ? info : undefined;
+  return runningSession(loadConfig(configFile).stateDir);
 }
 
 export type { SessionInfo };

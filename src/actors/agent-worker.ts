@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createActor } from 'xstate';
 import { encodeOutput } from '../bus/protocol.js';
-import { agentMachine, type PublicState, publicState } from '../machines/agent.js';
+import { agentMachine, type PublicState, publicState, RUNNING_STATES as RUNNING } from '../machines/agent.js';
 import { OutputLog } from './output-log.js';
 import { OutputPipeline } from './output-pipeline.js';
 import { InputQueue } from './input-queue.js';
@@ -113,7 +113,7 @@ function onSidecar(item: SidecarItem): void {
 }
 
 const sidecar = new SidecarServer(agent.sidecar.path, agent.sidecar.maxLine, onSidecar);
-const RUNNING = new Set<PublicState>(['starting', 'ready', 'busy']);
+
 
 const ptyActor = createPtyActor(agent, env, {
   spawned(pid, ptyIo) {

@@ -8,7 +8,7 @@
  */
 import type { InputOutcome } from '../bus/protocol.js';
 import type { InputSettings } from '../config/types.js';
-import type { PublicState } from '../machines/agent.js';
+import { type PublicState, RUNNING_STATES as LIVE } from '../machines/agent.js';
 
 export interface SendRequest {
   readonly id: string;
@@ -32,7 +32,6 @@ export interface InputIo {
   readonly timers?: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(t: unknown): void };
 }
 
-const LIVE = new Set<PublicState>(['starting', 'ready', 'busy']);
 /** States from which the agent comes back on its own (a restart): waiting senders keep waiting. */
 const RETURNING = new Set<PublicState>(['exited', 'restarting']);
 export const MAX_QUEUED = 100;

@@ -42,7 +42,7 @@ export function alive(pid: number): boolean {
   }
 }
 
-export function readInfo(stateDir: string): SessionInfo | undefined {
+function readInfo(stateDir: string): SessionInfo | undefined {
   try {
     return JSON.parse(readFileSync(sessionPaths(stateDir).info, 'utf8')) as SessionInfo;
   } catch {
@@ -66,10 +66,26 @@ export function claimSession(config: OrchestraConfig): Claim {
   chmodSync(paths.dir, 0o700);
   if (statSync(paths.dir).uid !== process.getuid?.()) throw new Error(`state directory ${paths.dir} belongs to another user`);
   const previous = readInfo(config.stateDir);
-  if (previous && alive(previous.pid) && previous.pid !== process.pid) throw new SessionBusyError(previous.pid);
+  const running = runningSession(config.stateDir);
+  if (running && running.pid !== process.pid) throw new SessionBusyError(running.pid);
   rmSync(paths.busSocket, { force: true });
   rmSync(paths.controlSocket, { force: true });
   return { paths, unclean: previous };
+}
+
+/** Where the session's bus and control socket are bound (ipc in the state directory, or tcp). */
+export function endpoints(config: OrchestraConfig): { publish: string; control: string } {
+  const paths = sessionPaths(config.stateDir);
+  return {
+    publish: config.bus.publish === 'ipc' ? `ipc://${paths.busSocket}` : config.bus.publish,
+    control: config.bus.control === 'ipc' ? `ipc://${paths.controlSocket}` : config.bus.control,
+  };
+}
+
+/** The session's supervisor if one is running (its info file names a live process). */
+export function runningSession(stateDir: string): SessionInfo | undefined {
+  const info = readInfo(stateDir);
+  return info && alive(info.pid) ? info : undefined;
 }
 
 export function writeSession(stateDir: string, info: SessionInfo): void {

@@ -9,7 +9,7 @@ import { type AgentStatus, ControlError, type InputResult, type Results } from '
 import type { InputOutcome, Message } from '../bus/protocol.js';
 import type { Publisher } from '../bus/publisher.js';
 import type { AgentConfig, OrchestraConfig } from '../config/types.js';
-import type { PublicState } from '../machines/agent.js';
+import { type PublicState, RUNNING_STATES as RUNNING } from '../machines/agent.js';
 import { decideRestart, EMPTY_HISTORY, type ExitInfo, type RestartDecision, type RestartHistory } from '../machines/restart-policy.js';
 import { AgentHandle } from './agent-handle.js';
 import { signalGroup, waitGroupEmpty } from './process-group.js';
@@ -52,7 +52,6 @@ interface AgentRecord {
 }
 
 const KEYS = { interrupt: '\x03', escape: '\x1b' } as const;
-const RUNNING = new Set<PublicState>(['starting', 'ready', 'busy']);
 /** How long stop/start requests wait for the agent to reach the state they ask for. */
 const STATE_WAIT_MS = 120_000;
 

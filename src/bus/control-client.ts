@@ -1,7 +1,7 @@
 /** Client side of the control socket: typed requests to a running supervisor (a DEALER socket). */
 import { Packr } from 'msgpackr';
 import * as zmq from 'zeromq';
-import { type ArgsIn, type Command, ControlError, type ErrorCode, type Reply, type Results } from './control-protocol.js';
+import { type ArgsIn, type Command, ControlError, type Reply, type Results } from './control-protocol.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -57,7 +57,7 @@ export class ControlClient {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
-        reject(new ControlError('internal' as ErrorCode, `no reply to "${cmd}" from the supervisor at ${this.endpoint} within ${timeoutMs}ms`));
+        reject(new ControlError('internal', `no reply to "${cmd}" from the supervisor at ${this.endpoint} within ${timeoutMs}ms`));
       }, timeoutMs);
       this.waiting.set(id, { resolve, timer });
       this.enqueue(packr.pack({ id, cmd, args }));

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sessionPaths } from '../actors/session.js';
+import { endpoints, sessionPaths } from '../actors/session.js';
 import { BusSubscriber } from '../bus/client.js';
 import { loadConfig } from '../config/load.js';
 import { UsageError } from './errors.js';
@@ -37,8 +37,7 @@ export async function upDetached(file: string, timeoutMs: number, err: NodeJS.Wr
   const upLog = join(config.stateDir, 'up.log');
   const fd = openSync(upLog, 'a', 0o600);
   // Watch the bus before the daemon binds it: every agent's first state is seen (or replayed).
-  const endpoint = config.bus.publish === 'ipc' ? `ipc://${paths.busSocket}` : config.bus.publish;
-  const bus = new BusSubscriber(endpoint, { kinds: ['state', 'supervisor'] });
+  const bus = new BusSubscriber(endpoints(config).publish, { kinds: ['state', 'supervisor'] });
   const [cmd, args] = selfCommand(['up', config.file, '--no-output']);
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ORCHESTRA_DETACHED: '1' } });
   closeSync(fd);

@@ -2,7 +2,7 @@
  * `orchestra events`: a monitor on the terminal. Subscribes to the bus (by agent and kind), prints one
  * line per message — human or JSON — and runs until Ctrl-C, across supervisor restarts.
  */
-import { sessionPaths } from '../actors/session.js';
+import { endpoints } from '../actors/session.js';
 import { BusSubscriber, type Received } from '../bus/client.js';
 import { KINDS, type Kind, type Message } from '../bus/protocol.js';
 import { loadConfig } from '../config/load.js';
@@ -93,7 +93,7 @@ export async function events(file: string, o: EventsOptions, out: NodeJS.Writabl
   const kinds = o.kinds.length > 0 ? o.kinds : DEFAULT_KINDS;
   const print = (topic: string, gap: number, msg: Message) => out.write(`${o.json ? toJson(topic, gap, msg) : toLine(msg, gap)}\n`);
   const info = runningInfo(config);
-  const endpoint = info?.publish ?? (config.bus.publish === 'ipc' ? `ipc://${sessionPaths(config.stateDir).busSocket}` : config.bus.publish);
+  const endpoint = info?.publish ?? endpoints(config).publish;
   // Subscribe first: nothing published after the catch-up is read can be missed.
   const sub = o.once ? undefined : new BusSubscriber(endpoint, { kinds, agents: o.agents.length > 0 ? o.agents : undefined });
   let caughtUpTo = new Map<string, number>();

@@ -1,5 +1,5 @@
 /** How every command but `up` finds the running supervisor: config file → state directory → supervisor.json. */
-import { alive, readInfo, type SessionInfo } from '../actors/session.js';
+import { runningSession, type SessionInfo } from '../actors/session.js';
 import { ControlClient } from '../bus/control-client.js';
 import { type ArgsIn, type Command, ControlError, type Results } from '../bus/control-protocol.js';
 import { loadConfig } from '../config/load.js';
@@ -14,8 +14,7 @@ export interface Running {
 
 /** The session's supervisor, if one runs. */
 export function runningInfo(config: OrchestraConfig): SessionInfo | undefined {
-  const info = readInfo(config.stateDir);
-  return info && alive(info.pid) ? info : undefined;
+  return runningSession(config.stateDir);
 }
 
 export function notRunning(config: OrchestraConfig): UsageError {

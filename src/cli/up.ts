@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { controlHandlers } from '../actors/control-handlers.js';
 import { createLogger } from '../actors/logger.js';
 import { Reaper } from '../actors/reaper.js';
-import { claimSession, releaseSession, SessionBusyError, writeSession } from '../actors/session.js';
+import { claimSession, endpoints, releaseSession, SessionBusyError, writeSession } from '../actors/session.js';
 import { Supervisor } from '../actors/supervisor.js';
 import { ControlServer } from '../bus/control.js';
 import { Publisher } from '../bus/publisher.js';
@@ -43,8 +43,7 @@ export async function up(opts: UpOptions): Promise<number> {
     logger.warn({ previous: unclean }, what);
     process.stderr.write(`orchestra: note: ${what}\n`);
   }
-  const endpoint = config.bus.publish === 'ipc' ? `ipc://${paths.busSocket}` : config.bus.publish;
-  const controlEndpoint = config.bus.control === 'ipc' ? `ipc://${paths.controlSocket}` : config.bus.control;
+  const { publish: endpoint, control: controlEndpoint } = endpoints(config);
   const runId = randomBytes(8).toString('hex');
   const colour = process.stdout.isTTY === true;
   // Node writes to a terminal synchronously on Linux: a terminal stopped with Ctrl-S (or a stuck

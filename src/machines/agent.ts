@@ -64,6 +64,9 @@ export type PublicState =
   | 'restarting'
   | 'dead';
 
+/** The states in which the agent's process runs and can take input. */
+export const RUNNING_STATES: ReadonlySet<PublicState> = new Set<PublicState>(['starting', 'ready', 'busy']);
+
 /** A parameterised action: records why the transition happened. */
 const note = (reason: string) => ({ type: 'note' as const, params: { reason } });
 
