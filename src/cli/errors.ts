@@ -10,13 +10,10 @@ export class UsageError extends Error {
 
 /**
  * When stdout's reader goes away (`orchestra events | head`), a command ends quietly with exit 0
- * instead of an EPIPE stack trace. `up` turns this off: its agents keep running without stdout.
+ * instead of an EPIPE stack trace. (Not for `up`: its agents keep running without stdout.)
  */
-export const stdoutGone = { exits: true };
-
 export function exitWhenStdoutGone(): void {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (!stdoutGone.exits) return;
     if (err.code === 'EPIPE') process.exit(0);
     process.stderr.write(`orchestra: cannot write to standard output: ${err.message}\n`);
     process.exit(1);

@@ -35,6 +35,10 @@ function program(): Command {
   // `-f FILE` before the command applies to every command; after it, to all but `logs` (where -f follows).
   cmd.enablePositionalOptions().option('-f, --file <path>', 'config file of the session', DEFAULT_FILE);
   const fileOf = (o: { file?: string }) => o.file ?? (cmd.opts() as { file: string }).file;
+  // `up` handles a lost stdout itself (its agents keep running); every other command just ends.
+  cmd.hook('preAction', (_program, action) => {
+    if (action.name() !== 'up') exitWhenStdoutGone();
+  });
   const withFile = (c: Command) => c.option('-f, --file <path>', 'config file of the session (default ./orchestra.yaml)');
 
   cmd
@@ -152,7 +156,6 @@ function program(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  exitWhenStdoutGone();
   try {
     await program().parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -8,7 +8,7 @@ import { Supervisor } from '../actors/supervisor.js';
 import { ControlServer } from '../bus/control.js';
 import { Publisher } from '../bus/publisher.js';
 import { loadConfig } from '../config/load.js';
-import { stdoutGone, UsageError } from './errors.js';
+import { UsageError } from './errors.js';
 import { PrefixPrinter } from './prefix-printer.js';
 
 export interface UpOptions {
@@ -100,7 +100,6 @@ export async function up(opts: UpOptions): Promise<number> {
   process.stderr.write(`orchestra: session "${config.session}" up; bus ${publisher.endpoint}; logs in ${paths.logs}\n`);
 
   // `orchestra up | head`: once stdout is gone, stop printing; the agents keep running.
-  stdoutGone.exits = false;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') logger.error({ err: err.message }, 'stdout error');
   });
