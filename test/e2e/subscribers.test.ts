@@ -56,7 +56,8 @@ describe('subscribers', () => {
       const pid = crew.proc.pid!;
       const base = rss(pid);
       let peak = base;
-      // Memory sampled while the flood runs (an OS fact; the bus says when the flood ends).
+      // Polling is unavoidable here: resident memory is an OS fact no event reports. The sampler
+      // only measures; when to stop is decided by the bus (the agent's ready after the flood).
       const sampler = setInterval(() => (peak = Math.max(peak, rss(pid))), 25);
       // The flood is over when the agent has been quiet for idle_after.
       await until(crew.bus, isState('flood', 'ready'), 120_000);
