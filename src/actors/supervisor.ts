@@ -15,7 +15,7 @@ import { AgentHandle } from './agent-handle.js';
 import { signalGroup, waitGroupEmpty } from './process-group.js';
 import type { Reaper } from './reaper.js';
 import type { SendRequest } from './input-queue.js';
-import { type InputRequest, WorkerRequests } from './worker-requests.js';
+import { type AgentNow, type InputRequest, WorkerRequests } from './worker-requests.js';
 import type { FromWorker } from './worker-protocol.js';
 
 /** What the CLI (or an embedding program) can observe in-process. */
@@ -51,7 +51,6 @@ interface AgentRecord {
   recentSidecar: Message[];
 }
 
-const KEYS = { interrupt: '\x03', escape: '\x1b' } as const;
 /** How long stop/start requests wait for the agent to reach the state they ask for. */
 const STATE_WAIT_MS = 120_000;
 
@@ -357,21 +356,15 @@ export class Supervisor {
     this.deps.logger.info({ agent, id, request, outcome, bytes }, `input ${id}: ${outcome} (${reason})`);
   }
 
-  /** An input outcome decided here, without the worker: published like any other. */
-  private settleInput(agent: string, request: InputRequest, id: string, outcome: InputResult['outcome'], reason: string, bytes: number): InputResult {
-    this.publishInput(agent, request, id, outcome, reason, bytes);
-    return { id, outcome, reason };
+  /** What the agent's input requests need to know of it now. */
+  private now(r: AgentRecord): AgentNow {
+    return { name: r.config.name, handle: r.handle, state: r.state ?? 'not started yet', escapeEnabled: r.config.input.escape };
   }
 
   /** Queues text for the agent; resolves with the final outcome (`queued` is only published). */
   send(name: string, req: Omit<SendRequest, 'id'> & { id?: string | undefined }): Promise<InputResult> {
     const r = this.record(name);
-    const id = req.id ?? randomBytes(6).toString('hex');
-    const bytes = Buffer.byteLength(req.text);
-    if (!r.handle) return Promise.resolve(this.settleInput(name, 'send', id, 'agent-not-running', `the agent is ${r.state ?? 'not started yet'}`, bytes));
-    if (r.requests.has(id)) throw new ControlError('bad-request', `input id "${id}" is already in use`);
-    this.publishInput(name, 'send', id, 'queued', `mode ${req.mode}, timeout ${req.timeoutMs}ms`, bytes);
-    return r.requests.input(r.handle, 'send', id, bytes, { type: 'input.send', id, text: req.text, mode: req.mode, timeoutMs: req.timeoutMs });
+    return r.requests.send(this.now(r), req);
   }
 
   /** The newest sidecar messages kept (at most `n` per agent), oldest first, across agents by time. */
@@ -381,12 +374,9 @@ export class Supervisor {
   }
 
   /** Ctrl-C or Escape into the PTY: not queued behind waiting sends. */
-  key(name: string, which: 'interrupt' | 'escape', givenId?: string): Promise<InputResult> {
+  key(name: string, which: 'interrupt' | 'escape', id?: string): Promise<InputResult> {
     const r = this.record(name);
-    const id = givenId ?? randomBytes(6).toString('hex');
-    if (which === 'escape' && !r.config.input.escape) return Promise.resolve(this.settleInput(name, which, id, 'refused', `escape is disabled for agent "${name}" (input.escape: false)`, 0));
-    if (!r.handle) return Promise.resolve(this.settleInput(name, which, id, 'agent-not-running', `the agent is ${r.state ?? 'not started yet'}`, 0));
-    return r.requests.input(r.handle, which, id, 0, { type: 'input.key', id, data: KEYS[which] });
+    return r.requests.key(this.now(r), which, id);
   }
 
   /** Attach keystrokes. */

@@ -1,11 +1,14 @@
 /**
  * Requests to one agent's worker that wait for its answer: input (send, interrupt, escape), whose
- * outcome is also published on the bus, and ring reads. If the worker dies, every one of them is
- * answered with agent-not-running / not-running: nothing a client waits on is left hanging.
+ * every outcome is also published on the bus, and ring reads. Outcomes decided without the worker
+ * (no worker, escape disabled) are published the same way. If the worker dies, every request still
+ * waiting is answered with agent-not-running / not-running: nothing a client waits on hangs.
  */
 import { ControlError, type InputResult, type Results } from '../bus/control-protocol.js';
 import type { InputOutcome } from '../bus/protocol.js';
+import { randomBytes } from 'node:crypto';
 import type { AgentHandle } from './agent-handle.js';
+import type { SendRequest } from './input-queue.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 
 export type InputRequest = 'send' | 'interrupt' | 'escape';
@@ -16,6 +19,17 @@ export type PublishInput = (id: string, request: InputRequest, outcome: InputOut
 type Pending =
   | { readonly kind: 'input'; readonly request: InputRequest; readonly bytes: number; readonly done: (r: InputResult) => void }
   | { readonly kind: 'ring'; readonly done: (r: Results['logs'] | ControlError) => void };
+
+const KEYS = { interrupt: '\x03', escape: '\x1b' } as const;
+
+/** What the supervisor knows of the agent when a request comes in. */
+export interface AgentNow {
+  readonly name: string;
+  readonly handle: AgentHandle | null;
+  /** Its state, for the reason when it has no worker. */
+  readonly state: string;
+  readonly escapeEnabled: boolean;
+}
 
 export class WorkerRequests {
   private readonly pending = new Map<string, Pending>();
@@ -34,8 +48,32 @@ export class WorkerRequests {
     return this.pending.has(id);
   }
 
+  /** Queues text for the agent; resolves with the final outcome (`queued` is only published). */
+  send(now: AgentNow, req: Omit<SendRequest, 'id'> & { id?: string | undefined }): Promise<InputResult> {
+    const id = req.id ?? randomBytes(6).toString('hex');
+    const bytes = Buffer.byteLength(req.text);
+    if (!now.handle) return this.settle(id, 'send', 'agent-not-running', `the agent is ${now.state}`, bytes);
+    if (this.pending.has(id)) throw new ControlError('bad-request', `input id "${id}" is already in use`);
+    this.publish(id, 'send', 'queued', `mode ${req.mode}, timeout ${req.timeoutMs}ms`, bytes);
+    return this.input(now.handle, 'send', id, bytes, { type: 'input.send', id, text: req.text, mode: req.mode, timeoutMs: req.timeoutMs });
+  }
+
+  /** Ctrl-C or Escape into the PTY: not queued behind waiting sends. */
+  key(now: AgentNow, which: 'interrupt' | 'escape', givenId?: string): Promise<InputResult> {
+    const id = givenId ?? randomBytes(6).toString('hex');
+    if (which === 'escape' && !now.escapeEnabled) return this.settle(id, which, 'refused', `escape is disabled for agent "${now.name}" (input.escape: false)`, 0);
+    if (!now.handle) return this.settle(id, which, 'agent-not-running', `the agent is ${now.state}`, 0);
+    return this.input(now.handle, which, id, 0, { type: 'input.key', id, data: KEYS[which] });
+  }
+
+  /** An outcome decided without the worker: published like any other. */
+  private settle(id: string, request: InputRequest, outcome: InputResult['outcome'], reason: string, bytes: number): Promise<InputResult> {
+    this.publish(id, request, outcome, reason, bytes);
+    return Promise.resolve({ id, outcome, reason });
+  }
+
   /** Hands an input request to the worker; resolves with its final outcome. */
-  input(handle: AgentHandle, request: InputRequest, id: string, bytes: number, msg: ToWorker): Promise<InputResult> {
+  private input(handle: AgentHandle, request: InputRequest, id: string, bytes: number, msg: ToWorker): Promise<InputResult> {
     return new Promise((done) => {
       this.pending.set(id, { kind: 'input', request, bytes, done });
       handle.send(msg);

@@ -36,4 +36,20 @@ describe('worker requests', () => {
       ['k', 'interrupt', 'agent-not-running'],
     ]);
   });
+
+  it('decides without the worker when it has none, or when escape is disabled, and publishes that too', async () => {
+    const t = setup();
+    const none = { name: 'w', handle: null, state: 'stopped', escapeEnabled: true };
+    expect(await t.reqs.send(none, { text: 'hi', mode: 'now', timeoutMs: 100, id: 'a' })).toEqual({ id: 'a', outcome: 'agent-not-running', reason: 'the agent is stopped' });
+    const live = { name: 'w', handle: t.handle, state: 'ready', escapeEnabled: false };
+    expect(await t.reqs.key(live, 'escape', 'e')).toEqual({ id: 'e', outcome: 'refused', reason: 'escape is disabled for agent "w" (input.escape: false)' });
+    expect(t.sent).toEqual([]);
+    expect(t.published).toEqual([
+      ['a', 'send', 'agent-not-running', 'the agent is stopped', 2],
+      ['e', 'escape', 'refused', 'escape is disabled for agent "w" (input.escape: false)', 0],
+    ]);
+    void t.reqs.send(live, { text: 'x', mode: 'now', timeoutMs: 100, id: 'dup' });
+    expect(() => t.reqs.send(live, { text: 'x', mode: 'now', timeoutMs: 100, id: 'dup' })).toThrow('input id "dup" is already in use');
+  });
 });
+
