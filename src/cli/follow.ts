@@ -62,8 +62,9 @@ export async function follow(s: Running, agent: string, ringBytes: number): Prom
     supervisorGone,
     live(h) {
       handler = (r) => {
-        // Output already in the ring (or from before it) is skipped; a new run restarts seq at 1.
-        if (r.msg.kind === 'output' && !r.newRun && r.msg.seq <= ring.seq) return;
+        // Output already in the ring (or from before it) is skipped. (A follower ends when the
+        // supervisor stops, so every message here is of the run the ring was read from.)
+        if (r.msg.kind === 'output' && r.msg.seq <= ring.seq) return;
         h(r);
       };
       for (const r of buffered.splice(0)) handler(r);
