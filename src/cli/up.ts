@@ -99,14 +99,20 @@ export async function up(opts: UpOptions): Promise<number> {
   logger.info({ endpoint: publisher.endpoint, stateDir: config.stateDir }, 'supervisor started');
   process.stderr.write(`orchestra: session "${config.session}" up; bus ${publisher.endpoint}; logs in ${paths.logs}\n`);
 
-  // `orchestra up | head`: once stdout is gone, stop printing; the agents keep running.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') logger.error({ err: err.message }, 'stdout error');
-  });
+  // `orchestra up 2>&1 | head`: once stdout or stderr is gone, nothing more is shown there; the
+  // agents keep running, and orchestra's own log file still gets every record.
+  for (const [name, stream] of [['stdout', process.stdout], ['stderr', process.stderr]] as const) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') logger.error({ err: err.message }, `${name} error`);
+    });
+  }
   const done = new Promise<number>((resolve) => {
     // A bug of ours must not leave agents behind or end in a stack trace.
+    let failed = false;
     process.on('uncaughtException', (err) => {
       logger.fatal({ err: err.stack }, 'unexpected error; killing all agents');
+      if (failed) return; // one forced stop; a second error must not loop
+      failed = true;
       process.stderr.write(`orchestra: unexpected error: ${err.message}; all agents killed (details in ${paths.log})\n`);
       void sup.forceStop().then(() => resolve(1));
     });

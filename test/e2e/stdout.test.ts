@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as pty from 'node-pty';
 import { BusSubscriber } from '../../src/bus/client.js';
-import { CLI, FIX, type TextSource, until, untilText } from './harness.js';
+import { CLI, FIX, isState, streamSource, type TextSource, until, untilText } from './harness.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -57,6 +57,33 @@ describe('orchestra up and its stdout', () => {
     proc.kill('SIGTERM');
     await exited;
     expect(out).toMatch(/bytes of agent output not shown here/);
+  });
+
+  it('orchestra up 2>&1 | head: with both streams gone it keeps supervising, then stops cleanly', async () => {
+    const dir = mkdtempSync('/tmp/orch-pipe-');
+    const stateDir = join(dir, 's');
+    const file = join(dir, 'orchestra.yaml');
+    writeFileSync(file, `session: pipe\nstate_dir: ${stateDir}\nagents:\n  tick:\n    command: node\n    args: [${join(FIX, 'ticker.mjs')}]\n`);
+    const sub = new BusSubscriber(`ipc://${stateDir}/bus.sock`, { kinds: ['output', 'state'] });
+    const proc = spawn(process.execPath, [CLI, 'up', file, '--await-subscriber'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((r) => proc.on('exit', r));
+    cleanup.push(async () => {
+      proc.kill('SIGKILL');
+      await exited;
+      sub.close();
+    });
+    await untilText(streamSource(proc.stderr), /session "pipe" up/);
+    // The reader of both streams goes away (`| head` has printed its lines).
+    proc.stdout?.destroy();
+    proc.stderr?.destroy();
+    // Output keeps flowing on the bus while the agent's lines find stdout closed.
+    let outputs = 0;
+    await until(sub, (r) => r.msg.kind === 'output' && ++outputs >= 3);
+    // Stopping writes its notice to the closed stderr: the stop still completes.
+    proc.kill('SIGTERM');
+    await until(sub, isState('tick', 'stopped'));
+    expect(await exited).toBe(0);
+    expect(readFileSync(join(stateDir, 'orchestra.log'), 'utf8')).not.toMatch(/unexpected error/);
   });
 
   it('a terminal stopped with Ctrl-S does not freeze the supervisor', async () => {
