@@ -6,10 +6,21 @@
  * queues and is written together next. If the disk falls behind by more than SYNC_ABOVE bytes,
  * writes become synchronous: the agent is slowed down rather than any byte dropped.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, write, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writev, writevSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 const SYNC_ABOVE = 8 * 1024 * 1024;
+/** Buffers per writev (Linux's IOV_MAX). */
+const IOV_MAX = 1024;
+
+/** What is left of `bufs` after the first `n` bytes were written. */
+function skip(bufs: Uint8Array[], n: number): Uint8Array[] {
+  let i = 0;
+  while (i < bufs.length && n >= (bufs[i] as Uint8Array).length) n -= (bufs[i++] as Uint8Array).length;
+  const rest = bufs.slice(i);
+  if (n > 0 && rest.length > 0) rest[0] = (rest[0] as Uint8Array).subarray(n);
+  return rest;
+}
 
 export class OutputLog {
   private fd: number;
@@ -40,16 +51,31 @@ export class OutputLog {
     else if (!this.inFlight) this.next();
   }
 
-  /** Takes the next piece to write: up to the rotation boundary. */
-  private take(): Uint8Array | undefined {
+  /**
+   * Takes the next piece to write: the queued chunks up to the rotation boundary (a chunk that
+   * crosses it is split), at most IOV_MAX of them. They are written as they are, with writev: no
+   * copy.
+   */
+  private take(): Uint8Array[] | undefined {
     if (this.queue.length === 0) return undefined;
     if (this.size >= this.maxSize && this.maxSize > 0) this.rotate();
-    const room = this.maxSize > 0 ? this.maxSize - this.size : Number.MAX_SAFE_INTEGER;
-    const all = this.queue.length === 1 ? (this.queue[0] as Uint8Array) : Buffer.concat(this.queue);
-    const piece = all.length > room ? all.subarray(0, room) : all;
-    const rest = all.subarray(piece.length);
-    this.queue = rest.length ? [rest] : [];
-    this.queued = rest.length;
+    let room = this.maxSize > 0 ? this.maxSize - this.size : Number.MAX_SAFE_INTEGER;
+    const piece: Uint8Array[] = [];
+    let n = 0;
+    while (n < this.queue.length && piece.length < IOV_MAX && room > 0) {
+      const c = this.queue[n] as Uint8Array;
+      if (c.length > room) {
+        piece.push(c.subarray(0, room));
+        this.queue[n] = c.subarray(room);
+        room = 0;
+        break;
+      }
+      piece.push(c);
+      room -= c.length;
+      n++;
+    }
+    this.queue = this.queue.slice(n);
+    for (const c of piece) this.queued -= c.length;
     return piece;
   }
 
@@ -60,20 +86,21 @@ export class OutputLog {
       return;
     }
     this.inFlight = true;
-    this.writeAsync(piece, 0);
+    this.writeAsync(piece);
   }
 
-  private writeAsync(piece: Uint8Array, off: number): void {
-    write(this.fd, piece, off, piece.length - off, null, (err, n) => {
+  private writeAsync(piece: Uint8Array[]): void {
+    writev(this.fd, piece, (err, n) => {
       if (err) {
         this.fail(err);
         return;
       }
-      if (off + n < piece.length) {
-        this.writeAsync(piece, off + n);
+      this.size += n;
+      const rest = skip(piece, n);
+      if (rest.length > 0) {
+        this.writeAsync(rest);
         return;
       }
-      this.size += piece.length;
       this.inFlight = false;
       if (!this.closed) this.next();
     });
@@ -83,9 +110,11 @@ export class OutputLog {
   private drainSync(): void {
     if (this.inFlight) return; // the in-flight callback continues; sync drains resume after it
     for (let piece = this.take(); piece; piece = this.take()) {
-      let off = 0;
-      while (off < piece.length) off += writeSync(this.fd, piece, off, piece.length - off);
-      this.size += piece.length;
+      while (piece.length > 0) {
+        const n = writevSync(this.fd, piece);
+        this.size += n;
+        piece = skip(piece, n);
+      }
     }
   }
 

@@ -29,4 +29,19 @@ describe('OutputLog', () => {
     await log.close();
     expect(readFileSync(file).equals(Buffer.concat(parts))).toBe(true);
   });
+
+  it('writes thousands of queued chunks (more than one writev takes) in order, across rotations', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'orch-log-')), 'c.log');
+    const log = new OutputLog(file, 64 * 1024, 100);
+    const parts = Array.from({ length: 5000 }, (_, i) => Buffer.from(`${i}:${'x'.repeat(i % 97)}\n`));
+    for (const p of parts) log.write(p);
+    await log.drained();
+    const files = [];
+    for (let i = 100; i >= 1; i--) if (existsSync(`${file}.${i}`)) files.push(readFileSync(`${file}.${i}`));
+    files.push(readFileSync(file));
+    expect(files.slice(0, -1).every((f) => f.length === 64 * 1024)).toBe(true);
+    expect(Buffer.concat(files).equals(Buffer.concat(parts))).toBe(true);
+    await log.close();
+  });
 });
+
