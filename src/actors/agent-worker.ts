@@ -10,7 +10,7 @@ import { createActor } from 'xstate';
 import { encodeOutput } from '../bus/protocol.js';
 import { agentMachine, type PublicState, publicState, RUNNING_STATES as RUNNING } from '../machines/agent.js';
 import { OutputLog } from './output-log.js';
-import { OutputPipeline } from './output-pipeline.js';
+import { activityWindowFor, OutputPipeline } from './output-pipeline.js';
 import { InputQueue } from './input-queue.js';
 import { createPtyActor, type PtyIo } from './pty-actor.js';
 import { RingBuffer } from './ring-buffer.js';
@@ -48,7 +48,7 @@ const pipeline = new OutputPipeline({
   },
   view: (chunk) => model?.write(chunk),
   activity: () => actor.send({ type: 'pty.output' }),
-});
+}, undefined, activityWindowFor(agent.busyAfterMs, agent.idleAfterMs));
 
 const env: Record<string, string> = {};
 for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
@@ -193,7 +193,7 @@ actor.subscribe((snap) => {
 function close(): void {
   if (host === 'closed') return;
   host = 'closed';
-  pipeline.flush();
+  pipeline.close();
   flushSidecar();
   disarmHang();
   input.close();

@@ -7,13 +7,29 @@
  * bulk, chunks are collected for up to STREAM_WINDOW_MS or
  * MAX_BATCH bytes and then logged, forwarded (encoded once, straight into the message that is
  * transferred to the supervisor) and reported to the machine once.
+ *
+ * Reads arrive as views of the reader's one buffer (see pty-reader.ts), so each is copied once, on
+ * arrival, into a slab: consecutive reads end up contiguous, and a batch is usually one or two
+ * slices of a slab (one iovec for the log, one copy into the message, one ring write). A slab is
+ * never written twice: a batch's slices stay valid while the log or the model still hold them.
+ *
+ * The machine hears of output at most once per `activityWindowMs` while it streams: the first batch
+ * at once, and one report at the end of the window for whatever came after it. A report is never
+ * earlier than the output it stands for, so "quiet for idle_after" never fires early (it may fire
+ * up to one window late); each report costs the machine a transition and a timer reset.
  */
 import type { OutputLog } from './output-log.js';
 import type { RingBuffer } from './ring-buffer.js';
 
 /** A chunk arriving within this time of the previous flush means output is streaming. */
-export const STREAM_WINDOW_MS = 5;
-export const MAX_BATCH = 256 * 1024;
+export const STREAM_WINDOW_MS = 10;
+/**
+ * 1 MiB (16 bus messages): during a flood, 4× fewer hand-overs to the supervisor than 256 KiB, and
+ * ~10 % less CPU per MB in bench/pty-throughput (docs/benchmarks.md).
+ */
+export const MAX_BATCH = 1024 * 1024;
+/** Size of the slabs reads are copied into. */
+const SLAB = MAX_BATCH;
 /** A batch smaller than this is interactive output, not a stream: the next chunk goes at once too. */
 export const SMALL_BATCH = 1024;
 
@@ -22,10 +38,15 @@ export interface PipelineTargets {
   readonly log: OutputLog;
   /** Receives each batch as the chunks it is made of (in order) and their total size. */
   readonly forward: (chunks: readonly Buffer[], size: number) => void;
-  /** Receives the original chunks (not copied, never transferred): the terminal model. */
+  /** Receives each read (the pipeline's copy; never transferred): the terminal model. */
   readonly view: (chunk: Buffer) => void;
-  /** Once per batch: output happened. */
+  /** Output happened (coalesced: see `activityWindowMs`). */
   readonly activity: () => void;
+}
+
+/** The window for activity reports given the machine's timings: well inside its debounce and idle times. */
+export function activityWindowFor(busyAfterMs: number, idleAfterMs: number): number {
+  return Math.max(0, Math.min(50, Math.floor(busyAfterMs / 2), Math.floor(idleAfterMs / 4)));
 }
 
 export class OutputPipeline {
@@ -35,15 +56,21 @@ export class OutputPipeline {
   private timer: NodeJS.Timeout | undefined;
   private lastFlush = -Infinity;
   private lastFlushBytes = 0;
+  private slab: Buffer = Buffer.allocUnsafeSlow(SLAB);
+  private slabUsed = 0;
+  private lastActivity = -Infinity;
+  private activityTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly to: PipelineTargets,
     private readonly now: () => number = () => performance.now(),
+    private readonly activityWindowMs = 0,
   ) {}
 
-  push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.chunks.push(chunk);
+  /** One read of the PTY: `data` is only valid during the call (it is copied). */
+  push(data: Buffer): void {
+    if (data.length === 0) return;
+    const chunk = this.copy(data);
     this.bytes += chunk.length;
     this.to.view(chunk);
     if (this.bytes >= MAX_BATCH) {
@@ -60,6 +87,26 @@ export class OutputPipeline {
       this.pending = 'timer';
       this.timer = setTimeout(() => this.flush(), STREAM_WINDOW_MS);
     }
+  }
+
+  /** Copies `data` into the slab; the batch's last slice grows when the copy lands right after it. */
+  private copy(data: Buffer): Buffer {
+    if (this.slabUsed + data.length > this.slab.length) {
+      this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB, data.length));
+      this.slabUsed = 0;
+    }
+    const start = this.slabUsed;
+    data.copy(this.slab, start);
+    this.slabUsed += data.length;
+    const chunk = this.slab.subarray(start, this.slabUsed);
+    const last = this.chunks.length - 1;
+    const prev = this.chunks[last];
+    if (prev && prev.buffer === this.slab.buffer && prev.byteOffset + prev.length === this.slab.byteOffset + start) {
+      this.chunks[last] = this.slab.subarray(prev.byteOffset - this.slab.byteOffset, this.slabUsed);
+    } else {
+      this.chunks.push(chunk);
+    }
+    return chunk;
   }
 
   flush(): void {
@@ -79,6 +126,27 @@ export class OutputPipeline {
       this.to.log.write(c);
     }
     this.to.forward(chunks, size);
-    this.to.activity();
+    this.reportActivity();
+  }
+
+  private reportActivity(): void {
+    const now = this.now();
+    if (now - this.lastActivity >= this.activityWindowMs) {
+      this.lastActivity = now;
+      this.to.activity();
+      return;
+    }
+    this.activityTimer ??= setTimeout(() => {
+      this.activityTimer = undefined;
+      this.lastActivity = this.now();
+      this.to.activity();
+    }, this.lastActivity + this.activityWindowMs - now);
+  }
+
+  /** Flushes what is pending and drops a pending activity report (the host is closing). */
+  close(): void {
+    this.flush();
+    if (this.activityTimer) clearTimeout(this.activityTimer);
+    this.activityTimer = undefined;
   }
 }

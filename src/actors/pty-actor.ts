@@ -6,12 +6,13 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants as fsc, openSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import * as pty from 'node-pty';
+import type * as pty from 'node-pty';
 import { fromCallback } from 'xstate';
 import type { AgentConfig } from '../config/types.js';
 import type { AgentEvent, PtyCommand } from '../machines/agent.js';
 import { signalGroup, signalName, terminateGroup, waitGroupEmpty } from './process-group.js';
-import { drainLosslessly } from './pty-drain.js';
+import { type Drain, drainLosslessly } from './pty-drain.js';
+import { spawnPty } from './pty-reader.js';
 
 /** What the host may do to a running PTY. Both are no-ops once the process has exited. */
 export interface PtyIo {
@@ -39,7 +40,7 @@ export function readCanonical(ptsName: string): boolean | undefined {
 export interface PtySink {
   /** A new process started; its pid is also its process group id. */
   spawned(pid: number, io: PtyIo): void;
-  /** Raw bytes, in order. */
+  /** Raw bytes, in order: a view of the read buffer, valid only during the call (copy what you keep). */
   data(chunk: Buffer): void;
   /** Called before the exit is reported: everything read so far must be delivered and logged. */
   flush(): Promise<void>;
@@ -76,13 +77,16 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
     const file = resolveCommand(agent.command, agent.cwd, env.PATH);
     if (!file) return fail(`command not found: ${agent.command}`);
     let term: pty.IPty;
+    let drain: Drain | undefined;
     try {
-      term = pty.spawn(file, [...agent.args], { name: 'xterm-256color', cols: agent.cols, rows: agent.rows, cwd: agent.cwd, env, encoding: null });
+      // Reads arrive from the next event-loop turn on, once `drain` is set.
+      term = spawnPty(file, agent.args, { name: 'xterm-256color', cols: agent.cols, rows: agent.rows, cwd: agent.cwd, env, encoding: null }, (view) => drain?.read(view));
     } catch (err) {
       return fail((err as Error).message);
     }
     const pid = term.pid;
-    const stopDrain = drainLosslessly(term, sink);
+    drain = drainLosslessly(term, sink);
+    const stopDrain = () => drain?.stop();
 
     // --- exit and stop ----------------------------------------------------------------------
     let exited = false;

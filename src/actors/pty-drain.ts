@@ -23,15 +23,23 @@ const DRAIN_TIMEOUT_MS = 5000;
 const RETRY_MS = 10;
 
 export interface DrainSink {
+  /** A view of the read buffer, valid only during the call. */
   data(chunk: Buffer): void;
   log(level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>): void;
 }
 
+export interface Drain {
+  /** Every read of the PTY goes through here (a view valid only during the call). */
+  read(data: Buffer): void;
+  /** Cleanup for when the PTY is abandoned without a normal exit. */
+  stop(): void;
+}
+
 /**
- * Takes over `term`'s output: every byte reaches `sink.data`, in order, including the tail after
- * the child exits. Returns a cleanup for when the PTY is abandoned without a normal exit.
+ * Takes over the end of `term`'s output: every byte read reaches `sink.data`, in order, including
+ * the tail after the child exits.
  */
-export function drainLosslessly(term: pty.IPty, sink: DrainSink): () => void {
+export function drainLosslessly(term: pty.IPty, sink: DrainSink): Drain {
   const internals = term as unknown as PtyInternals;
   let slaveFd: number | null = null;
   try {
@@ -103,14 +111,14 @@ export function drainLosslessly(term: pty.IPty, sink: DrainSink): () => void {
     originalOnce(event, listener);
   };
 
-  term.onData((chunk) => {
-    const data = chunk as unknown as Buffer;
+  const read = (data: Buffer) => {
     if (phase !== 'draining') {
       sink.data(data);
       return;
     }
     if (markerSent < marker.length) pushMarker(); // this read made room in the queue
-    pending = pending.length ? Buffer.concat([pending, data]) : data;
+    // A copy: `data` is the read buffer, reused by the next read.
+    pending = Buffer.concat([pending, data]);
     const at = pending.indexOf(marker);
     if (at >= 0) {
       if (at > 0) sink.data(pending.subarray(0, at));
@@ -122,9 +130,12 @@ export function drainLosslessly(term: pty.IPty, sink: DrainSink): () => void {
     const keep = Math.min(pending.length, marker.length - 1);
     if (pending.length > keep) sink.data(pending.subarray(0, pending.length - keep));
     pending = pending.subarray(pending.length - keep);
-  });
+  };
 
-  return () => {
-    if (phase !== 'drained') release();
+  return {
+    read,
+    stop: () => {
+      if (phase !== 'drained') release();
+    },
   };
 }

@@ -132,8 +132,9 @@ export function encodeOutput(env: Omit<Envelope, 'v' | 'replay' | 'seq'>, firstS
     heads.push(head);
     total += head.length + DATA_KEY.length + 5 + Math.min(maxPart, size - i * maxPart);
   }
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
+  // Its own ArrayBuffer (transferable), not zero-filled: every byte is written below.
+  const out = Buffer.allocUnsafeSlow(total);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   const parts: OutputPart[] = [];
   let off = 0;
   let chunk = 0;

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { OutputLog } from '../../src/actors/output-log.js';
-import { MAX_BATCH, OutputPipeline, SMALL_BATCH, STREAM_WINDOW_MS } from '../../src/actors/output-pipeline.js';
+import { activityWindowFor, MAX_BATCH, OutputPipeline, SMALL_BATCH, STREAM_WINDOW_MS } from '../../src/actors/output-pipeline.js';
 import { RingBuffer } from '../../src/actors/ring-buffer.js';
 
-function setup() {
+function setup(activityWindowMs = 0) {
   let now = 1000;
   const batches: Uint8Array[] = [];
   const logged: Uint8Array[] = [];
@@ -17,6 +17,7 @@ function setup() {
       activity: () => activity++,
     },
     () => now,
+    activityWindowMs,
   );
   return { p, batches, logged, advance: (ms: number) => (now += ms), activity: () => activity };
 }
@@ -44,7 +45,29 @@ describe('OutputPipeline', () => {
     expect(s.batches).toHaveLength(1);
     vi.advanceTimersByTime(STREAM_WINDOW_MS);
     expect(s.batches.map((b) => Buffer.from(b).toString())).toEqual([a, 'bc']);
-    expect(s.logged.map((b) => Buffer.from(b).toString())).toEqual([a, 'b', 'c']);
+    // Consecutive reads are contiguous copies: the log gets one slice per batch.
+    expect(s.logged.map((b) => Buffer.from(b).toString())).toEqual([a, 'bc']);
+  });
+
+  it('copies each read at once: the reader may reuse its buffer right after the call', () => {
+    const s = setup();
+    const readBuffer = Buffer.alloc(4);
+    const seen: string[] = [];
+    const p = new OutputPipeline({
+      ring: new RingBuffer(64),
+      log: { write: () => undefined } as unknown as OutputLog,
+      forward: (chunks) => seen.push(Buffer.concat(chunks).toString()),
+      view: (c) => seen.push(`view:${c.toString()}`),
+      activity: () => undefined,
+    });
+    for (const text of ['one.', 'two.', 'six.']) {
+      readBuffer.write(text);
+      p.push(readBuffer);
+    }
+    readBuffer.write('XXXX');
+    p.flush();
+    expect(seen).toEqual(['view:one.', 'view:two.', 'view:six.', 'one.two.six.']);
+    expect(s.batches).toEqual([]);
   });
 
   it('small output (echoes) goes at once even right after a flush: no batching delay for interaction', () => {
@@ -63,5 +86,43 @@ describe('OutputPipeline', () => {
     vi.advanceTimersToNextTimer();
     s.p.push(Buffer.alloc(MAX_BATCH));
     expect(s.batches.map((b) => b.length)).toEqual([10, MAX_BATCH]);
+  });
+
+  it('tells the machine of streaming output at most once per window: at once, then once at the window end', () => {
+    const s = setup(50);
+    const flushAt = (ms: number) => {
+      vi.advanceTimersByTime(ms);
+      s.advance(ms);
+      s.p.push(Buffer.alloc(MAX_BATCH)); // flushes at once
+    };
+    flushAt(0);
+    expect(s.activity()).toBe(1); // the first output is reported at once
+    flushAt(10);
+    flushAt(10);
+    flushAt(10);
+    expect(s.activity()).toBe(1); // within the window: held back...
+    vi.advanceTimersByTime(19);
+    expect(s.activity()).toBe(1); // ...never reported before the window ends (idle is never early)...
+    vi.advanceTimersByTime(1);
+    s.advance(20);
+    expect(s.activity()).toBe(2); // ...and once at its end, for all three
+    vi.advanceTimersByTime(1000);
+    expect(s.activity()).toBe(2); // nothing more without output
+    flushAt(100);
+    expect(s.activity()).toBe(3); // output after a quiet window: at once again
+  });
+
+  it('an isolated chunk is reported once (the busy debounce still sees one burst)', () => {
+    const s = setup(50);
+    s.p.push(Buffer.from('tick'));
+    vi.advanceTimersByTime(1000);
+    expect(s.activity()).toBe(1);
+  });
+
+  it('the window stays well inside the debounce and idle times, and is off when they are tiny', () => {
+    expect(activityWindowFor(250, 2000)).toBe(50);
+    expect(activityWindowFor(40, 2000)).toBe(20);
+    expect(activityWindowFor(250, 100)).toBe(25);
+    expect(activityWindowFor(0, 2000)).toBe(0);
   });
 });

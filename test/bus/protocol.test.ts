@@ -21,7 +21,7 @@ describe('wire format', () => {
           // msgpackr returns Buffer or Uint8Array for bin depending on length: compare bytes.
           const bytes = (m: typeof fast) => (m.kind === 'output' ? Buffer.from(m.data) : null);
           expect({ ...fast, data: bytes(fast) }).toEqual({ ...ref, data: bytes(ref) });
-          expect(buffer.subarray(p.offset + p.length - p.size, p.offset + p.length)).toEqual(new Uint8Array(data));
+          expect(Buffer.from(buffer.subarray(p.offset + p.length - p.size, p.offset + p.length)).equals(data)).toBe(true);
         }
         expect(at).toBe(size);
       }),
