@@ -8,6 +8,7 @@ import { fork } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import * as pty from 'node-pty';
 import * as zmq from 'zeromq';
+import { spawnPty } from '../dist/actors/pty-reader.js';
 import { median } from './_lib.mjs';
 
 const TOTAL = Number(process.env.BENCH_BYTES ?? 128 * 1024 * 1024);
@@ -43,8 +44,9 @@ if (process.env.BENCH_WORKER) {
   }
   parentPort.on('message', async (m) => {
     if (m !== 'go') return;
-    const p = pty.spawn(WRITER[0], WRITER[1], { cols: 120, rows: 40, encoding: null });
-    let chunks = [];
+    // Both designs read the way orchestra does (src/actors/pty-reader.ts: one reused read buffer),
+    // copy each read into the batch, and send 64 KiB messages.
+    let batch = Buffer.allocUnsafeSlow(65536);
     let size = 0;
     let timer;
     let sending = Promise.resolve();
@@ -52,17 +54,20 @@ if (process.env.BENCH_WORKER) {
       clearTimeout(timer);
       timer = undefined;
       if (!size) return;
-      const batch = Buffer.concat(chunks, size);
-      chunks = [];
+      const full = batch.subarray(0, size);
+      batch = Buffer.allocUnsafeSlow(65536);
       size = 0;
-      if (pub) sending = sending.then(() => pub.send(['output/w/', batch]));
-      else parentPort.postMessage(batch, [batch.buffer]);
+      if (pub) sending = sending.then(() => pub.send(['output/w/', full]));
+      else parentPort.postMessage(full, [full.buffer]);
     };
-    p.onData((d) => {
-      chunks.push(d);
-      size += d.length;
-      if (size >= 65536) flush();
-      else timer ??= setTimeout(flush, 2);
+    const p = spawnPty(WRITER[0], WRITER[1], { cols: 120, rows: 40, encoding: null }, (view) => {
+      for (let off = 0; off < view.length; ) {
+        const n = view.copy(batch, size, off);
+        off += n;
+        size += n;
+        if (size === batch.length) flush();
+      }
+      timer ??= setTimeout(flush, 10);
     });
     p.onExit(async () => {
       flush();
@@ -77,7 +82,10 @@ if (process.env.BENCH_WORKER) {
     });
   });
   parentPort.postMessage('ready');
-} else {
+} else if (process.argv[2] === '--measure') {
+  // One measurement per process: zeromq.js can abort the process while a worker that used it is
+  // torn down (Napi::Error thrown from native code), which must not take the whole bench with it.
+  const mode = process.argv[3];
   const raw = () =>
     new Promise((resolve) => {
       const t0 = performance.now();
@@ -98,7 +106,6 @@ if (process.env.BENCH_WORKER) {
     await new Promise((r) => w.once('message', r));
     const sub = fork(new URL(import.meta.url).pathname, ['--subscriber', endpoint], { stdio: 'inherit' });
     await new Promise((r) => sub.once('message', r));
-    // Subscriptions propagate asynchronously; a probe frame that arrives proves the path is open.
     const result = new Promise((r) => sub.on('message', r));
     let sending = Promise.resolve();
     w.on('message', (m) => {
@@ -111,16 +118,23 @@ if (process.env.BENCH_WORKER) {
     await new Promise((r) => setTimeout(r, 300)); // subscription propagation (no event exists for it on PUB)
     w.postMessage('go');
     const { bytes, ms } = await result;
-    await w.terminate();
-    pub?.close();
     return (bytes / 1e6) / (ms / 1000);
   };
 
+  const mbs = mode === 'raw' ? await raw() : await viaBus(mode);
+  process.send(mbs, () => process.exit(0));
+} else {
+  const measure = (mode) =>
+    new Promise((resolve, reject) => {
+      const child = fork(new URL(import.meta.url).pathname, ['--measure', mode], { stdio: 'inherit' });
+      let got;
+      child.on('message', (m) => (got = m));
+      child.on('exit', (code, signal) => (got !== undefined ? resolve(got) : reject(new Error(`${mode}: measurement process ended (${signal ?? code}) without a result`))));
+    });
+
   const figures = { raw: [], 'via-main': [], 'worker-pub': [] };
   for (let i = 0; i < RUNS; i++) {
-    figures.raw.push(await raw());
-    figures['via-main'].push(await viaBus('via-main'));
-    figures['worker-pub'].push(await viaBus('worker-pub'));
+    for (const mode of Object.keys(figures)) figures[mode].push(await measure(mode));
     console.log(`run ${i + 1}: ${Object.entries(figures).map(([k, v]) => `${k} ${v.at(-1).toFixed(1)} MB/s`).join(', ')}`);
   }
   const m = Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, median(v)]));

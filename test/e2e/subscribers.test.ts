@@ -98,9 +98,11 @@ describe('a monitor in another language', () => {
   it('examples/monitor.py (pyzmq + msgpack) sees the current states at once, then crash -> restart decision -> ready', async () => {
     crew = startCrew(
       `  steady:\n    command: node\n    args: [${join(FIX, 'echo-agent.mjs')}, steady]\n    ready: { pattern: "steady> $" }\n` +
-        `  flaky:\n    command: node\n    args: [${join(FIX, 'flaky-agent.mjs')}, "1500"]\n    idle_after: 200ms\n    restart: { policy: on-failure, backoff: { initial: 100ms } }\n`,
+        `  flaky:\n    command: node\n    args: [${join(FIX, 'flaky-agent.mjs')}, "3000"]\n    idle_after: 200ms\n    restart: { policy: on-failure, backoff: { initial: 100ms } }\n`,
     );
     await until(crew.bus, isState('flaky', 'ready'));
+    // The monitor must be up before flaky crashes (3 s after its start): Python with pyzmq can take
+    // over a second to start on a loaded 2-core machine.
     const py = spawn('/usr/bin/python3', [join(ROOT, 'examples/monitor.py'), crew.endpoint], { stdio: ['ignore', 'pipe', 'pipe'] });
     procs.push(py);
     let err = '';
@@ -118,7 +120,7 @@ describe('a monitor in another language', () => {
     ]);
     const live = lines.slice(3).filter((l) => l.includes('flaky'));
     expect(live[0]).toBe('STATE flaky ready -> exited (exit code 1)');
-    expect(live[1]).toMatch(/^EXIT flaky code 1 \(cause exit, ran 1\d{3}ms\)$/);
+    expect(live[1]).toMatch(/^EXIT flaky code 1 \(cause exit, ran 3\d{3}ms\)$/);
     expect(live[2]).toMatch(/^RESTART flaky in \d+ms, attempt 1, \d+ left: exit code 1; restart policy "on-failure"/);
     expect(live.slice(3)).toEqual(['STATE flaky exited -> restarting (' + live[2]!.replace(/^RESTART flaky in \d+ms, attempt 1, \d+ left: /, '') + ')', 'STATE flaky restarting -> starting (restart delay elapsed)', 'STATE flaky starting -> ready (quiet for 200ms after start-up output)']);
   });
