@@ -59,6 +59,8 @@ export class OutputPipeline {
   private lastFlushBytes = 0;
   private slab: Buffer = Buffer.allocUnsafeSlow(SLAB);
   private slabUsed = 0;
+  /** Where the batch's last slice begins in the current slab (none yet: undefined). */
+  private sliceStart: number | undefined;
   private lastActivity = -Infinity;
   private activityTimer: NodeJS.Timeout | undefined;
 
@@ -90,24 +92,26 @@ export class OutputPipeline {
     }
   }
 
-  /** Copies `data` into the slab; the batch's last slice grows when the copy lands right after it. */
+  /**
+   * Copies `data` into the slab. While the batch's last slice is in the current slab it simply
+   * grows (`sliceStart` is where it begins); a new slab or a new batch starts a new slice.
+   */
   private copy(data: Buffer): Buffer {
     if (this.slabUsed + data.length > this.slab.length) {
       this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB, data.length));
       this.slabUsed = 0;
+      this.sliceStart = undefined;
     }
     const start = this.slabUsed;
     data.copy(this.slab, start);
     this.slabUsed += data.length;
-    const chunk = this.slab.subarray(start, this.slabUsed);
-    const last = this.chunks.length - 1;
-    const prev = this.chunks[last];
-    if (prev && prev.buffer === this.slab.buffer && prev.byteOffset + prev.length === this.slab.byteOffset + start) {
-      this.chunks[last] = this.slab.subarray(prev.byteOffset - this.slab.byteOffset, this.slabUsed);
+    if (this.sliceStart === undefined) {
+      this.sliceStart = start;
+      this.chunks.push(this.slab.subarray(start, this.slabUsed));
     } else {
-      this.chunks.push(chunk);
+      this.chunks[this.chunks.length - 1] = this.slab.subarray(this.sliceStart, this.slabUsed);
     }
-    return chunk;
+    return this.slab.subarray(start, this.slabUsed);
   }
 
   flush(): void {
@@ -118,6 +122,7 @@ export class OutputPipeline {
     this.lastFlush = this.now();
     this.lastFlushBytes = this.bytes;
     const chunks = this.chunks;
+    this.sliceStart = undefined;
     const size = this.bytes;
     this.chunks = [];
     this.bytes = 0;

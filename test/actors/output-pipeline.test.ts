@@ -7,19 +7,20 @@ function setup(activityWindowMs = 0) {
   let now = 1000;
   const batches: Uint8Array[] = [];
   const logged: Uint8Array[] = [];
+  const views: string[] = [];
   let activity = 0;
   const p = new OutputPipeline(
     {
       ring: new RingBuffer(1 << 20),
       log: { write: (c: Uint8Array) => logged.push(c) } as unknown as OutputLog,
       forward: (chunks) => batches.push(Buffer.concat(chunks)),
-      view: () => undefined,
+      view: (c: Buffer) => views.push(c.toString()),
       activity: () => activity++,
     },
     () => now,
     activityWindowMs,
   );
-  return { p, batches, logged, advance: (ms: number) => (now += ms), activity: () => activity };
+  return { p, batches, logged, views, advance: (ms: number) => (now += ms), activity: () => activity };
 }
 
 describe('OutputPipeline', () => {
@@ -52,22 +53,26 @@ describe('OutputPipeline', () => {
   it('copies each read at once: the reader may reuse its buffer right after the call', () => {
     const s = setup();
     const readBuffer = Buffer.alloc(4);
-    const seen: string[] = [];
-    const p = new OutputPipeline({
-      ring: new RingBuffer(64),
-      log: { write: () => undefined } as unknown as OutputLog,
-      forward: (chunks) => seen.push(Buffer.concat(chunks).toString()),
-      view: (c) => seen.push(`view:${c.toString()}`),
-      activity: () => undefined,
-    });
     for (const text of ['one.', 'two.', 'six.']) {
       readBuffer.write(text);
-      p.push(readBuffer);
+      s.p.push(readBuffer);
     }
     readBuffer.write('XXXX');
-    p.flush();
-    expect(seen).toEqual(['view:one.', 'view:two.', 'view:six.', 'one.two.six.']);
-    expect(s.batches).toEqual([]);
+    s.p.flush();
+    expect(s.views).toEqual(['one.', 'two.', 'six.']);
+    expect(s.batches.map((b) => Buffer.from(b).toString())).toEqual(['one.two.six.']);
+    // Contiguous copies: one slice for the whole batch.
+    expect(s.logged.map((b) => Buffer.from(b).toString())).toEqual(['one.two.six.']);
+  });
+
+  it('a batch that does not fit in the current slab continues in a new one, bytes in order', () => {
+    const s = setup();
+    const a = Buffer.alloc(MAX_BATCH - 3, 'a');
+    s.p.push(a); // under MAX_BATCH: waits for the next turn
+    s.p.push(Buffer.from('bcdef')); // does not fit in the slab's last 3 bytes
+    expect(s.batches).toHaveLength(1);
+    expect(Buffer.concat(s.logged).equals(Buffer.concat([a, Buffer.from('bcdef')]))).toBe(true);
+    expect(s.logged).toHaveLength(2);
   });
 
   it('small output (echoes) goes at once even right after a flush: no batching delay for interaction', () => {
