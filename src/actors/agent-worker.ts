@@ -114,7 +114,6 @@ function onSidecar(item: SidecarItem): void {
 
 const sidecar = new SidecarServer(agent.sidecar.path, agent.sidecar.maxLine, onSidecar);
 
-
 const ptyActor = createPtyActor(agent, env, {
   spawned(pid, ptyIo) {
     io = ptyIo;
