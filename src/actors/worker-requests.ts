@@ -16,9 +16,12 @@ export type InputRequest = 'send' | 'interrupt' | 'escape';
 /** Publishes one input outcome (the supervisor puts it on the bus and in its log). */
 export type PublishInput = (id: string, request: InputRequest, outcome: InputOutcome, reason: string, bytes: number) => void;
 
-type Pending =
-  | { readonly kind: 'input'; readonly request: InputRequest; readonly bytes: number; readonly done: (r: InputResult) => void }
-  | { readonly kind: 'ring'; readonly done: (r: Results['logs'] | ControlError) => void };
+interface PendingInput {
+  readonly request: InputRequest;
+  readonly bytes: number;
+  readonly done: (r: InputResult) => void;
+}
+type PendingRing = (r: Results['logs'] | ControlError) => void;
 
 const KEYS = { interrupt: '\x03', escape: '\x1b' } as const;
 
@@ -32,7 +35,9 @@ export interface AgentNow {
 }
 
 export class WorkerRequests {
-  private readonly pending = new Map<string, Pending>();
+  /** By the input's id, which a client may choose: kept apart from ring reads so ids never collide. */
+  private readonly inputs = new Map<string, PendingInput>();
+  private readonly rings = new Map<string, PendingRing>();
   private nextRing = 0;
 
   constructor(private readonly publish: PublishInput) {}
@@ -40,12 +45,8 @@ export class WorkerRequests {
   /** Sends accepted and not yet final (the `queued` column of ps). */
   get queuedSends(): number {
     let n = 0;
-    for (const p of this.pending.values()) if (p.kind === 'input' && p.request === 'send') n++;
+    for (const p of this.inputs.values()) if (p.request === 'send') n++;
     return n;
-  }
-
-  has(id: string): boolean {
-    return this.pending.has(id);
   }
 
   /** Queues text for the agent; resolves with the final outcome (`queued` is only published). */
@@ -53,7 +54,7 @@ export class WorkerRequests {
     const id = req.id ?? randomBytes(6).toString('hex');
     const bytes = Buffer.byteLength(req.text);
     if (!now.handle) return this.settle(id, 'send', 'agent-not-running', `the agent is ${now.state}`, bytes);
-    if (this.pending.has(id)) throw new ControlError('bad-request', `input id "${id}" is already in use`);
+    this.claim(id);
     this.publish(id, 'send', 'queued', `mode ${req.mode}, timeout ${req.timeoutMs}ms`, bytes);
     return this.input(now.handle, 'send', id, bytes, { type: 'input.send', id, text: req.text, mode: req.mode, timeoutMs: req.timeoutMs });
   }
@@ -63,7 +64,13 @@ export class WorkerRequests {
     const id = givenId ?? randomBytes(6).toString('hex');
     if (which === 'escape' && !now.escapeEnabled) return this.settle(id, which, 'refused', `escape is disabled for agent "${now.name}" (input.escape: false)`, 0);
     if (!now.handle) return this.settle(id, which, 'agent-not-running', `the agent is ${now.state}`, 0);
+    this.claim(id);
     return this.input(now.handle, which, id, 0, { type: 'input.key', id, data: KEYS[which] });
+  }
+
+  /** An id still waiting for its outcome cannot be reused: its client would never hear of it. */
+  private claim(id: string): void {
+    if (this.inputs.has(id)) throw new ControlError('bad-request', `input id "${id}" is already in use`);
   }
 
   /** An outcome decided without the worker: published like any other. */
@@ -75,7 +82,7 @@ export class WorkerRequests {
   /** Hands an input request to the worker; resolves with its final outcome. */
   private input(handle: AgentHandle, request: InputRequest, id: string, bytes: number, msg: ToWorker): Promise<InputResult> {
     return new Promise((done) => {
-      this.pending.set(id, { kind: 'input', request, bytes, done });
+      this.inputs.set(id, { request, bytes, done });
       handle.send(msg);
     });
   }
@@ -84,34 +91,35 @@ export class WorkerRequests {
   ring(handle: AgentHandle, bytes: number): Promise<Results['logs']> {
     const id = `ring-${++this.nextRing}`;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { kind: 'ring', done: (v) => (v instanceof ControlError ? reject(v) : resolve(v)) });
+      this.rings.set(id, (v) => (v instanceof ControlError ? reject(v) : resolve(v)));
       handle.send({ type: 'ring.read', id, bytes });
     });
   }
 
   /** The worker's answer to one of them. */
   answer(msg: Extract<FromWorker, { type: 'input.outcome' | 'ring' }>): void {
-    const p = this.pending.get(msg.id);
-    if (!p) return;
-    this.pending.delete(msg.id);
-    if (msg.type === 'input.outcome' && p.kind === 'input') {
+    if (msg.type === 'input.outcome') {
+      const p = this.inputs.get(msg.id);
+      if (!p) return;
+      this.inputs.delete(msg.id);
       this.publish(msg.id, p.request, msg.outcome, msg.reason, p.bytes);
       p.done({ id: msg.id, outcome: msg.outcome, reason: msg.reason });
-    } else if (msg.type === 'ring' && p.kind === 'ring') {
-      p.done({ data: msg.data, seq: msg.seq, total: msg.total, cols: msg.cols, rows: msg.rows });
+      return;
     }
+    const done = this.rings.get(msg.id);
+    if (!done) return;
+    this.rings.delete(msg.id);
+    done({ data: msg.data, seq: msg.seq, total: msg.total, cols: msg.cols, rows: msg.rows });
   }
 
   /** The worker is gone: answer everything still waiting. */
   failAll(reason: string): void {
-    for (const [id, p] of this.pending) {
-      if (p.kind === 'input') {
-        this.publish(id, p.request, 'agent-not-running', reason, p.bytes);
-        p.done({ id, outcome: 'agent-not-running', reason });
-      } else {
-        p.done(new ControlError('not-running', reason));
-      }
+    for (const [id, p] of this.inputs) {
+      this.publish(id, p.request, 'agent-not-running', reason, p.bytes);
+      p.done({ id, outcome: 'agent-not-running', reason });
     }
-    this.pending.clear();
+    for (const done of this.rings.values()) done(new ControlError('not-running', reason));
+    this.inputs.clear();
+    this.rings.clear();
   }
 }

@@ -53,3 +53,28 @@ describe('worker requests', () => {
   });
 });
 
+
+describe('worker requests: ids', () => {
+  const live = (handle: AgentHandle) => ({ name: 'w', handle, state: 'ready', escapeEnabled: true });
+
+  it('a key cannot take the id of a send still waiting: the send still gets its outcome', async () => {
+    const t = setup();
+    const send = t.reqs.send(live(t.handle), { text: 'abc', mode: 'wait-idle', timeoutMs: 100, id: 'same' });
+    expect(() => t.reqs.key(live(t.handle), 'interrupt', 'same')).toThrow('input id "same" is already in use');
+    expect(t.sent.map((m) => m.type)).toEqual(['input.send']);
+    t.reqs.answer({ type: 'input.outcome', id: 'same', outcome: 'delivered', reason: 'ok' });
+    expect(await send).toEqual({ id: 'same', outcome: 'delivered', reason: 'ok' });
+  });
+
+  it('a client id that looks like a ring read id does not collide with one', async () => {
+    const t = setup();
+    const send = t.reqs.send(live(t.handle), { text: 'abc', mode: 'wait-idle', timeoutMs: 100, id: 'ring-1' });
+    const ring = t.reqs.ring(t.handle, 10);
+    expect(t.sent.at(-1)).toMatchObject({ type: 'ring.read', id: 'ring-1' });
+    t.reqs.answer({ type: 'ring', id: 'ring-1', data: Buffer.from('xy'), seq: 4, total: 2, cols: 80, rows: 24 });
+    expect(await ring).toMatchObject({ seq: 4, total: 2 });
+    expect(t.reqs.queuedSends).toBe(1);
+    t.reqs.answer({ type: 'input.outcome', id: 'ring-1', outcome: 'delivered', reason: 'ok' });
+    expect(await send).toMatchObject({ id: 'ring-1', outcome: 'delivered' });
+  });
+});
