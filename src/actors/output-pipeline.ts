@@ -59,7 +59,10 @@ export class OutputPipeline {
   private lastFlushBytes = 0;
   private slab: Buffer = Buffer.allocUnsafeSlow(SLAB);
   private slabUsed = 0;
-  /** Where the batch's last slice begins in the current slab (none yet: undefined). */
+  /**
+   * Where the batch's open slice begins in the current slab (none: undefined). The slice grows
+   * with each read and is only cut (added to `chunks`) when the slab changes or the batch flushes.
+   */
   private sliceStart: number | undefined;
   private lastActivity = -Infinity;
   private activityTimer: NodeJS.Timeout | undefined;
@@ -92,26 +95,25 @@ export class OutputPipeline {
     }
   }
 
-  /**
-   * Copies `data` into the slab. While the batch's last slice is in the current slab it simply
-   * grows (`sliceStart` is where it begins); a new slab or a new batch starts a new slice.
-   */
+  /** Copies `data` into the slab, extending the batch's open slice (a new slab starts a new one). */
   private copy(data: Buffer): Buffer {
     if (this.slabUsed + data.length > this.slab.length) {
+      this.cutSlice();
       this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB, data.length));
       this.slabUsed = 0;
-      this.sliceStart = undefined;
     }
     const start = this.slabUsed;
     data.copy(this.slab, start);
     this.slabUsed += data.length;
-    if (this.sliceStart === undefined) {
-      this.sliceStart = start;
-      this.chunks.push(this.slab.subarray(start, this.slabUsed));
-    } else {
-      this.chunks[this.chunks.length - 1] = this.slab.subarray(this.sliceStart, this.slabUsed);
-    }
+    this.sliceStart ??= start;
     return this.slab.subarray(start, this.slabUsed);
+  }
+
+  /** Closes the open slice: it joins the batch's chunks. */
+  private cutSlice(): void {
+    if (this.sliceStart === undefined) return;
+    this.chunks.push(this.slab.subarray(this.sliceStart, this.slabUsed));
+    this.sliceStart = undefined;
   }
 
   flush(): void {
@@ -121,8 +123,8 @@ export class OutputPipeline {
     if (this.bytes === 0) return;
     this.lastFlush = this.now();
     this.lastFlushBytes = this.bytes;
+    this.cutSlice();
     const chunks = this.chunks;
-    this.sliceStart = undefined;
     const size = this.bytes;
     this.chunks = [];
     this.bytes = 0;

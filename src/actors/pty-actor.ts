@@ -86,7 +86,6 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
     }
     const pid = term.pid;
     drain = drainLosslessly(term, sink);
-    const stopDrain = () => drain?.stop();
 
     // --- exit and stop ----------------------------------------------------------------------
     let exited = false;
@@ -151,7 +150,7 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
       // Leaving `live` any other way (worker shutdown, actor stopped): leave nothing behind.
       if (!exited) signalGroup(pid, 'SIGKILL');
       void waitGroupEmpty(pid, 2000);
-      stopDrain();
+      drain.stop();
     };
   });
 }
