@@ -47,6 +47,7 @@ const pipeline = new OutputPipeline({
     post({ type: 'output', buffer, parts }, [buffer.buffer as ArrayBuffer]);
   },
   view: (chunk) => model?.write(chunk),
+  detach: () => model?.detach(),
   activity: () => actor.send({ type: 'pty.output' }),
 }, undefined, activityWindowFor(agent.busyAfterMs, agent.idleAfterMs));
 

@@ -28,6 +28,9 @@ export class OutputLog {
   private queue: Uint8Array[] = [];
   private queued = 0;
   private inFlight = false;
+  /** Bytes accepted by `write`, and bytes written or given up on (a failed write): see `hasWritten`. */
+  private accepted = 0;
+  private settled = 0;
   private closed = false;
   private failed: Error | undefined;
   private drainWaiters: (() => void)[] = [];
@@ -47,6 +50,7 @@ export class OutputLog {
     if (this.closed || data.length === 0) return;
     this.queue.push(data);
     this.queued += data.length;
+    this.accepted += data.length;
     if (this.queued > SYNC_ABOVE) this.drainSync();
     else if (!this.inFlight) this.next();
   }
@@ -92,10 +96,13 @@ export class OutputLog {
   private writeAsync(piece: Uint8Array[]): void {
     writev(this.fd, piece, (err, n) => {
       if (err) {
+        // The piece is given up on: the log holds none of it any more.
+        for (const c of piece) this.settled += c.length;
         this.fail(err);
         return;
       }
       this.size += n;
+      this.settled += n;
       const rest = skip(piece, n);
       if (rest.length > 0) {
         this.writeAsync(rest);
@@ -113,9 +120,23 @@ export class OutputLog {
       while (piece.length > 0) {
         const n = writevSync(this.fd, piece);
         this.size += n;
+        this.settled += n;
         piece = skip(piece, n);
       }
     }
+  }
+
+  /** A mark for `hasWritten`: the bytes accepted so far. */
+  get acceptedBytes(): number {
+    return this.accepted;
+  }
+
+  /**
+   * Whether everything accepted before `mark` (an `acceptedBytes` value) has been written, so the
+   * log no longer holds the caller's buffers from then: the pipeline may reuse them.
+   */
+  hasWritten(mark: number): boolean {
+    return this.settled >= mark;
   }
 
   /** Resolves once everything written so far is in the file (handed to the kernel). */

@@ -54,6 +54,10 @@ export class TerminalModel {
     return true;
   }
 
+  /**
+   * Takes `data` for parsing. It may be a view of memory that is reused later: the model keeps it
+   * only until it is parsed (copied for xterm) or until `detach`.
+   */
   write(data: Buffer): void {
     if (this.closed) return;
     this.backlog.push(data);
@@ -67,16 +71,21 @@ export class TerminalModel {
     if (this.phase === 'idle') this.parse();
   }
 
+  /** Stops holding the views given to `write`: the unparsed backlog becomes a copy of its own. */
+  detach(): void {
+    if (this.backlog.length > 0) this.backlog = [Buffer.concat(this.backlog, this.backlogBytes)];
+  }
+
   private parse(): void {
     if (this.closed || this.backlogBytes === 0) {
       this.phase = 'idle';
       return;
     }
     this.phase = 'parsing';
-    const chunk = this.backlog.length === 1 ? this.backlog[0] : Buffer.concat(this.backlog);
+    // A copy: xterm keeps what it is given until it has parsed it, and the backlog holds views.
+    const chunk = Buffer.concat(this.backlog, this.backlogBytes);
     this.backlog = [];
     this.backlogBytes = 0;
-    if (!chunk) return;
     this.term.write(chunk, () => {
       if (this.closed) return;
       this.onParsed();

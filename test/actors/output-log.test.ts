@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -19,6 +19,35 @@ describe('OutputLog', () => {
     expect(readFileSync(file).length).toBe(500);
     expect(kept.equals(data.subarray(1000))).toBe(true);
     await log.close();
+  });
+
+  it('tells when it no longer holds the chunks it was given (the pipeline reuses their memory then)', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'orch-log-')), 'm.log');
+    const log = new OutputLog(file, 1 << 30, 1);
+    log.write(Buffer.alloc(4096, 'a'));
+    const first = log.acceptedBytes;
+    log.write(Buffer.alloc(4096, 'b')); // queued behind the write in flight
+    const second = log.acceptedBytes;
+    expect([first, second]).toEqual([4096, 8192]);
+    expect(log.hasWritten(first)).toBe(false); // handed to the threadpool, not written yet
+    await log.drained();
+    expect(log.hasWritten(first) && log.hasWritten(second)).toBe(true);
+    log.write(Buffer.alloc(10, 'c'));
+    expect(log.hasWritten(log.acceptedBytes)).toBe(false);
+    await log.close();
+    expect(log.hasWritten(log.acceptedBytes)).toBe(true);
+  });
+
+  it('a write that fails no longer holds its chunks either', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'orch-log-')), 'f.log');
+    let failed: (err: Error) => void = () => undefined;
+    const error = new Promise<Error>((resolve) => (failed = resolve));
+    const log = new OutputLog(file, 1 << 30, 1, (err) => failed(err));
+    closeSync((log as unknown as { fd: number }).fd); // the file is gone from under the log
+    log.write(Buffer.alloc(100));
+    expect(log.hasWritten(log.acceptedBytes)).toBe(false);
+    expect((await error).message).toMatch(/EBADF/);
+    expect(log.hasWritten(log.acceptedBytes)).toBe(true);
   });
 
   it('close() writes everything still queued', async () => {
