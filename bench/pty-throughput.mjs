@@ -24,6 +24,11 @@ function processCpuMs(pid) {
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks at 100 Hz
 }
 
+/** Minor page faults of a process so far (first touches of fresh memory, mostly). */
+function minorFaults(pid) {
+  return Number(statFields(pid)[7]);
+}
+
 /**
  * CPU milliseconds of the children a process has reaped so far (cutime + cstime). The writer's
  * shell reaps `yes` and `head`, and is itself reaped by node-pty in the reading process, so this
@@ -38,6 +43,7 @@ function baseline() {
   return new Promise((resolve) => {
     const c0 = process.cpuUsage();
     const w0 = reapedCpuMs(process.pid);
+    const f0 = minorFaults(process.pid);
     const t0 = performance.now();
     const p = pty.spawn(WRITER[0], WRITER[1], { cols: 120, rows: 40, encoding: null });
     let bytes = 0;
@@ -45,7 +51,7 @@ function baseline() {
     p.onExit(() => {
       const c = process.cpuUsage(c0);
       // node-pty reports the exit after reaping the shell, so its time is counted by now.
-      resolve({ bytes, ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000, writerCpuMs: reapedCpuMs(process.pid) - w0 });
+      resolve({ bytes, ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000, writerCpuMs: reapedCpuMs(process.pid) - w0, faults: minorFaults(process.pid) - f0 });
     });
   });
 }
@@ -60,6 +66,7 @@ async function viaOrchestra() {
   let t0 = 0;
   let messages = 0;
   let supCpu0 = 0;
+  let supFaults0 = 0;
   let writerCpu0 = 0;
   let subCpu0;
   for (;;) {
@@ -68,6 +75,7 @@ async function viaOrchestra() {
     if (msg.kind === 'state' && msg.to === 'starting' && !t0) {
       t0 = performance.now();
       supCpu0 = processCpuMs(o.proc.pid);
+      supFaults0 = minorFaults(o.proc.pid);
       writerCpu0 = reapedCpuMs(o.proc.pid);
       subCpu0 = process.cpuUsage();
     }
@@ -82,13 +90,14 @@ async function viaOrchestra() {
   const sub1 = process.cpuUsage(subCpu0);
   // Supervisor (all threads: worker, main, ZeroMQ, V8's helpers, log writes) and this subscriber.
   const supervisorCpuMs = processCpuMs(o.proc.pid) - supCpu0;
+  const faults = minorFaults(o.proc.pid) - supFaults0;
   const subscriberCpuMs = (sub1.user + sub1.system) / 1000;
   // The exit is published after the worker's node-pty reaped the shell.
   const writerCpuMs = reapedCpuMs(o.proc.pid) - writerCpu0;
   o.proc.kill('SIGTERM');
   await o.exited;
   sub.close();
-  return { bytes, ms, gaps, dropped, messages, cpuMs: supervisorCpuMs + subscriberCpuMs, supervisorCpuMs, subscriberCpuMs, writerCpuMs };
+  return { bytes, ms, gaps, dropped, messages, cpuMs: supervisorCpuMs + subscriberCpuMs, supervisorCpuMs, subscriberCpuMs, writerCpuMs, faults };
 }
 
 const base = [];
@@ -99,6 +108,8 @@ const baseWriter = [];
 const orchWriter = [];
 const supervisorCpu = [];
 const subscriberCpu = [];
+const baseFaults = [];
+const supervisorFaults = [];
 for (let i = 0; i < RUNS; i++) {
   // Alternate, so drift in machine load affects both sides alike.
   const b = await baseline();
@@ -111,7 +122,9 @@ for (let i = 0; i < RUNS; i++) {
   orchWriter.push(o.writerCpuMs / (o.bytes / 1e6));
   supervisorCpu.push(o.supervisorCpuMs / (o.bytes / 1e6));
   subscriberCpu.push(o.subscriberCpuMs / (o.bytes / 1e6));
-  console.log(`run ${i + 1}: raw node-pty ${base.at(-1).toFixed(1)} MB/s (${b.bytes} B); orchestra -> bus subscriber ${orch.at(-1).toFixed(1)} MB/s (${o.bytes} B in ${o.messages} msgs, seq gaps ${o.gaps}, dropped ${o.dropped}); CPU ms/MB raw ${baseCpu.at(-1).toFixed(2)}, orchestra ${orchCpu.at(-1).toFixed(2)} (supervisor ${supervisorCpu.at(-1).toFixed(2)}, subscriber ${subscriberCpu.at(-1).toFixed(2)}); writer CPU ms/MB ${baseWriter.at(-1).toFixed(2)} and ${orchWriter.at(-1).toFixed(2)}`);
+  baseFaults.push(b.faults / (b.bytes / 1e6));
+  supervisorFaults.push(o.faults / (o.bytes / 1e6));
+  console.log(`run ${i + 1}: raw node-pty ${base.at(-1).toFixed(1)} MB/s (${b.bytes} B); orchestra -> bus subscriber ${orch.at(-1).toFixed(1)} MB/s (${o.bytes} B in ${o.messages} msgs, seq gaps ${o.gaps}, dropped ${o.dropped}); CPU ms/MB raw ${baseCpu.at(-1).toFixed(2)}, orchestra ${orchCpu.at(-1).toFixed(2)} (supervisor ${supervisorCpu.at(-1).toFixed(2)}, subscriber ${subscriberCpu.at(-1).toFixed(2)}); writer CPU ms/MB ${baseWriter.at(-1).toFixed(2)} and ${orchWriter.at(-1).toFixed(2)}; page faults per MB raw ${baseFaults.at(-1).toFixed(0)}, supervisor ${supervisorFaults.at(-1).toFixed(0)}`);
 }
 const result = {
   bench: 'pty-throughput',
@@ -134,5 +147,9 @@ const result = {
   // small machine a slower reader makes the writer costlier per MB too (docs/benchmarks.md).
   baseline_writer_cpu_ms_per_mb: +median(baseWriter).toFixed(2),
   orchestra_writer_cpu_ms_per_mb: +median(orchWriter).toFixed(2),
+  // Minor page faults per MB (first touches of fresh memory, ~3 µs each here): the raw reader's
+  // process against the supervisor's.
+  baseline_faults_per_mb: +median(baseFaults).toFixed(0),
+  orchestra_supervisor_faults_per_mb: +median(supervisorFaults).toFixed(0),
 };
 console.log(JSON.stringify(result));
