@@ -79,9 +79,12 @@ export class OutputPipeline {
    * with each read and is only cut (added to `chunks`) when the slab changes or the batch flushes.
    */
   private sliceStart: number | undefined;
-  /** Full slabs, oldest first, with the log mark after their last batch (undefined: not yet logged). */
-  private retired: { slab: Buffer; mark: number | undefined }[] = [];
-  /** Slabs allocated and reused so far (for tests and benchmarks). */
+  /**
+   * Full slabs, oldest first, each with the log's `acceptedBytes` once its last byte is logged:
+   * every byte goes to the log in order, and the batch pending now holds the slab's tail.
+   */
+  private retired: { slab: Buffer; mark: number }[] = [];
+  /** Slabs allocated and reused so far (for tests). */
   readonly slabs = { allocated: 1, reused: 0 };
   private lastActivity = -Infinity;
   private activityTimer: NodeJS.Timeout | undefined;
@@ -132,14 +135,14 @@ export class OutputPipeline {
 
   private retire(slab: Buffer): void {
     if (slab.length !== SLAB) return;
-    this.retired.push({ slab, mark: undefined });
+    this.retired.push({ slab, mark: this.to.log.acceptedBytes + this.bytes });
     if (this.retired.length > MAX_RETIRED) this.retired.shift();
   }
 
   /** The oldest retired slab if nothing holds it any more, else a new one. */
   private nextSlab(min: number): Buffer {
     const oldest = this.retired[0];
-    if (min <= SLAB && oldest?.mark !== undefined && this.to.log.hasWritten(oldest.mark)) {
+    if (min <= SLAB && oldest && this.to.log.hasWritten(oldest.mark)) {
       this.retired.shift();
       this.to.detach();
       this.slabs.reused++;
@@ -173,8 +176,6 @@ export class OutputPipeline {
       // The log writes asynchronously and keeps the chunk: chunks are never transferred.
       this.to.log.write(c);
     }
-    // Every retired slab's chunks are with the log now.
-    for (const r of this.retired) r.mark ??= this.to.log.acceptedBytes;
     this.to.forward(chunks, size);
     this.reportActivity();
   }
