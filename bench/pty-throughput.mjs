@@ -100,56 +100,50 @@ async function viaOrchestra() {
   return { bytes, ms, gaps, dropped, messages, cpuMs: supervisorCpuMs + subscriberCpuMs, supervisorCpuMs, subscriberCpuMs, writerCpuMs, faults };
 }
 
+/** A run's MB/s, and each of `fields` (totals over the run) divided by the MB it moved. */
+function perMb(run, fields) {
+  const mb = run.bytes / 1e6;
+  return { mbS: mb / (run.ms / 1000), ...Object.fromEntries(fields.map((f) => [f, run[f] / mb])) };
+}
+
 const base = [];
 const orch = [];
-const baseCpu = [];
-const orchCpu = [];
-const baseWriter = [];
-const orchWriter = [];
-const supervisorCpu = [];
-const subscriberCpu = [];
-const baseFaults = [];
-const supervisorFaults = [];
 for (let i = 0; i < RUNS; i++) {
   // Alternate, so drift in machine load affects both sides alike.
   const b = await baseline();
   const o = await viaOrchestra();
-  base.push((b.bytes / 1e6) / (b.ms / 1000));
-  orch.push((o.bytes / 1e6) / (o.ms / 1000));
-  baseCpu.push(b.cpuMs / (b.bytes / 1e6));
-  orchCpu.push(o.cpuMs / (o.bytes / 1e6));
-  baseWriter.push(b.writerCpuMs / (b.bytes / 1e6));
-  orchWriter.push(o.writerCpuMs / (o.bytes / 1e6));
-  supervisorCpu.push(o.supervisorCpuMs / (o.bytes / 1e6));
-  subscriberCpu.push(o.subscriberCpuMs / (o.bytes / 1e6));
-  baseFaults.push(b.faults / (b.bytes / 1e6));
-  supervisorFaults.push(o.faults / (o.bytes / 1e6));
-  console.log(`run ${i + 1}: raw node-pty ${base.at(-1).toFixed(1)} MB/s (${b.bytes} B); orchestra -> bus subscriber ${orch.at(-1).toFixed(1)} MB/s (${o.bytes} B in ${o.messages} msgs, seq gaps ${o.gaps}, dropped ${o.dropped}); CPU ms/MB raw ${baseCpu.at(-1).toFixed(2)}, orchestra ${orchCpu.at(-1).toFixed(2)} (supervisor ${supervisorCpu.at(-1).toFixed(2)}, subscriber ${subscriberCpu.at(-1).toFixed(2)}); writer CPU ms/MB ${baseWriter.at(-1).toFixed(2)} and ${orchWriter.at(-1).toFixed(2)}; page faults per MB raw ${baseFaults.at(-1).toFixed(0)}, supervisor ${supervisorFaults.at(-1).toFixed(0)}`);
+  const bm = perMb(b, ['cpuMs', 'writerCpuMs', 'faults']);
+  const om = perMb(o, ['cpuMs', 'supervisorCpuMs', 'subscriberCpuMs', 'writerCpuMs', 'faults']);
+  base.push(bm);
+  orch.push(om);
+  console.log(`run ${i + 1}: raw node-pty ${bm.mbS.toFixed(1)} MB/s (${b.bytes} B); orchestra -> bus subscriber ${om.mbS.toFixed(1)} MB/s (${o.bytes} B in ${o.messages} msgs, seq gaps ${o.gaps}, dropped ${o.dropped}); CPU ms/MB raw ${bm.cpuMs.toFixed(2)}, orchestra ${om.cpuMs.toFixed(2)} (supervisor ${om.supervisorCpuMs.toFixed(2)}, subscriber ${om.subscriberCpuMs.toFixed(2)}); writer CPU ms/MB ${bm.writerCpuMs.toFixed(2)} and ${om.writerCpuMs.toFixed(2)}; page faults per MB raw ${bm.faults.toFixed(0)}, supervisor ${om.faults.toFixed(0)}`);
 }
+/** Median of one field over the runs of one side. */
+const med = (runs, field) => median(runs.map((r) => r[field]));
 const result = {
   bench: 'pty-throughput',
   bytes: TOTAL,
   runs: RUNS,
-  baseline_mb_s: +median(base).toFixed(1),
-  orchestra_mb_s: +median(orch).toFixed(1),
-  ratio: +(median(orch) / median(base)).toFixed(3),
+  baseline_mb_s: +med(base, 'mbS').toFixed(1),
+  orchestra_mb_s: +med(orch, 'mbS').toFixed(1),
+  ratio: +(med(orch, 'mbS') / med(base, 'mbS')).toFixed(3),
   // Each run measures raw and orchestra back to back: the median of those pairs' ratios is less
   // sensitive to the machine's load drifting between runs.
-  pair_ratio_median: +median(orch.map((o, i) => o / (base[i] ?? o))).toFixed(3),
+  pair_ratio_median: +median(orch.map((o, i) => o.mbS / base[i].mbS)).toFixed(3),
   // CPU per MB is steadier than MB/s on a shared machine: the reader alone vs supervisor + subscriber.
-  baseline_cpu_ms_per_mb: +median(baseCpu).toFixed(2),
-  orchestra_cpu_ms_per_mb: +median(orchCpu).toFixed(2),
-  cpu_ratio: +(median(orchCpu) / median(baseCpu)).toFixed(2),
+  baseline_cpu_ms_per_mb: +med(base, 'cpuMs').toFixed(2),
+  orchestra_cpu_ms_per_mb: +med(orch, 'cpuMs').toFixed(2),
+  cpu_ratio: +(med(orch, 'cpuMs') / med(base, 'cpuMs')).toFixed(2),
   // The two parts of orchestra's figure: the supervisor process, and the subscriber (this process).
-  orchestra_supervisor_cpu_ms_per_mb: +median(supervisorCpu).toFixed(2),
-  orchestra_subscriber_cpu_ms_per_mb: +median(subscriberCpu).toFixed(2),
+  orchestra_supervisor_cpu_ms_per_mb: +med(orch, 'supervisorCpuMs').toFixed(2),
+  orchestra_subscriber_cpu_ms_per_mb: +med(orch, 'subscriberCpuMs').toFixed(2),
   // The writer (`yes | head`, with the kernel's work on its writes) while read by each side: on a
   // small machine a slower reader makes the writer costlier per MB too (docs/benchmarks.md).
-  baseline_writer_cpu_ms_per_mb: +median(baseWriter).toFixed(2),
-  orchestra_writer_cpu_ms_per_mb: +median(orchWriter).toFixed(2),
+  baseline_writer_cpu_ms_per_mb: +med(base, 'writerCpuMs').toFixed(2),
+  orchestra_writer_cpu_ms_per_mb: +med(orch, 'writerCpuMs').toFixed(2),
   // Minor page faults per MB (first touches of fresh memory, ~3 µs each here): the raw reader's
   // process against the supervisor's.
-  baseline_faults_per_mb: +median(baseFaults).toFixed(0),
-  orchestra_supervisor_faults_per_mb: +median(supervisorFaults).toFixed(0),
+  baseline_faults_per_mb: +med(base, 'faults').toFixed(0),
+  orchestra_supervisor_faults_per_mb: +med(orch, 'faults').toFixed(0),
 };
 console.log(JSON.stringify(result));
