@@ -54,12 +54,16 @@ export function describeExit(exit: ExitInfo): string {
   return exit.signal ? `killed by ${exit.signal}` : `exit code ${String(exit.code)}`;
 }
 
-/** The backoff delay before restart number `attempt` (1-based), jittered by `random()` ∈ [0,1). */
+/**
+ * The backoff delay before restart number `attempt` (1-based), jittered by `random()` ∈ [0,1).
+ * `maxMs` caps the jittered delay, not only the base: at the cap jitter can only shorten it.
+ */
 export function backoffDelay(policy: RestartPolicy, attempt: number, random: () => number): number {
   const { initialMs, factor, maxMs, jitter } = policy.backoff;
   const base = Math.min(maxMs, initialMs * factor ** Math.max(0, attempt - 1));
   // Symmetric jitter spreads agents that crashed together; never below zero.
-  return Math.max(0, Math.round(base * (1 - jitter + 2 * jitter * random())));
+  const jittered = Math.round(base * (1 - jitter + 2 * jitter * random()));
+  return Math.min(maxMs, Math.max(0, jittered));
 }
 
 /** Decides what follows an exit, and the history to keep for the next decision. */

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RestartPolicy } from '../../src/config/types.js';
 import { backoffDelay, decideRestart, EMPTY_HISTORY, type ExitInfo, type RestartHistory } from '../../src/machines/restart-policy.js';
@@ -31,6 +32,20 @@ describe('restart policy', () => {
     const p = { ...policy, backoff: { ...policy.backoff, jitter: 0.2 } };
     expect(backoffDelay(p, 1, () => 0)).toBe(800);
     expect(backoffDelay(p, 1, () => 0.999999)).toBe(1200);
+  });
+
+  it('backoff.max is a cap even after jitter (the 60s default gave 63.9s and 64.8s)', () => {
+    const p = { ...policy, backoff: { initialMs: 1000, factor: 2, maxMs: 60_000, jitter: 0.1 } };
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 64 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (attempt, r) => {
+        const d = backoffDelay(p, attempt, () => r);
+        expect(d).toBeLessThanOrEqual(60_000);
+        expect(d).toBeGreaterThanOrEqual(0);
+      }),
+    );
+    // Below the cap jitter still spreads both ways; at the cap it can only shorten the delay.
+    expect(backoffDelay(p, 7, () => 0.999999)).toBe(60_000);
+    expect(backoffDelay(p, 7, () => 0)).toBe(54_000);
   });
 
   it('a stable run resets the backoff', () => {
