@@ -22,6 +22,35 @@ const duration = z
     return ms;
   });
 
+/** Shown as "1s" / "100ms" in messages, the way users write durations. */
+function showMs(ms: number): string {
+  return ms >= 1000 && ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/**
+ * A duration with a floor. Values below it do not mean "very fast", they break a mechanism (a
+ * budget window of 0 never counts a restart; a ready timeout of 0 aborts every run): `why` says how.
+ * With `offAtZero`, 0 is allowed and means the feature is off.
+ */
+function durationAtLeast(minMs: number, why: string, opts: { offAtZero?: boolean } = {}) {
+  return duration.superRefine((ms, ctx) => {
+    if (ms >= minMs || (opts.offAtZero === true && ms === 0)) return;
+    const off = opts.offAtZero === true ? ' (or 0 to turn it off)' : '';
+    ctx.addIssue({ code: 'custom', message: `expected a duration of at least ${showMs(minMs)}${off}: ${why}` });
+  });
+}
+
+/** Floors of the duration keys, with the reason each is needed (see docs/config.md). */
+export const DURATION_FLOORS = {
+  budgetWindowMs: 1000,
+  resetAfterMs: 1000,
+  readyTimeoutMs: 100,
+  idleAfterMs: 50,
+  busyAfterMs: 10,
+  stopGraceMs: 100,
+  hangTimeoutMs: 100,
+} as const;
+
 const size = z
   .union([z.number().int().nonnegative(), z.string()], { error: 'expected a size such as "10MiB" or 1048576' })
   .transform((v, ctx) => {
@@ -60,11 +89,11 @@ const restartObject = z.strictObject({
         .optional(),
     })
     .optional(),
-  reset_after: duration.optional(),
+  reset_after: durationAtLeast(DURATION_FLOORS.resetAfterMs, 'a run this long resets the backoff; a shorter one would reset it after every crash and the delay would never grow').optional(),
   budget: z
     .strictObject({
       max_restarts: z.number({ error: 'expected a whole number >= 0' }).int().min(0).optional(),
-      window: duration.optional(),
+      window: durationAtLeast(DURATION_FLOORS.budgetWindowMs, 'restarts older than the window are forgotten, so a shorter one never fills the budget and a crash loop restarts forever').optional(),
     })
     .optional(),
 });
@@ -84,16 +113,16 @@ export const agentFields = z.strictObject({
   ready: z
     .strictObject({
       pattern: regex.optional(),
-      timeout: duration.optional(),
+      timeout: durationAtLeast(DURATION_FLOORS.readyTimeoutMs, 'a program needs time to start and draw its screen; a shorter timeout aborts every run as it starts').optional(),
     })
     .optional(),
-  idle_after: duration.optional(),
-  busy_after: duration.optional(),
+  idle_after: durationAtLeast(DURATION_FLOORS.idleAfterMs, 'pauses this short are normal between chunks of output; a shorter one makes the agent flap between busy and ready').optional(),
+  busy_after: durationAtLeast(DURATION_FLOORS.busyAfterMs, 'a second chunk of output within this time makes the agent busy; a shorter one never sees the second chunk').optional(),
   stop: z
     .strictObject({
       keys: z.string({ error: 'expected the keys to type, as a string' }).optional(),
       signal: z.enum(SIGNALS, { error: `expected one of ${SIGNALS.join(', ')}` }).optional(),
-      grace: duration.optional(),
+      grace: durationAtLeast(DURATION_FLOORS.stopGraceMs, 'the group needs time to act on the stop signal; for an immediate kill use stop.signal: SIGKILL').optional(),
     })
     .optional(),
   input: z
@@ -110,7 +139,7 @@ export const agentFields = z.strictObject({
     .strictObject({
       max_line: size.optional(),
       keep: z.number({ error: 'expected a whole number of events' }).int().min(0).max(100_000).optional(),
-      hang_timeout: duration.optional(),
+      hang_timeout: durationAtLeast(DURATION_FLOORS.hangTimeoutMs, 'heartbeats this close are not a hang check but a race with the agent\'s own timers', { offAtZero: true }).optional(),
     })
     .optional(),
   depends_on: z.array(z.string({ error: 'expected an agent name' }), { error: 'expected a list of agent names' }).optional(),

@@ -81,6 +81,31 @@ describe('config loading', () => {
     ]);
   });
 
+  it('durations that wedge orchestra (a 0s budget window restarts forever, a 0s ready timeout aborts every run) are rejected with the floor and why', () => {
+    expect(
+      errorsOf(
+        'agents:\n  a:\n    command: sh\n    restart: { budget: { window: 0s }, reset_after: 10ms }\n    ready: { timeout: 0s }\n' +
+          '    idle_after: 0ms\n    busy_after: 0ms\n    stop: { grace: 0s }\n    sidecar: { hang_timeout: 50ms }\n',
+      ),
+    ).toEqual([
+      'F:4:34: agents.a.restart.budget.window: expected a duration of at least 1s: restarts older than the window are forgotten, so a shorter one never fills the budget and a crash loop restarts forever, found "0s"',
+      'F:4:53: agents.a.restart.reset_after: expected a duration of at least 1s: a run this long resets the backoff; a shorter one would reset it after every crash and the delay would never grow, found "10ms"',
+      'F:5:23: agents.a.ready.timeout: expected a duration of at least 100ms: a program needs time to start and draw its screen; a shorter timeout aborts every run as it starts, found "0s"',
+      'F:6:17: agents.a.idle_after: expected a duration of at least 50ms: pauses this short are normal between chunks of output; a shorter one makes the agent flap between busy and ready, found "0ms"',
+      'F:7:17: agents.a.busy_after: expected a duration of at least 10ms: a second chunk of output within this time makes the agent busy; a shorter one never sees the second chunk, found "0ms"',
+      'F:8:20: agents.a.stop.grace: expected a duration of at least 100ms: the group needs time to act on the stop signal; for an immediate kill use stop.signal: SIGKILL, found "0s"',
+      "F:9:30: agents.a.sidecar.hang_timeout: expected a duration of at least 100ms (or 0 to turn it off): heartbeats this close are not a hang check but a race with the agent's own timers, found \"50ms\"",
+    ]);
+    // The floors themselves, 0 where it means "off", and the defaults block are all fine.
+    const ok = parseConfig(
+      'defaults:\n  restart: { budget: { window: 1s }, reset_after: 1s }\nagents:\n  a:\n    command: sh\n    ready: { timeout: 100ms }\n' +
+        '    idle_after: 50ms\n    busy_after: 10ms\n    stop: { grace: 100ms }\n    sidecar: { hang_timeout: 0s }\n',
+      file,
+    ).agents[0];
+    expect([ok?.restart.budget.windowMs, ok?.readyTimeoutMs, ok?.stop.graceMs, ok?.sidecar.hangTimeoutMs]).toEqual([1000, 100, 100, 0]);
+    expect(errorsOf('defaults:\n  restart: { budget: { window: 500ms } }\nagents:\n  a: { command: sh }\n')[0]).toMatch(/^F:2:32: defaults\.restart\.budget\.window: expected a duration of at least 1s/);
+  });
+
   it('restart policy values, in shorthand and long form', () => {
     expect(errorsOf('agents:\n  a:\n    command: sh\n    restart: sometimes\n')).toEqual([
       'F:4:14: agents.a.restart: expected one of "no", "on-failure", "always", found "sometimes"',
