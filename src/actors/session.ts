@@ -33,13 +33,26 @@ export function sessionPaths(stateDir: string) {
   };
 }
 
+/**
+ * True while `pid` runs. A zombie does not: it has exited and only waits for its parent to reap it,
+ * yet `kill(pid, 0)` still succeeds on it, so on Linux the state in /proc decides.
+ */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  if (process.platform !== 'linux') return true;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return false; // gone between the two checks
+  }
+  // "pid (comm) state ..." — comm may contain spaces and parentheses.
+  const state = stat.charAt(stat.lastIndexOf(')') + 2);
+  return state !== 'Z' && state !== 'X';
 }
 
 function readInfo(stateDir: string): SessionInfo | undefined {
