@@ -1,5 +1,5 @@
 /** Many subscribers, stalled subscribers, and a monitor written in Python. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -94,8 +94,31 @@ describe('subscribers', () => {
   });
 });
 
+/**
+ * A Python that can run examples/monitor.py: Debian's python3-zmq and python3-msgpack serve
+ * /usr/bin/python3, which need not be the python3 first on PATH. Undefined when none can.
+ */
+function pythonWithMonitorDeps(): string | undefined {
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    const r = spawnSync(py, ['-c', 'import zmq, msgpack'], { stdio: 'ignore', timeout: 20_000 });
+    if (r.status === 0) return py;
+  }
+  return undefined;
+}
+
 describe('a monitor in another language', () => {
-  it('examples/monitor.py (pyzmq + msgpack) sees the current states at once, then crash -> restart decision -> ready', async () => {
+  it('examples/monitor.py (pyzmq + msgpack) sees the current states at once, then crash -> restart decision -> ready', async (ctx) => {
+    const python = pythonWithMonitorDeps();
+    if (!python) {
+      const why =
+        'examples/monitor.py could not be run: no python3 here imports both zmq and msgpack ' +
+        '(Debian: apt-get install python3-zmq python3-msgpack, as .ci/run does).';
+      // CI installs them: there a missing module is a failure, never a skip.
+      if (process.env.CI === 'true') throw new Error(why);
+      console.warn(`NOT RUN: ${why}`);
+      ctx.skip(why);
+      return;
+    }
     crew = startCrew(
       `  steady:\n    command: node\n    args: [${join(FIX, 'echo-agent.mjs')}, steady]\n    ready: { pattern: "steady> $" }\n` +
         `  flaky:\n    command: node\n    args: [${join(FIX, 'flaky-agent.mjs')}, "3000"]\n    idle_after: 200ms\n    restart: { policy: on-failure, backoff: { initial: 100ms } }\n`,
@@ -103,7 +126,7 @@ describe('a monitor in another language', () => {
     await until(crew.bus, isState('flaky', 'ready'));
     // The monitor must be up before flaky crashes (3 s after its start): Python with pyzmq can take
     // over a second to start on a loaded 2-core machine.
-    const py = spawn('/usr/bin/python3', [join(ROOT, 'examples/monitor.py'), crew.endpoint], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const py = spawn(python, [join(ROOT, 'examples/monitor.py'), crew.endpoint], { stdio: ['ignore', 'pipe', 'pipe'] });
     procs.push(py);
     let err = '';
     py.stderr?.on('data', (d: Buffer) => (err += d.toString()));
