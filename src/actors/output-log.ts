@@ -6,8 +6,9 @@
  * queues and is written together next. If the disk falls behind by more than SYNC_ABOVE bytes,
  * writes become synchronous: the agent is slowed down rather than any byte dropped.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writev, writevSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, statSync, writev, writevSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { rotateFiles } from './log-rotation.js';
 
 const SYNC_ABOVE = 8 * 1024 * 1024;
 /** Buffers per writev (Linux's IOV_MAX). */
@@ -156,19 +157,7 @@ export class OutputLog {
 
   private rotate(): void {
     closeSync(this.fd);
-    if (this.keep === 0) {
-      rmSync(this.file, { force: true });
-    } else {
-      rmSync(`${this.file}.${this.keep}`, { force: true });
-      for (let i = this.keep - 1; i >= 1; i--) {
-        try {
-          renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`);
-        } catch {
-          // a gap in the sequence: nothing to shift
-        }
-      }
-      renameSync(this.file, `${this.file}.1`);
-    }
+    rotateFiles(this.file, this.keep);
     this.fd = openSync(this.file, 'a', 0o600);
     this.size = 0;
   }

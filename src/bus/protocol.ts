@@ -77,10 +77,14 @@ export type SidecarBody =
 export interface DropsBody { readonly kind: 'drops'; readonly dropped: number; readonly droppedBytes: number }
 export interface SupervisorBody {
   readonly kind: 'supervisor';
-  readonly event: 'started' | 'stopping' | 'stopped';
+  /** Lifecycle, or `log-error`: orchestra's own log file cannot be written (it supervises on). */
+  readonly event: 'started' | 'stopping' | 'stopped' | 'log-error';
   readonly pid: number;
   readonly session: string;
   readonly agents: readonly string[];
+  /** `log-error` only: the file and the error. */
+  readonly path?: string;
+  readonly error?: string;
 }
 
 export type Body = OutputBody | StateBody | ExitBody | RestartBody | InputBody | SidecarBody | DropsBody | SupervisorBody;

@@ -77,7 +77,9 @@ export class Publisher {
     const topic = topicFor(kind, agent);
     const seq = (this.seqs.get(topic) ?? 0) + 1;
     const msg = { v: PROTOCOL_VERSION, run: this.opts.runId, agent, seq, ts: Date.now(), ...body } as Message;
-    if (kind === 'state' || kind === 'supervisor') this.lastValues.set(topic, { topic, payload: encode({ ...msg, replay: true }) });
+    // A log error is news, not the supervisor's state: late subscribers get the lifecycle event.
+    const current = kind === 'state' || (body.kind === 'supervisor' && body.event !== 'log-error');
+    if (current) this.lastValues.set(topic, { topic, payload: encode({ ...msg, replay: true }) });
     this.admit(topic, agent, seq, encode(msg), kind === 'output');
     return msg;
   }

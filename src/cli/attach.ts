@@ -61,7 +61,7 @@ export async function attach(file: string, agent: string, o: AttachOptions): Pro
     stdout.write(f.ring.data);
     f.live((r) => {
       if (r.msg.kind === 'output') stdout.write(r.msg.data);
-      else if (r.msg.kind === 'supervisor' && r.msg.event !== 'started') end('the supervisor is stopping');
+      else if (r.msg.kind === 'supervisor' && (r.msg.event === 'stopping' || r.msg.event === 'stopped')) end('the supervisor is stopping');
     });
     void f.supervisorGone.then(() => end('the supervisor is stopping'));
     stdout.on('resize', resize);

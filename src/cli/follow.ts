@@ -33,7 +33,7 @@ export async function follow(s: Running, agent: string, ringBytes: number): Prom
     try {
       for await (const r of sub) {
         confirm();
-        if (r.msg.kind === 'supervisor' && r.msg.event !== 'started') gone();
+        if (r.msg.kind === 'supervisor' && (r.msg.event === 'stopping' || r.msg.event === 'stopped')) gone();
         if (handler) handler(r);
         else buffered.push(r);
       }

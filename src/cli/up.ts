@@ -37,7 +37,19 @@ export async function up(opts: UpOptions): Promise<number> {
     throw err;
   }
   const { paths, unclean } = claim;
-  const logger = createLogger(paths.log, { stderr: process.stderr.isTTY === true });
+  // A full disk must not stop the supervisor: it says so once (stderr, bus) and supervises on.
+  let publishLogError: (err: Error) => void = () => undefined;
+  const { logger } = createLogger(paths.log, {
+    stderr: process.stderr.isTTY === true,
+    ...config.log,
+    events: {
+      failed: (err) => {
+        process.stderr.write(`orchestra: cannot write its log ${paths.log}: ${err.message}; supervising on without it until it can be written again\n`);
+        publishLogError(err);
+      },
+      resumed: (lost) => process.stderr.write(`orchestra: writing its log ${paths.log} again; ${lost} records were lost\n`),
+    },
+  });
   if (unclean) {
     const what = `the previous supervisor of this session (pid ${unclean.pid}, run ${unclean.runId}, started ${unclean.startedAt}) did not shut down cleanly; the watchdog killed its agents. Its log: ${paths.log}`;
     logger.warn({ previous: unclean }, what);
@@ -66,11 +78,17 @@ export async function up(opts: UpOptions): Promise<number> {
       decision: (agent, d) => printer.note(agent, d.action === 'restart' ? `restarting in ${d.delayMs}ms (attempt ${d.attempt}, ${d.budgetLeft} left in budget)` : `not restarting: ${d.reason}`),
     },
   });
+  publishLogError = (err) =>
+    publisher.publish('supervisor', '', { kind: 'supervisor', event: 'log-error', pid: process.pid, session: config.session, agents: config.agents.map((a) => a.name), path: paths.log, error: err.message });
   let stopGracefully: (why: string) => Promise<void> = () => Promise.resolve();
   const control = new ControlServer(
     controlEndpoint,
     controlHandlers(sup, config, () => stopGracefully('down requested')),
     (err, cmd) => logger.error({ err: err.stack, cmd }, 'control request failed'),
+    (event) =>
+      event.kind === 'dropped'
+        ? logger.warn(event, 'control client dropped: it did not read its replies; its requests are not run until it reads again')
+        : logger.info(event, 'control client reads its replies again'),
   );
   try {
     await publisher.bind();
@@ -110,11 +128,16 @@ export async function up(opts: UpOptions): Promise<number> {
     // A bug of ours must not leave agents behind or end in a stack trace.
     let failed = false;
     process.on('uncaughtException', (err) => {
-      logger.fatal({ err: err.stack }, 'unexpected error; killing all agents');
-      if (failed) return; // one forced stop; a second error must not loop
+      const first = !failed;
       failed = true;
-      process.stderr.write(`orchestra: unexpected error: ${err.message}; all agents killed (details in ${paths.log})\n`);
-      void sup.forceStop().then(() => resolve(1));
+      // The forced stop starts before anything is reported: no reporting failure may skip it.
+      if (first) void sup.forceStop().then(() => resolve(1), () => resolve(1));
+      try {
+        logger.fatal({ err: err.stack }, 'unexpected error; killing all agents');
+        if (first) process.stderr.write(`orchestra: unexpected error: ${err.message}; all agents killed (details in ${paths.log})\n`);
+      } catch {
+        // reporting is best effort here; a second error must not loop
+      }
     });
     let stop: 'none' | 'graceful' | 'forced' = 'none';
     let graceful: Promise<void> | undefined;

@@ -169,6 +169,8 @@ function resolveConfig(file: File, abs: string, loc: Locator): OrchestraConfig {
       highWaterMark: file.bus?.high_water_mark ?? BUILTIN.bus.highWaterMark,
       queueLimit: file.bus?.queue_limit ?? BUILTIN.bus.queueLimit,
     },
+    // orchestra's own log rotates by the agents' rule and limits: one setting for every log file.
+    log: { maxSize: defaults.log?.max_size ?? BUILTIN.log.maxSize, keep: defaults.log?.keep ?? BUILTIN.log.keep },
     agents: ordered,
   });
 }

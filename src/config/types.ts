@@ -65,6 +65,8 @@ export interface OrchestraConfig {
   readonly session: string;
   readonly stateDir: string;
   readonly bus: { readonly publish: string; readonly control: string; readonly highWaterMark: number; readonly queueLimit: number };
+  /** Rotation of orchestra's own log (`STATE_DIR/orchestra.log`): `defaults.log`'s `max_size` and `keep`. */
+  readonly log: { readonly maxSize: number; readonly keep: number };
   /** In dependency order: every agent comes after the agents it depends on. */
   readonly agents: readonly AgentConfig[];
 }

@@ -57,6 +57,11 @@ describe('config loading', () => {
     expect(cfg.bus.publish).toBe('ipc');
   });
 
+  it("orchestra.log's rotation comes from defaults.log (built-in 10MiB x 3), not from any agent's own log settings", () => {
+    expect(parseConfig('agents:\n  a: { command: sh, log: { max_size: 1KiB } }\n', file).log).toEqual({ maxSize: 10 * 1024 * 1024, keep: 3 });
+    expect(parseConfig('defaults:\n  log: { max_size: 2MiB, keep: 1 }\nagents:\n  a: { command: sh }\n', file).log).toEqual({ maxSize: 2 * 1024 * 1024, keep: 1 });
+  });
+
   it('orders agents so dependencies come first', () => {
     const cfg = parseConfig('agents:\n  w: { command: sh, depends_on: [m] }\n  m: { command: sh }\n', file);
     expect(cfg.agents.map((a) => a.name)).toEqual(['m', 'w']);
