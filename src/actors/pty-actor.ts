@@ -10,6 +10,7 @@ import type * as pty from 'node-pty';
 import { fromCallback } from 'xstate';
 import type { AgentConfig } from '../config/types.js';
 import type { AgentEvent, PtyCommand } from '../machines/agent.js';
+import { isolatedSpawn } from './fd-isolation.js';
 import { signalGroup, signalName, terminateGroup, waitGroupEmpty } from './process-group.js';
 import { type Drain, drainLosslessly } from './pty-drain.js';
 import { spawnPty } from './pty-reader.js';
@@ -78,9 +79,12 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
     if (!file) return fail(`command not found: ${agent.command}`);
     let term: pty.IPty;
     let drain: Drain | undefined;
+    const spawn = isolatedSpawn(file, agent.args, env);
+    if (!spawn.isolated) sink.log('warn', `no perl found to close inherited descriptors: agent ${agent.name} starts holding the terminals of agents started before it`);
     try {
       // Reads arrive from the next event-loop turn on, once `drain` is set.
-      term = spawnPty(file, agent.args, { name: 'xterm-256color', cols: agent.cols, rows: agent.rows, cwd: agent.cwd, env, encoding: null }, (view) => drain?.read(view));
+      const options = { name: 'xterm-256color', cols: agent.cols, rows: agent.rows, cwd: agent.cwd, env: spawn.env, encoding: null };
+      term = spawnPty(spawn.file, spawn.args, options, (view) => drain?.read(view));
     } catch (err) {
       return fail((err as Error).message);
     }
