@@ -63,7 +63,7 @@ export async function up(opts: UpOptions): Promise<number> {
   // agents' output; orchestra's own lines on stderr are few and simply queue.
   setNonBlocking(process.stdout);
   setNonBlocking(process.stderr);
-  const printer = new PrefixPrinter(config.agents.map((a) => a.name), process.stdout, colour, paths.logs);
+  const printer = new PrefixPrinter(config.agents.map((a) => a.name), process.stdout, colour);
 
   const reaper = new Reaper();
   const publisher = new Publisher({ endpoint, runId, highWaterMark: config.bus.highWaterMark, queueLimit: config.bus.queueLimit });
@@ -169,8 +169,7 @@ export async function up(opts: UpOptions): Promise<number> {
   }
   sup.start();
   const code = await done;
-  printer.flushAll();
-  printer.reportPendingDrops();
+  printer.close();
   await control.close();
   await publisher.close();
   reaper.close();

@@ -56,7 +56,7 @@ describe('orchestra up and its stdout', () => {
     proc.stdout?.resume();
     proc.kill('SIGTERM');
     await exited;
-    expect(out).toMatch(/bytes of agent output not shown here/);
+    expect(out).toMatch(/^chatty \| … [\d.]+ [kMG]?B of output not shown \(see orchestra logs chatty\)$/m);
   });
 
   it('orchestra up 2>&1 | head: with both streams gone it keeps supervising, then stops cleanly', async () => {
@@ -118,7 +118,7 @@ describe('orchestra up and its stdout', () => {
     // Ctrl-Q: the terminal takes output again. Once the backlog drains, orchestra says what it did
     // not show (read while it still runs: raw node-pty, which reads orchestra here, can lose the
     // last bytes at exit).
-    const note = untilText(screen, /bytes of agent output not shown here/, 20_000);
+    const note = untilText(screen, /chatty \| (\x1b\[[\d;]*m)*… [\d.]+ [kMG]?B of output not shown \(see orchestra logs chatty\)/, 20_000);
     term.write('\x11');
     await note;
     term.write('\x03'); // Ctrl-C: graceful stop
