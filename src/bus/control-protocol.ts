@@ -3,7 +3,8 @@
  * ZeroMQ ROUTER socket. One source of truth: these schemas validate what arrives, the types are
  * what the client library sends, docs/control.md describes both.
  *
- * Request: one msgpack frame `{id, cmd, args}` (a REQ client puts an empty delimiter frame first).
+ * Request: one msgpack frame `{id, cmd, args}` (a REQ client puts an empty delimiter frame first;
+ * see control-frames.ts). Strings must be valid UTF-8 (control-utf8.ts).
  * Reply:   `{id, ok: true, result}` or `{id, ok: false, error: {code, message}}`.
  */
 import { z } from 'zod';
@@ -15,7 +16,7 @@ export const CONTROL_VERSION = 1;
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
-export const ERROR_CODES = ['bad-request', 'unknown-command', 'unknown-agent', 'too-large', 'not-running', 'shutting-down', 'internal'] as const;
+export const ERROR_CODES = ['bad-request', 'unknown-command', 'unknown-agent', 'too-large', 'not-running', 'shutting-down', 'overloaded', 'internal'] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export class ControlError extends Error {

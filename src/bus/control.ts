@@ -1,12 +1,17 @@
 /**
  * The control socket: a ZeroMQ ROUTER the supervisor answers requests on (see control-protocol.ts).
- * Whatever arrives — wrong frame counts, bytes that are not msgpack, unknown commands, wrong
- * argument types, oversized payloads — gets an error reply; nothing a client sends can stop it.
+ * Whatever arrives — wrong frame counts, bytes that are not msgpack, strings that are not UTF-8,
+ * unknown commands, wrong argument types, oversized payloads — gets an error reply in a shape the
+ * sender's socket accepts (control-frames.ts); nothing a client sends can stop it, and a client
+ * that does not read its replies cannot make it grow (control-clients.ts).
  */
 import { Packr } from 'msgpackr';
 import * as zmq from 'zeromq';
 import type { z } from 'zod';
 import { type ReceiveLoop, receiveLoop } from './receive-loop.js';
+import { CLIENT_LIMITS, type ClientEvent, ControlClients, type SendOutcome } from './control-clients.js';
+import { splitFrames } from './control-frames.js';
+import { findInvalidUtf8 } from './control-utf8.js';
 import { type Args, type Command, ControlError, type ErrorCode, MAX_FRAME_BYTES, MAX_REQUEST_BYTES, type Reply, REQUESTS, type Results } from './control-protocol.js';
 
 export type Handlers = { readonly [C in Command]: (args: Args<C>) => Promise<Results[C]> | Results[C] };
@@ -47,6 +52,12 @@ export async function handleRequest(payload: Uint8Array, handlers: Handlers, onI
     return fail(null, 'bad-request', 'expected a msgpack map {id, cmd, args}');
   }
   const { id = null, cmd, args = {} } = req as { id?: unknown; cmd?: unknown; args?: unknown };
+  // The decoder replaced invalid UTF-8 with U+FFFD: text typed into an agent must be what was sent.
+  const notUtf8 = findInvalidUtf8(payload);
+  if (notUtf8 !== undefined) {
+    const where = typeof cmd === 'string' && Object.hasOwn(REQUESTS, cmd) && notUtf8 !== 'cmd' ? `${cmd}: ` : '';
+    return fail(/^id\b/.test(notUtf8) ? null : id, 'bad-request', `${where}${notUtf8}: a string that is not valid UTF-8 (msgpack strings must be UTF-8; send raw bytes as bin)`);
+  }
   if (typeof cmd !== 'string') return fail(id, 'bad-request', 'expected cmd: a command name (string)');
   if (!Object.hasOwn(REQUESTS, cmd)) return fail(id, 'unknown-command', `unknown command "${cmd.slice(0, 64)}" (commands: ${Object.keys(REQUESTS).join(', ')})`);
   const parsed = REQUESTS[cmd as Command].safeParse(args);
@@ -62,57 +73,87 @@ export async function handleRequest(payload: Uint8Array, handlers: Handlers, onI
   }
 }
 
+/** The request's id, for a reply to a request that is not run (null when there is none to read). */
+function requestId(payload: Uint8Array): unknown {
+  try {
+    const req: unknown = packr.unpack(payload);
+    return typeof req === 'object' && req !== null && 'id' in req ? req.id : null;
+  } catch {
+    return null;
+  }
+}
+
+const MIB = 1024 * 1024;
+
 export class ControlServer {
   private readonly sock: zmq.Router;
   private sendChain: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly inflight = new Set<Promise<void>>();
   private receiving: ReceiveLoop | undefined;
+  private readonly clients: ControlClients;
 
   constructor(
     private readonly endpoint: string,
     private readonly handlers: Handlers,
     private readonly onInternal?: (err: Error, cmd: string) => void,
+    /** A client dropped for not reading its replies, or back to reading them. */
+    onClient?: (event: ClientEvent) => void,
   ) {
-    // Replies to clients that went away are dropped (mandatory off); frames beyond MAX_FRAME_BYTES
-    // make ZeroMQ disconnect the sender instead of buffering them.
-    this.sock = new zmq.Router({ mandatory: false, maxMessageSize: MAX_FRAME_BYTES, linger: 200, sendHighWaterMark: 10_000 });
+    // Frames beyond MAX_FRAME_BYTES make ZeroMQ disconnect the sender instead of buffering them.
+    // Mandatory mode with a zero send timeout: a send to a peer whose queue is full (high-water
+    // mark) fails at once with EAGAIN, one that went away with EHOSTUNREACH; neither blocks the
+    // other clients, and the full one is bounded in ControlClients.
+    this.sock = new zmq.Router({ mandatory: true, sendTimeout: 0, maxMessageSize: MAX_FRAME_BYTES, linger: 200, sendHighWaterMark: CLIENT_LIMITS.pipe });
+    this.clients = new ControlClients(
+      (frames) => this.trySend(frames),
+      (task) => {
+        this.sendChain = this.sendChain.then(task).catch((err: unknown) => this.onInternal?.(err as Error, 'reply'));
+      },
+      (dropped, skipped) =>
+        encodeReply(fail(null, 'overloaded', `${dropped} replies to this connection were dropped and ${skipped} of its requests were not run, because it did not read its replies (at most ${CLIENT_LIMITS.pipe + CLIENT_LIMITS.queued} replies or ${CLIENT_LIMITS.queuedBytes / MIB} MiB may wait unread)`)),
+      (event) => onClient?.(event),
+    );
   }
 
   async bind(): Promise<void> {
     await this.sock.bind(this.endpoint);
-    this.receiving = receiveLoop(this.sock, (frames) => this.track(frames), (err) => this.onInternal?.(err, 'receive'));
+    this.receiving = receiveLoop(this.sock, (frames) => this.serve(frames), (err) => this.onInternal?.(err, 'receive'));
   }
 
   get boundEndpoint(): string {
     return this.sock.lastEndpoint ?? this.endpoint;
   }
 
-  private track(frames: Buffer[]): void {
-    const p = this.serve(frames).finally(() => this.inflight.delete(p));
+  private serve(frames: Buffer[]): void {
+    const framed = splitFrames(frames);
+    if (!framed) return;
+    const { head, body } = framed;
+    const admission = this.clients.admit(head);
+    if (admission === 'skip') return;
+    const [payload] = body;
+    if (admission === 'overloaded') {
+      const id = body.length === 1 && payload ? requestId(payload) : null;
+      const message = `this connection already has ${CLIENT_LIMITS.inflight} requests being answered; wait for their replies before sending more`;
+      this.clients.deliver([...head, encodeReply(fail(id, 'overloaded', message))]);
+      return;
+    }
+    const answered = body.length === 1 && payload ? handleRequest(payload, this.handlers, this.onInternal) : Promise.resolve(fail(null, 'bad-request', `expected exactly one frame with the msgpack request${head.length > 1 ? ' after the empty delimiter frame' : ''}, got ${body.length}`));
+    const p = answered.then((reply) => this.clients.finished([...head, encodeReply(reply)])).finally(() => this.inflight.delete(p));
     this.inflight.add(p);
   }
 
-  private async serve(frames: Buffer[]): Promise<void> {
-    const [identity, ...rest] = frames;
-    if (!identity) return;
-    // DEALER clients send [payload]; REQ clients send ["", payload] and expect the delimiter back.
-    const delimited = rest.length === 2 && rest[0]!.length === 0;
-    const payload = delimited ? rest[1]! : rest.length === 1 ? rest[0]! : undefined;
-    const reply = payload ? await handleRequest(payload, this.handlers, this.onInternal) : fail(null, 'bad-request', `expected one frame with the msgpack request, got ${rest.length}`);
-    this.reply(delimited ? [identity, Buffer.alloc(0), encodeReply(reply)] : [identity, encodeReply(reply)]);
-  }
-
-  // One send at a time: zeromq.js refuses a send while another is in progress.
-  private reply(frames: Buffer[]): void {
-    this.sendChain = this.sendChain.then(async () => {
-      if (this.closed) return;
-      try {
-        await this.sock.send(frames);
-      } catch (err) {
-        if (!this.closed) this.onInternal?.(err as Error, 'reply');
-      }
-    });
+  private async trySend(frames: readonly Buffer[]): Promise<SendOutcome> {
+    if (this.closed) return 'gone';
+    try {
+      await this.sock.send([...frames]);
+      return 'sent';
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') return 'full';
+      if (code !== 'EHOSTUNREACH' && !this.closed) this.onInternal?.(err as Error, 'reply');
+      return 'gone';
+    }
   }
 
   /** Lets requests in progress answer (at most `graceMs`), sends the replies, then closes. */
@@ -122,6 +163,7 @@ export class ControlServer {
     clearTimeout(timer);
     await this.sendChain;
     this.closed = true;
+    this.clients.close();
     this.receiving?.stop();
     this.sock.close();
   }
