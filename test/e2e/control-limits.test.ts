@@ -9,7 +9,7 @@ import { Packr } from 'msgpackr';
 import { afterEach, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import type { Reply } from '../../src/bus/control-protocol.js';
-import { type Crew, eventually, FIX, startCrew, until } from './harness.js';
+import { type Crew, eventually, FIX, runCli, startCrew, until } from './harness.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 const MIB = 1024 * 1024;
@@ -82,6 +82,8 @@ it('a control client that never reads its replies does not grow the supervisor (
     await eventually(() => peak - base > RSS_GROWTH_LIMIT || droppedLogged(), 30_000, 'the drop in orchestra.log');
     expect(peak - base, growth()).toBeLessThan(RSS_GROWTH_LIMIT);
     console.log(`before reading: ${growth()}`);
+    // Other clients are served meanwhile.
+    expect(await runCli(['ps', '--file', current.file])).toMatchObject({ code: 0, stdout: expect.stringMatching(/\bc\b/) });
 
     // Now read (one reply at a time, slowly enough to be dropped again while requests still
     // arrive): every request is accounted for, by a reply or in a notice's counts, and the client
@@ -115,4 +117,5 @@ it('a control client that never reads its replies does not grow the supervisor (
   expect(dropped[0]).toMatchObject({ level: 40, kind: 'dropped', client: expect.stringMatching(/^[0-9a-f]+$/) });
   console.log(`${growth()}, over ${REQUESTS} unread 1 MiB logs requests`);
   expect(peak - base, growth()).toBeLessThan(RSS_GROWTH_LIMIT);
+  expect(await crew.stop()).toEqual({ code: 0, signal: null });
 }, 120_000);
