@@ -35,6 +35,7 @@ const readyPattern = agent.readyPattern ? new RegExp(agent.readyPattern, 'm') : 
 
 let model: TerminalModel | undefined;
 let outputSeq = init.outputSeq;
+let outputOffset = init.outputOffset;
 let io: PtyIo = { write: () => undefined, resize: () => undefined, canonical: () => undefined };
 let size = { cols: agent.cols, rows: agent.rows };
 
@@ -42,8 +43,9 @@ const pipeline = new OutputPipeline({
   ring,
   log: outputLog,
   forward: (chunks, size) => {
-    const { buffer, parts } = encodeOutput({ run: init.runId, agent: agent.name, ts: Date.now() }, outputSeq + 1, chunks, size);
+    const { buffer, parts } = encodeOutput({ run: init.runId, agent: agent.name, ts: Date.now() }, outputSeq + 1, outputOffset, chunks, size);
     outputSeq += parts.length;
+    outputOffset += size;
     post({ type: 'output', buffer, parts }, [buffer.buffer as ArrayBuffer]);
   },
   view: (chunk) => model?.write(chunk),

@@ -40,6 +40,8 @@ interface AgentRecord {
   spawnedAt: number | null;
   /** The last output seq published for this agent (a replacement worker continues from it). */
   outputSeq: number;
+  /** Output bytes published for this agent so far (a replacement worker's first `offset`). */
+  outputOffset: number;
   restarts: number;
   lastOutputAt: number | null;
   lastExit: AgentStatus['lastExit'];
@@ -86,6 +88,7 @@ export class Supervisor {
         generation: 0,
         spawnedAt: null,
         outputSeq: 0,
+        outputOffset: 0,
         restarts: 0,
         lastOutputAt: null,
         lastExit: null,
@@ -122,6 +125,7 @@ export class Supervisor {
         generation: r.generation,
         runId: this.runId,
         outputSeq: r.outputSeq,
+        outputOffset: r.outputOffset,
       },
       {
         message: (msg) => this.onWorkerMessage(r, msg),
@@ -141,7 +145,8 @@ export class Supervisor {
         for (const p of msg.parts) {
           const payload = msg.buffer.subarray(p.offset, p.offset + p.length);
           r.outputSeq = p.seq;
-          publisher.publishEncodedOutput(name, payload, p.seq);
+          r.outputOffset = p.at + p.size;
+          publisher.publishEncodedOutput(name, payload, p.seq, p.size);
           listener?.output?.(name, payload.subarray(payload.length - p.size));
         }
         return;

@@ -14,6 +14,8 @@ export interface WorkerInit {
   readonly runId: string;
   /** The last `output` seq already used for this agent (a replacement worker continues from it). */
   readonly outputSeq: number;
+  /** Output bytes of this agent already published in this supervisor run (the next `offset`). */
+  readonly outputOffset: number;
 }
 
 export type ToWorker =

@@ -1,9 +1,7 @@
 /** Client side of the control socket: typed requests to a running supervisor (a DEALER socket). */
-import { Packr } from 'msgpackr';
 import * as zmq from 'zeromq';
 import { type ArgsIn, type Command, ControlError, type Reply, type Results } from './control-protocol.js';
-
-const packr = new Packr({ useRecords: false, moreTypes: false });
+import { pack, unpack } from './msgpack.js';
 
 export class ControlClient {
   private readonly sock: zmq.Dealer;
@@ -25,7 +23,7 @@ export class ControlClient {
         if (!payload) continue;
         let reply: Reply;
         try {
-          reply = packr.unpack(payload) as Reply;
+          reply = unpack(payload) as Reply;
         } catch {
           continue;
         }
@@ -49,7 +47,7 @@ export class ControlClient {
 
   /** Sends a request without waiting for its reply (attach keystrokes). */
   fire<C extends Command>(cmd: C, args: ArgsIn<C>): void {
-    this.enqueue(packr.pack({ id: 0, cmd, args }));
+    this.enqueue(pack({ id: 0, cmd, args }));
   }
 
   private raw(cmd: string, args: unknown, timeoutMs: number): Promise<Reply> {
@@ -60,7 +58,7 @@ export class ControlClient {
         reject(new ControlError('internal', `no reply to "${cmd}" from the supervisor at ${this.endpoint} within ${timeoutMs}ms`));
       }, timeoutMs);
       this.waiting.set(id, { resolve, timer });
-      this.enqueue(packr.pack({ id, cmd, args }));
+      this.enqueue(pack({ id, cmd, args }));
     });
   }
 

@@ -5,10 +5,10 @@
  * sender's socket accepts (control-frames.ts); nothing a client sends can stop it, and a client
  * that does not read its replies cannot make it grow (control-clients.ts).
  */
-import { Packr } from 'msgpackr';
 import * as zmq from 'zeromq';
 import type { z } from 'zod';
 import { type ReceiveLoop, receiveLoop } from './receive-loop.js';
+import { pack, packr } from './msgpack.js';
 import { CLIENT_LIMITS, type ClientEvent, ControlClients, type SendOutcome } from './control-clients.js';
 import { splitFrames } from './control-frames.js';
 import { findInvalidUtf8 } from './control-utf8.js';
@@ -16,14 +16,12 @@ import { type Args, type Command, ControlError, type ErrorCode, MAX_FRAME_BYTES,
 
 export type Handlers = { readonly [C in Command]: (args: Args<C>) => Promise<Results[C]> | Results[C] };
 
-const packr = new Packr({ useRecords: false, moreTypes: false });
-
 /** Encodes a reply; what cannot be encoded becomes an `internal` error reply. */
 export function encodeReply(reply: Reply): Buffer {
   try {
-    return packr.pack(reply);
+    return pack(reply);
   } catch (err) {
-    return packr.pack({ id: null, ok: false, error: { code: 'internal', message: `reply could not be encoded: ${(err as Error).message}` } });
+    return pack({ id: null, ok: false, error: { code: 'internal', message: `reply could not be encoded: ${(err as Error).message}` } });
   }
 }
 

@@ -6,8 +6,8 @@
  * Topics are `KIND/AGENT/` (`supervisor/` has no agent). The trailing slash makes prefix
  * subscriptions exact: `state/a/` never matches agent `ab`, `state/` matches every agent.
  */
-import { Packr } from 'msgpackr';
 import type { PublicState } from '../machines/agent.js';
+import { pack, packr, unpack, wireInt } from './msgpack.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -21,13 +21,17 @@ export interface Envelope {
   readonly run: string;
   readonly agent: string;
   readonly seq: number;
-  /** Milliseconds since the epoch. */
+  /** Milliseconds since the epoch (an integer on the wire). */
   readonly ts: number;
   /** True when this is a last-value replay for a new subscriber (same seq as the original). */
   readonly replay?: boolean;
 }
 
-export interface OutputBody { readonly kind: 'output'; readonly data: Uint8Array }
+/**
+ * `offset`: bytes of this agent's output before this message in this supervisor run (`run`), so
+ * `offset + data.length` is the next message's `offset` unless output was dropped in between.
+ */
+export interface OutputBody { readonly kind: 'output'; readonly offset: number; readonly data: Uint8Array }
 export interface StateBody {
   readonly kind: 'state';
   readonly from: PublicState | null;
@@ -73,8 +77,12 @@ export interface InputBody {
 export type SidecarBody =
   | { readonly kind: 'sidecar'; readonly ok: true; readonly type: string; readonly event: Record<string, unknown> }
   | { readonly kind: 'sidecar'; readonly ok: false; readonly error: string; readonly excerpt: string; readonly bytes: number };
-/** Published when the publisher had to drop messages for this topic's agent (bounded queue). */
-export interface DropsBody { readonly kind: 'drops'; readonly dropped: number; readonly droppedBytes: number }
+/**
+ * Published when the publisher had to drop output of this topic's agent (bounded queue): of the
+ * agent's output seqs after the previous report's `lastSeq` up to this one's, `dropped` were
+ * dropped, carrying `droppedBytes` bytes of output (what their `offset`s skip).
+ */
+export interface DropsBody { readonly kind: 'drops'; readonly dropped: number; readonly droppedBytes: number; readonly lastSeq: number }
 export interface SupervisorBody {
   readonly kind: 'supervisor';
   /** Lifecycle, or `log-error`: orchestra's own log file cannot be written (it supervises on). */
@@ -94,11 +102,8 @@ export function topicFor(kind: Kind, agent: string): string {
   return kind === 'supervisor' ? 'supervisor/' : `${kind}/${agent}/`;
 }
 
-// Records off: plain msgpack maps any client in any language can read.
-const packr = new Packr({ useRecords: false, moreTypes: false });
-
 export function encode(msg: Message): Buffer {
-  return packr.pack(msg);
+  return pack(msg);
 }
 
 const DATA_KEY = Buffer.from([0xa4, 0x64, 0x61, 0x74, 0x61]); // fixstr "data"
@@ -112,6 +117,8 @@ export interface OutputPart {
   readonly offset: number;
   readonly length: number;
   readonly seq: number;
+  /** The message's `offset` field: output bytes of the agent before it. */
+  readonly at: number;
   /** How many of the message's last bytes are output data. */
   readonly size: number;
 }
@@ -124,15 +131,18 @@ export interface EncodedOutput {
 
 /**
  * Encodes output bytes, given as chunks, as consecutive `output` messages of at most `maxPart`
- * bytes of data each (seq `firstSeq`, `firstSeq + 1`, …), copying the bytes once, into one buffer.
- * Same wire format as `encode`: a msgpack map whose last entry is `data` as bin32.
+ * bytes of data each (seq `firstSeq`, `firstSeq + 1`, …; offset `firstOffset` and on), copying the
+ * bytes once, into one buffer. Same wire format as `encode`: a msgpack map whose last entry is
+ * `data` as bin32.
  */
-export function encodeOutput(env: Omit<Envelope, 'v' | 'replay' | 'seq'>, firstSeq: number, chunks: readonly Uint8Array[], size: number, maxPart = MAX_OUTPUT_MESSAGE): EncodedOutput {
+export function encodeOutput(env: Omit<Envelope, 'v' | 'replay' | 'seq'>, firstSeq: number, firstOffset: number, chunks: readonly Uint8Array[], size: number, maxPart = MAX_OUTPUT_MESSAGE): EncodedOutput {
   const count = Math.max(1, Math.ceil(size / maxPart));
   const heads: Buffer[] = [];
   let total = 0;
+  // The fields `pack` would make ints, made so here: no walk over each header on the hot path.
+  const ts = wireInt(env.ts);
   for (let i = 0; i < count; i++) {
-    const head = packr.pack({ v: PROTOCOL_VERSION, run: env.run, agent: env.agent, seq: firstSeq + i, ts: env.ts, kind: 'output' });
+    const head = packr.pack({ v: PROTOCOL_VERSION, run: env.run, agent: env.agent, seq: wireInt(firstSeq + i), ts, kind: 'output', offset: wireInt(firstOffset + i * maxPart) });
     heads.push(head);
     total += head.length + DATA_KEY.length + 5 + Math.min(maxPart, size - i * maxPart);
   }
@@ -148,9 +158,9 @@ export function encodeOutput(env: Omit<Envelope, 'v' | 'replay' | 'seq'>, firstS
     const partSize = Math.min(maxPart, size - i * maxPart);
     const start = off;
     out.set(head, off);
-    // One more map entry (the `data` we append): fixmap 0x8N or map16 0xde NN NN.
-    if (head[0] === 0x86) out[off] = 0x87;
-    else if (head[0] === 0xde && head[1] === 0 && head[2] === 6) out[off + 2] = 7;
+    // One more map entry (the `data` we append): fixmap 0x8N (7 entries) or map16 0xde 00 07.
+    if (head[0] === 0x87) out[off] = 0x88;
+    else if (head[0] === 0xde && head[1] === 0 && head[2] === 7) out[off + 2] = 8;
     else throw new Error(`unexpected msgpack map header 0x${head[0]?.toString(16)}`);
     off += head.length;
     out.set(DATA_KEY, off);
@@ -170,11 +180,11 @@ export function encodeOutput(env: Omit<Envelope, 'v' | 'replay' | 'seq'>, firstS
         inChunk = 0;
       }
     }
-    parts.push({ offset: start, length: off - start, seq: firstSeq + i, size: partSize });
+    parts.push({ offset: start, length: off - start, seq: firstSeq + i, at: firstOffset + i * maxPart, size: partSize });
   }
   return { buffer: out, parts };
 }
 
 export function decode(payload: Uint8Array): Message {
-  return packr.unpack(payload) as Message;
+  return unpack(payload) as Message;
 }

@@ -4,8 +4,10 @@
  * Agents never wait for the bus: `publish` only enqueues. When the queue holds more than
  * `queueLimit` bytes, output messages are dropped (control messages — state, exit, restart —
  * are always kept) and the drop is counted and published per agent; subscribers also see it as a
- * gap in `seq`. ZeroMQ itself drops for a subscriber whose own HWM is full (noDrop off), which
- * subscribers likewise see as a seq gap.
+ * gap in `seq` (and in `offset`). Each `drops` report names the last output seq it accounts for,
+ * so its counts equal the seqs missing up to there, even for drops no later message has revealed.
+ * ZeroMQ itself drops for a subscriber whose own HWM is full (noDrop off), which only that
+ * subscriber sees, as a seq gap that no `drops` report counts.
  *
  * New subscriptions trigger a replay of the last `state` message of every agent, and of the last
  * `supervisor` message, whose topic matches the subscribed prefix (last-value cache), so a late
@@ -80,28 +82,29 @@ export class Publisher {
     // A log error is news, not the supervisor's state: late subscribers get the lifecycle event.
     const current = kind === 'state' || (body.kind === 'supervisor' && body.event !== 'log-error');
     if (current) this.lastValues.set(topic, { topic, payload: encode({ ...msg, replay: true }) });
-    this.admit(topic, agent, seq, encode(msg), kind === 'output');
+    this.admit(topic, agent, seq, encode(msg), msg.kind === 'output' ? msg.data.length : undefined);
     return msg;
   }
 
   /**
    * Publishes an `output` message a worker has already encoded with its own `seq` (the worker owns
-   * the output seq of its agent, so the bytes are never re-encoded or copied here).
+   * the output seq of its agent, so the bytes are never re-encoded or copied here); `size` is how
+   * many bytes of output it carries.
    */
-  publishEncodedOutput(agent: string, payload: Uint8Array, seq: number): void {
+  publishEncodedOutput(agent: string, payload: Uint8Array, seq: number, size: number): void {
     if (this.closed) return;
     const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    this.admit(topicFor('output', agent), agent, seq, bytes, true);
+    this.admit(topicFor('output', agent), agent, seq, bytes, size);
   }
 
   /**
    * The one queueing rule: `seq` is spent either way (a dropped message leaves a gap every
-   * subscriber sees); droppable messages beyond the queue limit are dropped and counted.
+   * subscriber sees); output (`outputBytes` given) beyond the queue limit is dropped and counted.
    */
-  private admit(topic: string, agent: string, seq: number, payload: Buffer, droppable: boolean): void {
+  private admit(topic: string, agent: string, seq: number, payload: Buffer, outputBytes: number | undefined): void {
     this.seqs.set(topic, seq);
-    if (droppable && this.queuedBytes + payload.length > this.opts.queueLimit) {
-      this.countDrop(agent, payload.length);
+    if (outputBytes !== undefined && this.queuedBytes + payload.length > this.opts.queueLimit) {
+      this.countDrop(agent, outputBytes);
       return;
     }
     this.enqueue({ topic, payload });
@@ -124,7 +127,11 @@ export class Publisher {
 
   private flushDrops(): void {
     this.dropTimer = undefined;
-    for (const [agent, d] of this.drops) this.publish('drops', agent, { kind: 'drops', ...d });
+    for (const [agent, d] of this.drops) {
+      // Every output message up to lastSeq that was kept is queued ahead of this report.
+      const lastSeq = this.seqs.get(topicFor('output', agent)) ?? 0;
+      this.publish('drops', agent, { kind: 'drops', ...d, lastSeq });
+    }
     this.drops.clear();
   }
 

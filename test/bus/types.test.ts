@@ -13,6 +13,12 @@ describe('public types of the bus client', () => {
     expectTypeOf<Message['run']>().toEqualTypeOf<string>();
   });
 
+  it('output carries its byte offset, drops the last seq it accounts for', () => {
+    expectTypeOf<Extract<Message, { kind: 'output' }>['offset']>().toEqualTypeOf<number>();
+    type Drops = Extract<Message, { kind: 'drops' }>;
+    expectTypeOf<Pick<Drops, 'dropped' | 'droppedBytes' | 'lastSeq'>>().toEqualTypeOf<{ readonly dropped: number; readonly droppedBytes: number; readonly lastSeq: number }>();
+  });
+
   it('a subscriber yields Received with gap information', () => {
     expectTypeOf<BusSubscriber['next']>().returns.resolves.toEqualTypeOf<Received>();
     expectTypeOf<Received['gap']>().toEqualTypeOf<number>();

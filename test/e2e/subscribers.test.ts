@@ -41,6 +41,52 @@ describe('subscribers', () => {
     for (const r of results) expect(r).toEqual({ bytes: 200_000, gaps: 0 });
   });
 
+  it('regression: drops counted more than the seq gaps subscribers saw; every drops report equals the seqs missing up to its lastSeq, and offsets account for every byte', async () => {
+    const FLOOD = 32 * 1024 * 1024;
+    // A queue of 256 KiB: each 1 MiB batch the worker hands over at once overflows it.
+    crew = startCrew((p) => `  w:\n    command: node\n    args: [${join(FIX, 'flood.mjs')}, --gate, ${p.gate}, "${FLOOD}"]\n    restart: no\n`, {
+      subscribe: { agents: ['w'] },
+      extra: 'bus: { queue_limit: 256KiB }\n',
+    });
+    const c = crew;
+    await until(c.bus, isState('w', 'starting'));
+    c.openGate();
+    let accounted = 0; // lastSeq of the previous drops report
+    let seenSince = 0; // output messages received since then
+    let received = 0;
+    let droppedBytes = 0;
+    let dropped = 0;
+    let offsetJumps = 0;
+    let nextOffset = 0;
+    let exited = false;
+    const mismatches: string[] = [];
+    await until(
+      c.bus,
+      (r) => {
+        const m = r.msg;
+        if (m.kind === 'output') {
+          offsetJumps += m.offset - nextOffset;
+          nextOffset = m.offset + m.data.length;
+          received += m.data.length;
+          seenSince++;
+        } else if (m.kind === 'drops') {
+          if (m.lastSeq - accounted - seenSince !== m.dropped) mismatches.push(`report up to seq ${m.lastSeq}: ${m.dropped} dropped, ${m.lastSeq - accounted - seenSince} missing`);
+          accounted = m.lastSeq;
+          seenSince = 0;
+          dropped += m.dropped;
+          droppedBytes += m.droppedBytes;
+        } else if (m.kind === 'exit') exited = true;
+        // Done once every byte of the flood is either received or reported dropped.
+        return exited && received + droppedBytes === FLOOD;
+      },
+      60_000,
+    );
+    expect(mismatches).toEqual([]);
+    expect(dropped).toBeGreaterThan(0);
+    // What the offsets skip (between messages, and after the last one received) is what was reported dropped.
+    expect(offsetJumps + (FLOOD - nextOffset)).toBe(droppedBytes);
+  });
+
   it('a stalled subscriber neither grows the supervisor beyond its bound nor slows the agent; it recovers and sees the gap', async () => {
     const total = 128 * 1024 * 1024;
     const HWM = 500;
