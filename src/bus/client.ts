@@ -29,6 +29,8 @@ export interface Received {
   readonly msg: Message;
   /** Messages missing on this topic just before this one (0 when contiguous). */
   readonly gap: number;
+  /** For `output`: bytes of the agent's output missing just before this message, from `offset` (0 when contiguous). */
+  readonly missingBytes: number;
   /** True when the supervisor's run id changed: seq numbers started over. */
   readonly newRun: boolean;
 }
@@ -36,9 +38,13 @@ export interface Received {
 export class BusSubscriber implements AsyncIterable<Received> {
   private readonly sock: zmq.Subscriber;
   private readonly lastSeq = new Map<string, number>();
+  /** Per output topic, the `offset` the next message should have. */
+  private readonly outputEnd = new Map<string, number>();
   private run: string | undefined;
   /** Messages missed so far (the sum of every gap seen): a slow subscriber's own drop counter. */
   missed = 0;
+  /** Output bytes missed so far (the sum of every `missingBytes`). */
+  missedBytes = 0;
 
   constructor(
     readonly endpoint: string,
@@ -60,14 +66,25 @@ export class BusSubscriber implements AsyncIterable<Received> {
       const newRun = this.run !== undefined && msg.run !== this.run;
       if (newRun || this.run === undefined) {
         this.run = msg.run;
-        if (newRun) this.lastSeq.clear();
+        if (newRun) {
+          this.lastSeq.clear();
+          this.outputEnd.clear();
+        }
       }
       const last = this.lastSeq.get(topic);
       if (last !== undefined && msg.seq <= last) continue;
       const gap = last === undefined ? 0 : msg.seq - last - 1;
       this.missed += gap;
       this.lastSeq.set(topic, msg.seq);
-      return { topic, msg, gap, newRun };
+      let missingBytes = 0;
+      // A supervisor older than `offset` sends none: nothing to tell then.
+      if (msg.kind === 'output' && typeof msg.offset === 'number') {
+        const end = this.outputEnd.get(topic);
+        if (end !== undefined) missingBytes = Math.max(0, msg.offset - end);
+        this.missedBytes += missingBytes;
+        this.outputEnd.set(topic, msg.offset + msg.data.length);
+      }
+      return { topic, msg, gap, missingBytes, newRun };
     }
   }
 

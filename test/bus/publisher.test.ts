@@ -79,10 +79,11 @@ describe('Publisher', () => {
     let nextOffset = 0;
     const check = async () => {
       for (;;) {
-        const { msg } = await sub.next();
+        const { msg, missingBytes } = await sub.next();
         if (msg.kind === 'output') {
           // A jump in offset is exactly the bytes of the messages missing before this one.
           expect(msg.offset).toBeGreaterThanOrEqual(nextOffset);
+          if (nextOffset > 0) expect(missingBytes).toBe(msg.offset - nextOffset);
           nextOffset = msg.offset + msg.data.length;
           seen++;
           seenBytes += msg.data.length;

@@ -22,6 +22,7 @@ describe('public types of the bus client', () => {
   it('a subscriber yields Received with gap information', () => {
     expectTypeOf<BusSubscriber['next']>().returns.resolves.toEqualTypeOf<Received>();
     expectTypeOf<Received['gap']>().toEqualTypeOf<number>();
+    expectTypeOf<Received['missingBytes']>().toEqualTypeOf<number>();
     expectTypeOf<BusSubscriber>().toMatchTypeOf<AsyncIterable<Received>>();
   });
 });
