@@ -3,12 +3,12 @@
  * tmpfs: here it is a real 2 MiB tmpfs that an agent's output fills. Needs `mount` (root); where
  * mounting is impossible the test is skipped with the reason printed, except under CI=true.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Received } from '../../src/bus/client.js';
-import { anyAlive, type Crew, eventually, FIX, startCrew, streamSource, until, untilText } from './harness.js';
+import { anyAlive, CLI, type Crew, eventually, startCrew, streamSource, until, untilText } from './harness.js';
 
 const mounts: string[] = [];
 
@@ -57,7 +57,7 @@ describe('a full disk under the state directory', () => {
     async () => {
       let stateDir = '';
       const seen: Received[] = [];
-      crew = startCrew(({ dir }) => {
+      crew = startCrew(({ dir, gate }) => {
         // The harness puts the state directory at DIR/s: mount the tiny tmpfs there before `up` starts.
         stateDir = join(dir, 's');
         const why = mountTiny(stateDir);
@@ -66,12 +66,18 @@ describe('a full disk under the state directory', () => {
           // Fills the 2 MiB disk with its output log, then waits quietly.
           `  flood:\n    command: /bin/sh\n    args: ["-c", "yes 'flooding the state directory' | head -c 4000000; exec cat"]\n` +
           `    restart: no\n    log: { max_size: 16MiB, keep: 1 }\n` +
-          // Keeps orchestra logging: a crash loop, a few records per restart.
-          `  loop:\n    command: node\n    args: [${join(FIX, 'flaky-agent.mjs')}, "50"]\n` +
+          // Keeps orchestra logging once the gate opens: a crash loop, a few records per restart.
+          `  loop:\n    command: /bin/sh\n    args: ["-c", "while [ ! -e ${gate} ]; do sleep 0.05; done; exit 1"]\n` +
           `    restart: { policy: always, backoff: { initial: 100ms, factor: 1, jitter: 0 }, budget: { max_restarts: 100000, window: 10m } }\n`
         );
       });
       const stderr = untilText(streamSource(crew.proc.stderr), /cannot write its log/, 60_000);
+      // A follower of the flooding agent: a log-error event is not the supervisor going away.
+      await whileUp(crew, until(crew.bus, (r) => r.msg.kind === 'state' && r.msg.agent === 'flood', 30_000, seen));
+      const follower = spawn(process.execPath, [CLI, 'logs', '-f', 'flood', '--file', crew.file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const followerExit = new Promise<number | null>((res) => follower.on('exit', (code) => res(code)));
+      await untilText(streamSource(follower.stdout), /flooding the state directory/, 20_000);
+      crew.openGate();
       await whileUp(crew, until(crew.bus, (r) => r.msg.kind === 'supervisor' && r.msg.event === 'log-error', 60_000, seen));
       const logPath = join(stateDir, 'orchestra.log');
       const event = seen.at(-1)?.msg;
@@ -91,10 +97,14 @@ describe('a full disk under the state directory', () => {
       // Reported once per outage, never as a stack trace.
       expect(crew.stderr().match(/cannot write its log/g)).toHaveLength(1);
       expect(crew.stderr()).not.toMatch(/^\s+at /m);
+      // The flooding agent survived its own log failing, and its follower is still following.
+      expect(seen.some((r) => r.msg.kind === 'exit' && r.msg.agent === 'flood')).toBe(false);
+      expect(follower.exitCode).toBeNull();
       const pids = seen.flatMap((r) => (r.msg.kind === 'state' && typeof r.msg.pid === 'number' ? [r.msg.pid] : []));
 
       crew.signal('SIGINT');
       expect((await crew.exited).code).toBe(0);
+      expect(await followerExit).not.toBeNull();
       expect(existsSync(join(stateDir, 'supervisor.json'))).toBe(false);
       await eventually(() => !anyAlive(pids), 10_000, 'no agent process left');
     },
