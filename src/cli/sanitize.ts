@@ -6,8 +6,9 @@
  */
 
 // CSI: ESC [ params intermediates final; OSC: ESC ] … (BEL | ESC \); DCS/SOS/PM/APC: ESC P|X|^|_ … ESC \;
-// other two-byte escapes: ESC followed by one char.
-const SEQUENCE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[^[\]PX^_]/g;
+// any other escape (ECMA-48 / ISO 2022): ESC, intermediates 0x20-0x2F, one final 0x30-0x7E — so
+// `ESC ( B` (character set) or `ESC # 8` goes whole, not leaving its final byte visible.
+const SEQUENCE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[ -/]*[0-~]/g;
 const SGR = /^\x1b\[[0-9;:]*m$/;
 // Control characters other than tab, newline and ESC (ESC starts the colours kept).
 const CONTROL = /[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]/g;
