@@ -35,10 +35,13 @@ function ints(value: unknown): unknown {
     return out ?? value;
   }
   if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  const obj = value as Record<string, unknown>;
   let out: Record<string, unknown> | undefined;
-  for (const [k, v] of Object.entries(value)) {
+  // for…in over a plain object: no array of entries per message (sidecar bursts go through here).
+  for (const k in obj) {
+    const v = obj[k];
     const w = ints(v);
-    if (w !== v) (out ??= { ...value })[k] = w;
+    if (w !== v) (out ??= { ...obj })[k] = w;
   }
   return out ?? value;
 }
