@@ -1,7 +1,7 @@
 /**
  * The PTY as an XState callback actor: spawns the agent under node-pty, streams its output to a
  * sink (losslessly, see pty-drain.ts), runs the stop sequence on request, and returns its own
- * cleanup (kill the group).
+ * cleanup (kill the agent's processes).
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants as fsc, openSync, statSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { fromCallback } from 'xstate';
 import type { AgentConfig } from '../config/types.js';
 import type { AgentEvent, PtyCommand } from '../machines/agent.js';
 import { isolatedSpawn } from './fd-isolation.js';
-import { signalGroup, signalName, terminateGroup, waitGroupEmpty } from './process-group.js';
+import { type AgentIdentity, type AgentProcess, describeProcesses, killAgent, signalName, terminateAgent } from './process-group.js';
 import { type Drain, drainLosslessly } from './pty-drain.js';
 import { spawnPty } from './pty-reader.js';
 
@@ -90,6 +90,11 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
     }
     const pid = term.pid;
     drain = drainLosslessly(term, sink);
+    /** Whose processes this run's are: its session, and whatever carries its identity. */
+    const identity: AgentIdentity = { sid: pid, run: env.ORCHESTRA_RUN, agent: env.ORCHESTRA_AGENT };
+    const warnEscapees = (why: string, escapees: AgentProcess[]) => {
+      if (escapees.length > 0) sink.log('warn', `${why}: ended processes that had left agent ${agent.name}'s session ${pid} but carry its identity: ${describeProcesses(escapees)}`);
+    };
 
     // --- exit and stop ----------------------------------------------------------------------
     let exited = false;
@@ -106,12 +111,13 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
         });
       });
 
-    /** Signal the whole group, one grace period for all of it to go, then SIGKILL and verify. */
+    /** Signal every process of the agent, one grace period for all of them to go, then SIGKILL and verify. */
     const endGroup = async (why: string) => {
       const { signal, graceMs } = agent.stop;
-      const outcome = await terminateGroup(pid, signal, graceMs);
-      if (outcome === 'killed') sink.log('warn', `${why}: process group ${pid} still alive ${graceMs}ms after ${signal}; sent SIGKILL`);
-      if (outcome === 'survivors') sink.log('error', `${why}: processes of group ${pid} survived SIGKILL`);
+      const { outcome, escapees } = await terminateAgent(identity, signal, graceMs);
+      warnEscapees(why, escapees);
+      if (outcome === 'killed') sink.log('warn', `${why}: processes of session ${pid} still alive ${graceMs}ms after ${signal}; sent SIGKILL`);
+      if (outcome === 'survivors') sink.log('error', `${why}: processes of session ${pid} survived SIGKILL`);
     };
 
     const stopSequence = async () => {
@@ -152,8 +158,8 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
 
     return () => {
       // Leaving `live` any other way (worker shutdown, actor stopped): leave nothing behind.
-      if (!exited) signalGroup(pid, 'SIGKILL');
-      void waitGroupEmpty(pid, 2000);
+      // After an exit, the exit path has already ended them (and a new run may share the identity).
+      if (!exited) void killAgent(identity).then(({ escapees }) => warnEscapees('cleanup', escapees));
       drain.stop();
     };
   });
