@@ -116,14 +116,25 @@ export function signalAgent(id: AgentIdentity, signal: NodeJS.Signals): AgentPro
 }
 
 /**
+ * Poll intervals: quick at first (most agents go within milliseconds of the signal), then backing
+ * off, because a scan reads every process's stat and environ (~5 ms for ~100 processes on 2 cores)
+ * and a hundred agents may be stopping at once.
+ */
+function* pollDelays(): Generator<number> {
+  for (let ms = 10; ; ms = Math.min(250, Math.round(ms * 1.5))) yield ms;
+}
+
+/**
  * Polls until the agent has no live process or `timeoutMs` passes. There is no event for "these
  * processes are gone" (they need not be our children), so polling is the honest way.
  */
-export async function waitAgentGone(id: AgentIdentity, timeoutMs: number, everyMs = 20): Promise<boolean> {
+export async function waitAgentGone(id: AgentIdentity, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
+  const delays = pollDelays();
   while (agentAlive(id)) {
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, everyMs));
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    await new Promise((r) => setTimeout(r, Math.min(left, delays.next().value ?? 250)));
   }
   return true;
 }
@@ -154,9 +165,10 @@ export function killAgent(id: AgentIdentity, timeoutMs = 2000): Promise<KillResu
   const escapees = new Escapees();
   escapees.add(signalAgent(id, 'SIGKILL'));
   const deadline = Date.now() + timeoutMs;
+  const delays = pollDelays();
   return (async () => {
     for (;;) {
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, delays.next().value ?? 250));
       const left = signalAgent(id, 'SIGKILL');
       escapees.add(left);
       if (left.length === 0) return { gone: true, escapees: escapees.list };
