@@ -116,6 +116,8 @@ export class PrefixPrinter {
       l.skippingSince = this.now();
       this.skipping++;
       l.skipped += data.length;
+      // Idle already (one chunk larger than the whole bound): no drain will end the skip, a timer will.
+      if (this.phase === 'idle') this.caughtUp();
       return;
     }
     l.queued++;

@@ -74,6 +74,14 @@ describe('PrefixPrinter', () => {
     expect(out.text.endsWith('flood | next line\n')).toBe(true);
   });
 
+  it('a single chunk larger than the whole queue is skipped and reported without any later output', async () => {
+    const out = new FakeOut();
+    const p = new PrefixPrinter(['a'], out, false);
+    p.output('a', Buffer.alloc(MAX_QUEUED + 1, 0x41));
+    await out.until((t) => t.includes('not shown'));
+    expect(out.text).toBe(`a | … ${humanBytes(MAX_QUEUED + 1)} of output not shown (see orchestra logs a)\n`);
+  });
+
   it('at close, says what was not shown even if stdout never caught up', () => {
     const out = new FakeOut();
     out.flowing = false;
