@@ -42,7 +42,9 @@ interface AgentLane {
   /** Skipping since (ms), or undefined while shown. */
   skippingSince: number | undefined;
   skipped: number;
-  /** After a skip: the next output starts mid-line, so it is shown from its first newline on. */
+  /** The last byte skipped was not a newline: a line was cut. */
+  lineCut: boolean;
+  /** After a skip that cut a line: the next output continues it, so it is shown from its first newline on. */
   trim: boolean;
 }
 
@@ -88,7 +90,7 @@ export class PrefixPrinter {
       const i = this.names.indexOf(agent);
       const label = `${agent.padEnd(this.width)} | `;
       const prefix = this.colour && i >= 0 ? `\x1b[${COLOURS[i % COLOURS.length]}m${label}\x1b[0m` : label;
-      l = { prefix, decoder: new TextDecoder('utf-8', { fatal: false }), partial: '', timer: undefined, queued: 0, skippingSince: undefined, skipped: 0, trim: false };
+      l = { prefix, decoder: new TextDecoder('utf-8', { fatal: false }), partial: '', timer: undefined, queued: 0, skippingSince: undefined, skipped: 0, lineCut: false, trim: false };
       this.lanes.set(agent, l);
     }
     return l;
@@ -100,7 +102,7 @@ export class PrefixPrinter {
     const l = this.lane(agent);
     if (l.skippingSince !== undefined) {
       if (!this.mayResume(l)) {
-        l.skipped += data.length;
+        this.skip(l, data);
         return;
       }
       this.resume(agent, l);
@@ -115,7 +117,7 @@ export class PrefixPrinter {
     if (this.queuedBytes + data.length > MAX_QUEUED) {
       l.skippingSince = this.now();
       this.skipping++;
-      l.skipped += data.length;
+      this.skip(l, data);
       // Idle already (one chunk larger than the whole bound): no drain will end the skip, a timer will.
       if (this.phase === 'idle') this.caughtUp();
       return;
@@ -136,6 +138,11 @@ export class PrefixPrinter {
     this.push({ agent, note: text });
   }
 
+  private skip(l: AgentLane, data: Uint8Array): void {
+    l.skipped += data.length;
+    l.lineCut = data[data.length - 1] !== 10;
+  }
+
   private mayResume(l: AgentLane): boolean {
     return this.queuedBytes === 0 && this.phase !== 'blocked' && l.skippingSince !== undefined && this.now() - l.skippingSince >= SKIP_MIN_MS;
   }
@@ -146,7 +153,7 @@ export class PrefixPrinter {
     l.skippingSince = undefined;
     this.skipping--;
     l.skipped = 0;
-    l.trim = true;
+    l.trim = l.lineCut;
     l.decoder = new TextDecoder('utf-8', { fatal: false });
     this.push({ agent, note: this.marker(agent, skipped) });
   }

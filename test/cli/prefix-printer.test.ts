@@ -53,6 +53,7 @@ describe('PrefixPrinter', () => {
     const p = new PrefixPrinter(['flood', 'b'], out, false, () => now);
     const chunk = lines(1024); // 64 KiB
     for (let i = 0; i < 160; i++) p.output('flood', chunk); // 10 MiB
+    p.output('flood', Buffer.from('a line the skip cuts, its ')); // the skip ends mid-line
     p.note('b', 'ready -> busy (output)');
     await out.until((t) => t.length > 0);
     const queuedMax = MAX_QUEUED + chunk.length;
@@ -62,7 +63,7 @@ describe('PrefixPrinter', () => {
     out.release();
     await out.until((t) => t.includes('not shown'));
     const shown = out.text.split('\n').filter((l) => l.startsWith('flood | x')).length;
-    const skippedBytes = 160 * chunk.length - shown * 64;
+    const skippedBytes = 160 * chunk.length + 26 - shown * 64;
     expect(shown * 64).toBeLessThanOrEqual(queuedMax);
     expect(out.text).toContain(`flood | … ${humanBytes(skippedBytes)} of output not shown (see orchestra logs flood)\n`);
     // orchestra's own lines are not skipped.
@@ -80,6 +81,19 @@ describe('PrefixPrinter', () => {
     p.output('a', Buffer.alloc(MAX_QUEUED + 1, 0x41));
     await out.until((t) => t.includes('not shown'));
     expect(out.text).toBe(`a | … ${humanBytes(MAX_QUEUED + 1)} of output not shown (see orchestra logs a)\n`);
+  });
+
+  it('after a skip that ended on a line boundary, later output is shown whole', async () => {
+    let now = 0;
+    const out = new FakeOut();
+    const p = new PrefixPrinter(['a'], out, false, () => now);
+    for (let i = 0; i < 40; i++) p.output('a', lines(1024));
+    await out.until((t) => t.split('\n').length > 16 * 1024);
+    now += SKIP_MIN_MS;
+    await out.until((t) => t.includes('not shown'));
+    p.output('a', Buffer.from('Done.\nprompt> '));
+    await out.until((t) => t.includes('prompt> '));
+    expect(out.text).toContain('a | Done.\na | prompt> \n');
   });
 
   it('at close, says what was not shown even if stdout never caught up', () => {
