@@ -8,14 +8,16 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createActor } from 'xstate';
 import { encodeOutput } from '../bus/protocol.js';
-import { agentMachine, type PublicState, publicState, RUNNING_STATES as RUNNING } from '../machines/agent.js';
+import { agentMachine, type PublicState, publicState, RUNNING_STATES as RUNNING, stopDeadlineMs } from '../machines/agent.js';
 import { OutputLog } from './output-log.js';
+import { killAgent } from './process-group.js';
 import { activityWindowFor, OutputPipeline } from './output-pipeline.js';
 import { InputQueue } from './input-queue.js';
 import { createPtyActor, type PtyIo } from './pty-actor.js';
 import { RingBuffer } from './ring-buffer.js';
 import { type SidecarItem, SidecarServer } from './sidecar.js';
 import { TerminalModel } from './terminal-model.js';
+import { losingStops, testFaults } from './test-faults.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 
 const port = parentPort;
@@ -162,12 +164,31 @@ const input = new InputQueue(agent.input, {
   outcome: (id, outcome, reason) => post({ type: 'input.outcome', id, outcome, reason }),
 });
 
-const actor = createActor(agentMachine.provide({ actors: { pty: ptyActor } }), {
+/**
+ * The chart's stop deadline passed without an exit: the stop was lost (e.g. signalled in the
+ * instant after the fork, before the child had made its session). SIGKILL to the leader by its
+ * pid, which finds it even then, and to the rest of the agent's processes.
+ */
+function killRun(pid: number | null): void {
+  if (pid === null) return;
+  log('warn', `not stopped ${stopDeadlineMs(agent.stop)}ms after the stop began; sending SIGKILL to pid ${pid} and the agent's other processes`);
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+  void killAgent({ sid: pid, run: init.runId, agent: agent.name });
+}
+
+const faults = testFaults(agent.name);
+const pty = faults.has('lose-stop') ? losingStops(ptyActor) : ptyActor;
+const actor = createActor(agentMachine.provide({ actors: { pty }, actions: { killRun: ({ context }) => killRun(context.pid) } }), {
   input: {
     hasReadyPattern: readyPattern !== undefined,
     readyTimeoutMs: agent.readyTimeoutMs,
     idleAfterMs: agent.idleAfterMs,
     busyAfterMs: agent.busyAfterMs,
+    stopDeadlineMs: stopDeadlineMs(agent.stop),
   },
 });
 
@@ -205,6 +226,7 @@ function close(): void {
 }
 
 port.on('message', (msg: ToWorker) => {
+  if (faults.has('deaf-worker') && (msg.type === 'worker.shutdown' || msg.type === 'agent.stop')) return;
   if (msg.type === 'worker.shutdown') {
     host = 'shutting-down';
     if (settled.has(publicState(actor.getSnapshot().value))) close();

@@ -9,7 +9,7 @@ import { type AgentStatus, ControlError, type InputResult, type Results } from '
 import type { InputOutcome, Message } from '../bus/protocol.js';
 import type { Publisher } from '../bus/publisher.js';
 import type { AgentConfig, OrchestraConfig } from '../config/types.js';
-import { type PublicState, RUNNING_STATES as RUNNING } from '../machines/agent.js';
+import { type PublicState, RUNNING_STATES as RUNNING, stopDeadlineMs } from '../machines/agent.js';
 import { decideRestart, EMPTY_HISTORY, type ExitInfo, type RestartDecision, type RestartHistory } from '../machines/restart-policy.js';
 import { AgentHandle } from './agent-handle.js';
 import { signalGroup, waitGroupEmpty } from './process-group.js';
@@ -51,6 +51,16 @@ interface AgentRecord {
   readonly watchers: Set<(to: PublicState) => void>;
   /** The last `sidecar.keep` sidecar messages as published, for catch-up. */
   recentSidecar: Message[];
+}
+
+/** A forced stop waits this long for workers to report their agents gone after SIGKILL. */
+export const FORCED_CLOSE_MS = 3000;
+/** Slack over the longest agent's stop deadline before a graceful stop of all turns forced. */
+export const SHUTDOWN_MARGIN_MS = 2000;
+
+/** How long a graceful stop of every agent may take before it is forced. */
+export function shutdownDeadlineMs(agents: readonly AgentConfig[]): number {
+  return Math.max(0, ...agents.map((a) => stopDeadlineMs(a.stop))) + SHUTDOWN_MARGIN_MS;
 }
 
 /** How long stop/start requests wait for the agent to reach the state they ask for. */
@@ -293,7 +303,19 @@ export class Supervisor {
     this.lifecycle('stopping');
     this.deps.logger.info('stopping all agents');
     for (const r of this.agents.values()) if (r.restartTimer) clearTimeout(r.restartTimer);
-    await Promise.all([...this.agents.keys()].map((n) => this.stopInOrder(n)));
+    // Bounded whatever the agents and workers do: past the longest stop an agent can honestly
+    // take, the graceful stop turns into the forced one by itself.
+    const deadline = shutdownDeadlineMs(this.config.agents);
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      void Promise.all([...this.agents.keys()].map((n) => this.stopInOrder(n))).then(() => resolve());
+      timer = setTimeout(() => {
+        const late = [...this.agents.values()].filter((r) => r.handle).map((r) => `${r.config.name} (${r.state ?? 'pending'})`);
+        this.deps.logger.error({ agents: late }, `not stopped ${deadline}ms after the stop began: ${late.join(', ')}; forcing`);
+        void this.forceStop().then(() => resolve());
+      }, deadline).unref();
+    });
+    clearTimeout(timer);
     this.stopped();
   }
 
@@ -331,8 +353,26 @@ export class Supervisor {
       if (r.restartTimer) clearTimeout(r.restartTimer);
       if (r.pid !== null) signalGroup(r.pid, 'SIGKILL');
     }
-    await Promise.all([...this.agents.values()].map((r) => r.handle?.shutdown()));
+    await this.closeWorkers(FORCED_CLOSE_MS);
     this.stopped();
+  }
+
+  /**
+   * Waits for every worker to close, at most `ms`. A worker that does not (it never got its exit)
+   * is named and left: the caller's process exit ends it (see up.ts).
+   */
+  private async closeWorkers(ms: number): Promise<void> {
+    const open = new Set<string>();
+    const closing = [...this.agents.values()].flatMap((r) => {
+      if (!r.handle) return [];
+      open.add(r.config.name);
+      return [r.handle.shutdown().then(() => open.delete(r.config.name))];
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    await Promise.race([Promise.all(closing), late]);
+    clearTimeout(timer);
+    if (open.size > 0) this.deps.logger.error({ agents: [...open] }, `workers of ${[...open].join(', ')} did not close ${ms}ms after SIGKILL`);
   }
 
   // --- operations (the control socket's requests) -----------------------------------------------

@@ -20,6 +20,8 @@ export interface UpOptions {
 }
 
 const AWAIT_SUBSCRIBER_MS = 10_000;
+/** After the supervisor has stopped, how long the process may take to end by itself. */
+export const EXIT_FALLBACK_MS = 2000;
 
 /** Node's stdio streams keep their libuv handle private; `setBlocking` exists on TTY and pipe handles. */
 function setNonBlocking(stream: NodeJS.WriteStream): void {
@@ -176,5 +178,8 @@ export async function up(opts: UpOptions): Promise<number> {
   releaseSession(config.stateDir);
   logger.info('supervisor stopped');
   logger.flush();
+  // A worker that never closed (Supervisor.closeWorkers gave up on it) would keep this process
+  // alive for ever: one Ctrl-C must end `up`. Unref'd, so a clean exit never waits for it.
+  setTimeout(() => process.exit(code), EXIT_FALLBACK_MS).unref();
   return code;
 }

@@ -16,6 +16,22 @@ export interface AgentTiming {
   readonly readyTimeoutMs: number;
   readonly idleAfterMs: number;
   readonly busyAfterMs: number;
+  /** A stop still without an exit after this long is lost (see stopDeadlineMs): `killRun` ends it. */
+  readonly stopDeadlineMs: number;
+}
+
+/** The stop sequence's own bound for "every process is gone after SIGKILL" (process-group.ts). */
+export const KILL_VERIFY_MS = 2000;
+/** Slack over the stop sequence's longest honest run before a stop counts as lost. */
+export const STOP_MARGIN_MS = 1000;
+
+/**
+ * The longest a stop can honestly take: the stop keys' grace (when there are keys), the signal's
+ * grace, then SIGKILL and its verification, plus a margin. Past it the stop was lost (a signal sent
+ * before the agent's process group existed, a process that outlives SIGKILL): no waiting ends it.
+ */
+export function stopDeadlineMs(stop: { readonly keys: string | undefined; readonly graceMs: number }): number {
+  return (stop.keys ? stop.graceMs : 0) + stop.graceMs + KILL_VERIFY_MS + STOP_MARGIN_MS;
 }
 
 export type ExitCause = 'exit' | 'ready-timeout' | 'hang' | 'spawn-failed';
@@ -85,9 +101,12 @@ export const agentMachine = setup({
     idleAfter: ({ context }) => context.timing.idleAfterMs,
     busyAfter: ({ context }) => context.timing.busyAfterMs,
     restartDelay: ({ context }) => context.restartDelayMs,
+    stopDeadline: ({ context }) => context.timing.stopDeadlineMs,
   },
   actions: {
     note: assign((_, params: { reason: string }) => ({ reason: params.reason })),
+    // Provided by the host: SIGKILL the run's leader and group outright. The chart only says when.
+    killRun: () => undefined,
   },
   guards: {
     hasReadyPattern: ({ context }) => context.timing.hasReadyPattern,
@@ -176,8 +195,11 @@ export const agentMachine = setup({
             'sidecar.busy': { actions: assign({ sidecarDriven: true }) },
           },
         },
+        // Both stops are bounded: a stop without an exit by the deadline was lost, and waiting
+        // longer would leave the agent here for ever (and `up` with it).
         stopping: {
           entry: sendTo('pty', { type: 'pty.stop' }),
+          after: { stopDeadline: { actions: 'killRun' } },
           on: {
             'pty.exit': { target: '#agent.stopped', actions: assign({ reason: ({ event }) => `stopped (${event.signal ? `signal ${event.signal}` : `exit code ${String(event.code)}`})` }) },
             'agent.stop': {},
@@ -185,6 +207,7 @@ export const agentMachine = setup({
         },
         aborting: {
           entry: sendTo('pty', { type: 'pty.stop' }),
+          after: { stopDeadline: { actions: 'killRun' } },
           on: {
             'pty.exit': {
               target: '#agent.exited',

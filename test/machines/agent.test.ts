@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, SimulatedClock } from 'xstate';
-import { type AgentTiming, agentMachine, type PtyCommand, publicState } from '../../src/machines/agent.js';
+import { type AgentTiming, agentMachine, KILL_VERIFY_MS, type PtyCommand, publicState, STOP_MARGIN_MS, stopDeadlineMs } from '../../src/machines/agent.js';
 
-const timing: AgentTiming = { hasReadyPattern: false, readyTimeoutMs: 10_000, idleAfterMs: 2000, busyAfterMs: 250 };
+const timing: AgentTiming = { hasReadyPattern: false, readyTimeoutMs: 10_000, idleAfterMs: 2000, busyAfterMs: 250, stopDeadlineMs: 13_000 };
 
-function start(t: Partial<AgentTiming> = {}) {
+/** `loseStops`: the fake PTY ignores stop requests, as when the signal went to a group not made yet. */
+function start(t: Partial<AgentTiming> = {}, opts: { loseStops?: boolean } = {}) {
   const clock = new SimulatedClock();
   const stops: number[] = [];
+  const kills: { at: number; pid: number | null }[] = [];
   let spawns = 0;
   // A fake PTY: counts spawns, answers a stop request with an exit by SIGTERM.
   const pty = fromCallback<PtyCommand>(({ sendBack, receive }) => {
@@ -15,15 +17,18 @@ function start(t: Partial<AgentTiming> = {}) {
     receive((cmd) => {
       if (cmd.type === 'pty.stop') {
         stops.push(clock.now());
-        sendBack({ type: 'pty.exit', code: null, signal: 'SIGTERM' });
+        if (!opts.loseStops) sendBack({ type: 'pty.exit', code: null, signal: 'SIGTERM' });
       }
     });
     return () => undefined;
   });
-  const actor = createActor(agentMachine.provide({ actors: { pty } }), { input: { ...timing, ...t }, clock });
+  const killRun = ({ context }: { context: { pid: number | null } }) => {
+    kills.push({ at: clock.now(), pid: context.pid });
+  };
+  const actor = createActor(agentMachine.provide({ actors: { pty }, actions: { killRun } }), { input: { ...timing, ...t }, clock });
   actor.start();
   const state = () => publicState(actor.getSnapshot().value);
-  return { actor, clock, state, stops, spawns: () => spawns };
+  return { actor, clock, state, stops, kills, spawns: () => spawns };
 }
 
 describe('agent machine', () => {
@@ -189,6 +194,45 @@ describe('agent machine', () => {
     a.clock.increment(2000);
     expect(a.state()).toBe('ready');
     expect(a.actor.getSnapshot().context.sidecarDriven).toBe(false);
+  });
+
+  it('a lost stop (the signal found no process group yet) left the agent in stopping for ever: at the stop deadline the run is killed outright', () => {
+    const a = start({}, { loseStops: true });
+    a.actor.send({ type: 'screen.ready' });
+    a.clock.increment(500);
+    a.actor.send({ type: 'agent.stop' });
+    a.clock.increment(12_999);
+    expect([a.state(), a.kills]).toEqual(['stopping', []]);
+    a.clock.increment(1);
+    expect(a.kills).toEqual([{ at: 13_500, pid: 1001 }]);
+    // The kill ends the process; its exit ends the stop as usual.
+    a.actor.send({ type: 'pty.exit', code: null, signal: 'SIGKILL' });
+    expect(a.state()).toBe('stopped');
+    a.clock.increment(60_000);
+    expect(a.kills).toHaveLength(1);
+  });
+
+  it('a lost abort (ready timeout whose stop never ends) is killed at the stop deadline too, and still counts as a ready timeout', () => {
+    const a = start({ readyTimeoutMs: 1000 }, { loseStops: true });
+    a.clock.increment(1000);
+    expect(a.state()).toBe('stopping');
+    a.clock.increment(13_000);
+    expect(a.kills).toEqual([{ at: 14_000, pid: 1001 }]);
+    a.actor.send({ type: 'pty.exit', code: null, signal: 'SIGKILL' });
+    expect(a.actor.getSnapshot().context.exit).toEqual({ code: null, signal: 'SIGKILL', cause: 'ready-timeout' });
+  });
+
+  it('a stop that ends in time is never escalated', () => {
+    const a = start();
+    a.actor.send({ type: 'screen.ready' });
+    a.actor.send({ type: 'agent.stop' });
+    a.clock.increment(60_000);
+    expect([a.state(), a.kills]).toEqual(['stopped', []]);
+  });
+
+  it('the stop deadline covers the whole stop sequence: keys grace, signal grace, SIGKILL and its check', () => {
+    expect(stopDeadlineMs({ keys: undefined, graceMs: 10_000 })).toBe(10_000 + KILL_VERIFY_MS + STOP_MARGIN_MS);
+    expect(stopDeadlineMs({ keys: '/exit\r', graceMs: 5000 })).toBe(5000 + 5000 + KILL_VERIFY_MS + STOP_MARGIN_MS);
   });
 
   it('a hang (heartbeats stopped) stops the run as a failure with cause hang', () => {
