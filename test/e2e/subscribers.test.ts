@@ -80,12 +80,14 @@ describe('subscribers', () => {
         return exited && received + droppedBytes === FLOOD;
       },
       60_000,
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\nreceived ${received} + reported dropped ${droppedBytes} of ${FLOOD} bytes; ${mismatches.length} reports disagreeing with the gaps: ${mismatches.slice(0, 3).join('; ')}`);
+    });
     expect(mismatches).toEqual([]);
     expect(dropped).toBeGreaterThan(0);
     // What the offsets skip (between messages, and after the last one received) is what was reported dropped.
     expect(offsetJumps + (FLOOD - nextOffset)).toBe(droppedBytes);
-  });
+  }, 90_000);
 
   it('a stalled subscriber neither grows the supervisor beyond its bound nor slows the agent; it recovers and sees the gap', async () => {
     const total = 128 * 1024 * 1024;
