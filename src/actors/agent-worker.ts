@@ -60,6 +60,8 @@ for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = 
 Object.assign(env, agent.env, {
   ORCHESTRA_AGENT: agent.name,
   ORCHESTRA_SESSION: init.session,
+  // Finds this run's processes that left the agent's session (setsid, daemons) when it stops.
+  ORCHESTRA_RUN: init.runId,
   ORCHESTRA_SIDECAR: agent.sidecar.path,
   TERM: 'xterm-256color',
 });

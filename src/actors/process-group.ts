@@ -206,18 +206,6 @@ function groupAlive(pgid: number): boolean {
   return kill(-pgid, 0);
 }
 
-/**
- * Only until supervisor.ts calls killAgent (its edit is not committed yet): the leader's group,
- * as before. Remove both then.
- */
-export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
-  return kill(-pgid, signal);
-}
-/** See signalGroup: the session, without the identity carriers. */
-export function waitGroupEmpty(pgid: number, timeoutMs: number): Promise<boolean> {
-  return waitAgentGone({ sid: pgid }, timeoutMs);
-}
-
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, num]) => [num, name]));
 
 /** node-pty reports signals as numbers; the bus and logs use names. */

@@ -63,7 +63,7 @@ export class Reaper {
   }
 
   /** An agent's session (its first process's pid) and the run id its processes carry. */
-  track(sid: number, run = ''): void {
+  track(sid: number, run: string): void {
     this.child.stdin?.write(`+${sid} ${run}\n`);
   }
 

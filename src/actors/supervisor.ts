@@ -12,7 +12,7 @@ import type { AgentConfig, OrchestraConfig } from '../config/types.js';
 import { type PublicState, RUNNING_STATES as RUNNING, stopDeadlineMs } from '../machines/agent.js';
 import { decideRestart, EMPTY_HISTORY, type ExitInfo, type RestartDecision, type RestartHistory } from '../machines/restart-policy.js';
 import { AgentHandle } from './agent-handle.js';
-import { signalGroup, waitGroupEmpty } from './process-group.js';
+import { type AgentIdentity, describeProcesses, killAgent } from './process-group.js';
 import type { Reaper } from './reaper.js';
 import type { SendRequest } from './input-queue.js';
 import { type AgentNow, type InputRequest, WorkerRequests } from './worker-requests.js';
@@ -163,7 +163,7 @@ export class Supervisor {
       case 'spawned':
         r.pid = msg.pid;
         r.spawnedAt = Date.now();
-        reaper.track(msg.pid);
+        reaper.track(msg.pid, this.runId);
         return;
       case 'state':
         this.setState(r, msg.to, msg.reason, msg.pid ?? r.pid);
@@ -251,7 +251,7 @@ export class Supervisor {
     else this.deps.logger.info({ agent: name, ...d }, `${d.action}: ${d.reason}`);
   }
 
-  /** The thread died: its PTY's group is orphaned. Kill it, then treat it as an exit. */
+  /** The thread died: its PTY's processes are orphaned. Kill them, then treat it as an exit. */
   private onWorkerCrash(r: AgentRecord, handle: AgentHandle, reason: string): void {
     if (r.handle !== handle) return;
     r.handle = null;
@@ -261,8 +261,9 @@ export class Supervisor {
     const orphan = r.pid;
     void (async () => {
       if (orphan !== null) {
-        signalGroup(orphan, 'SIGKILL');
-        if (!(await waitGroupEmpty(orphan, 2000))) this.deps.logger.error({ agent: name, pgid: orphan }, 'processes survived SIGKILL after a worker crash');
+        const { gone, escapees } = await killAgent(this.identity(r, orphan));
+        if (escapees.length > 0) this.deps.logger.warn({ agent: name, sid: orphan }, `killed processes that had left the session but carry the agent's identity: ${describeProcesses(escapees)}`);
+        if (!gone) this.deps.logger.error({ agent: name, sid: orphan }, 'processes survived SIGKILL after a worker crash');
       }
       const { pid, runMs } = this.endRun(r);
       if (this.phase !== 'running') {
@@ -284,6 +285,11 @@ export class Supervisor {
         if (this.phase === 'running') this.spawnWorker(r);
       }, decision.delayMs);
     })();
+  }
+
+  /** The agent's processes, as every kill path sees them (process-group.ts). */
+  private identity(r: AgentRecord, sid: number): AgentIdentity {
+    return { sid, run: this.runId, agent: r.config.name };
   }
 
   private lifecycle(event: 'started' | 'stopping' | 'stopped'): void {
@@ -341,7 +347,7 @@ export class Supervisor {
   }
 
   /**
-   * Immediate: SIGKILL every agent's process group, then let each worker report its agent stopped
+   * Immediate: SIGKILL every agent's processes, then let each worker report its agent stopped
    * and close. Workers are not terminated while they own a PTY: node-pty's exit callback running
    * into a terminating thread aborts the whole process.
    */
@@ -351,7 +357,8 @@ export class Supervisor {
     this.phase = 'stopping';
     for (const r of this.agents.values()) {
       if (r.restartTimer) clearTimeout(r.restartTimer);
-      if (r.pid !== null) signalGroup(r.pid, 'SIGKILL');
+      // The first SIGKILL round is synchronous; the workers' stop sequences verify the rest.
+      if (r.pid !== null) void killAgent(this.identity(r, r.pid));
     }
     await this.closeWorkers(FORCED_CLOSE_MS);
     this.stopped();
