@@ -178,8 +178,33 @@ export async function up(opts: UpOptions): Promise<number> {
   releaseSession(config.stateDir);
   logger.info('supervisor stopped');
   logger.flush();
-  // A worker that never closed (Supervisor.closeWorkers gave up on it) would keep this process
-  // alive for ever: one Ctrl-C must end `up`. Unref'd, so a clean exit never waits for it.
-  setTimeout(() => process.exit(code), EXIT_FALLBACK_MS).unref();
+  exitWhenStuck(code);
   return code;
+}
+
+/**
+ * Node exits by itself once stdout has written what is queued. Two things could keep `up` alive
+ * for ever after a stop: a worker that never closed (Supervisor.closeWorkers gave up on it) and a
+ * stdout nobody reads. One Ctrl-C must end `up`, so once stdout makes no progress for
+ * EXIT_FALLBACK_MS (or has nothing left and the process still runs), it exits. A reader that is
+ * merely slow (a loaded machine, a pager) still gets everything. Unref'd: a clean exit never waits.
+ */
+function exitWhenStuck(code: number): void {
+  let last = unwritten(process.stdout);
+  setInterval(() => {
+    const now = unwritten(process.stdout);
+    const progressed = now.buffered < last.buffered || (now.buffered === last.buffered && now.inWrite < last.inWrite);
+    if (now.buffered === 0 || !progressed) process.exit(code);
+    last = now;
+  }, EXIT_FALLBACK_MS).unref();
+}
+
+/**
+ * What stdout has not written yet. Once the first write is under way, Node hands every chunk
+ * queued behind it to the next write at once, and `writableLength` counts them all until that whole
+ * write is done; a slow reader's progress shows in the handle's count of that write's bytes left.
+ */
+function unwritten(stream: NodeJS.WriteStream): { buffered: number; inWrite: number } {
+  const handle = (stream as unknown as { _handle?: { writeQueueSize?: number } })._handle;
+  return { buffered: stream.writableLength, inWrite: handle?.writeQueueSize ?? 0 };
 }

@@ -56,7 +56,43 @@ describe('orchestra up and its stdout', () => {
     proc.stdout?.resume();
     proc.kill('SIGTERM');
     await exited;
-    expect(out).toMatch(/^chatty \| … [\d.]+ [kMG]?B of output not shown \(see orchestra logs chatty\)$/m);
+    const marker = /^chatty \| … [\d.]+ [kMG]?B of output not shown \(see orchestra logs chatty\)$/m;
+    expect(marker.test(out), `no marker in ${out.length} bytes of stdout ending ${JSON.stringify(out.slice(-300))}`).toBe(true);
+  });
+
+  it('a slow stdout reader at exit gets everything up to the marker (the exit fallback cut a slow reader off 2 s after the stop)', async () => {
+    const dir = mkdtempSync('/tmp/orch-stdout-');
+    const stateDir = join(dir, 's');
+    const file = join(dir, 'orchestra.yaml');
+    writeFileSync(file, `session: slow\nstate_dir: ${stateDir}\nagents:\n  chatty:\n    command: node\n    args: [${join(FIX, 'chatty.mjs')}, "800000"]\n`);
+    const sub = new BusSubscriber(`ipc://${stateDir}/bus.sock`, { kinds: ['output'] });
+    const proc = spawn(process.execPath, [CLI, 'up', file, '--await-subscriber'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise((r) => proc.on('exit', r));
+    cleanup.push(async () => {
+      proc.kill('SIGKILL');
+      await exited;
+      sub.close();
+    });
+    proc.stdout?.pause();
+    // Far more than the pipe and the printer's queue hold: stdout is backed up when the stop begins.
+    let seen = 0;
+    await until(sub, (r) => (r.msg.kind === 'output' ? (seen += r.msg.data.length) : seen) > 8 * 1024 * 1024, 30_000);
+    proc.kill('SIGTERM');
+    // A reader slower than the fallback's period: ~64 KiB every 250 ms, about 5 s for what is queued.
+    let out = '';
+    const stdout = proc.stdout;
+    stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      stdout.pause();
+      // Pacing a deliberately slow reader, not synchronising with anything.
+      setTimeout(() => stdout.resume(), 250);
+    });
+    stdout?.resume();
+    await new Promise((r) => stdout?.on('end', r));
+    await exited;
+    const marker = /^chatty \| … [\d.]+ [kMG]?B of output not shown \(see orchestra logs chatty\)\n$/m;
+    expect(marker.test(out), `${out.length} bytes of stdout ending ${JSON.stringify(out.slice(-300))}`).toBe(true);
+    expect(out.endsWith('\n')).toBe(true);
   });
 
   it('orchestra up 2>&1 | head: with both streams gone it keeps supervising, then stops cleanly', async () => {
