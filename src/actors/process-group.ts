@@ -70,7 +70,9 @@ export function agentProcesses(id: AgentIdentity): AgentProcess[] {
     const fields = stat.slice(close + 2).split(' ');
     if (fields[0] === 'Z') continue;
     const comm = stat.slice(stat.indexOf('(') + 1, close);
-    if (Number(fields[3]) === id.sid) {
+    // The leader counts from the fork on: until the child has called setsid it is still in our
+    // session (a stop signalled then found nothing and was lost), but it is already our child.
+    if (Number(fields[3]) === id.sid || (pid === id.sid && Number(fields[1]) === process.pid)) {
       found.push({ pid, comm, escaped: false });
       continue;
     }

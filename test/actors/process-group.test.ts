@@ -68,6 +68,17 @@ describe("an agent's processes", () => {
     expect(stateOf(stranger.pid ?? 0)).not.toMatch(/^(Z|gone)$/);
   });
 
+  it('a stop signalled right after the fork, before the child called setsid, finds the leader (it found nothing and the stop was lost)', async () => {
+    // A child of ours still in our session: what node-pty's child is between fork and setsid.
+    const child = spawn('sleep', ['3205'], { stdio: 'ignore' });
+    started.push(child);
+    const sid = child.pid ?? 0;
+    await until(() => stateOf(sid) === 'S', 'the child runs');
+    expect(agentProcesses({ sid }).map((p) => p.pid)).toEqual([sid]);
+    const result = await terminateAgent({ sid }, 'SIGTERM', 1000);
+    expect(result).toMatchObject({ outcome: 'signalled', gone: true });
+  });
+
   it('a zombie in the session does not count as alive', async () => {
     // The shell forks `true`, then becomes `sleep`, which never reaps it: a zombie in the session.
     const leader = session('true & echo $!; exec sleep 3204');
