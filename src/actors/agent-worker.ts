@@ -251,9 +251,8 @@ port.on('message', (msg: ToWorker) => {
     case 'ring.read': {
       // Forward what is pending first: the ring then holds exactly the output up to outputSeq.
       pipeline.flush();
-      const all = ring.contents();
-      const data = all.subarray(Math.max(0, all.length - msg.bytes));
-      post({ type: 'ring', id: msg.id, data, seq: outputSeq, total: ring.total, ...size });
+      const data = ring.tail(msg.bytes);
+      post({ type: 'ring', id: msg.id, data, seq: outputSeq, total: ring.total, ...size }, [data.buffer as ArrayBuffer]);
       return;
     }
     default:

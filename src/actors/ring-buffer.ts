@@ -32,10 +32,19 @@ export class RingBuffer {
     }
   }
 
-  /** A copy of the retained bytes, oldest first. */
-  contents(): Buffer {
+  /**
+   * A copy of the newest `max` retained bytes (all of them by default), oldest first, in an
+   * ArrayBuffer of exactly that size: posted to another thread, it carries only those bytes (a view
+   * into a larger buffer would carry the whole buffer).
+   */
+  tail(max = Infinity): Buffer {
+    const n = Math.min(this.length, Math.max(0, max));
+    const out = Buffer.allocUnsafeSlow(n);
     const cap = this.buf.length;
-    const first = Math.min(this.length, cap - this.start);
-    return Buffer.concat([this.buf.subarray(this.start, this.start + first), this.buf.subarray(0, this.length - first)]);
+    const from = (this.start + this.length - n) % cap;
+    const first = Math.min(n, cap - from);
+    out.set(this.buf.subarray(from, from + first), 0);
+    out.set(this.buf.subarray(0, n - first), first);
+    return out;
   }
 }

@@ -184,7 +184,7 @@ describe('OutputPipeline', () => {
         expect(Buffer.concat(disk).equals(all)).toBe(true);
         expect(Buffer.concat(forwarded).equals(all)).toBe(true);
         expect(model.text().equals(all)).toBe(true);
-        expect(ring.contents().equals(all.subarray(Math.max(0, all.length - 64 * 1024)))).toBe(true);
+        expect(ring.tail().equals(all.subarray(Math.max(0, all.length - 64 * 1024)))).toBe(true);
         reused += p.slabs.reused;
       }),
       { numRuns: 40, endOnFailure: true }, // shrinking megabytes of reads takes minutes
