@@ -10,7 +10,6 @@ import { createActor } from 'xstate';
 import { encodeOutput } from '../bus/protocol.js';
 import { agentMachine, type PublicState, publicState, RUNNING_STATES as RUNNING, stopDeadlineMs } from '../machines/agent.js';
 import { OutputLog } from './output-log.js';
-import { killAgent } from './process-group.js';
 import { activityWindowFor, OutputPipeline } from './output-pipeline.js';
 import { InputQueue } from './input-queue.js';
 import { createPtyActor, type PtyIo } from './pty-actor.js';
@@ -38,7 +37,7 @@ const readyPattern = agent.readyPattern ? new RegExp(agent.readyPattern, 'm') : 
 let model: TerminalModel | undefined;
 let outputSeq = init.outputSeq;
 let outputOffset = init.outputOffset;
-let io: PtyIo = { write: () => undefined, resize: () => undefined, canonical: () => undefined };
+let io: PtyIo = { write: () => undefined, resize: () => undefined, canonical: () => undefined, kill: () => false };
 let size = { cols: agent.cols, rows: agent.rows };
 
 const pipeline = new OutputPipeline({
@@ -168,18 +167,13 @@ const input = new InputQueue(agent.input, {
 
 /**
  * The chart's stop deadline passed without an exit: the stop was lost (e.g. signalled in the
- * instant after the fork, before the child had made its session). SIGKILL to the leader by its
- * pid, which finds it even then, and to the rest of the agent's processes.
+ * instant after the fork, before the child had made its session). The PTY kills the leader by its
+ * pid, which finds it even then, and the rest of the agent's processes; it does nothing once the
+ * leader has been reaped (its exit is on its way, and the pid may be another process's by now).
  */
 function killRun(pid: number | null): void {
-  if (pid === null) return;
-  log('warn', `not stopped ${stopDeadlineMs(agent.stop)}ms after the stop began; sending SIGKILL to pid ${pid} and the agent's other processes`);
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-  void killAgent({ sid: pid, run: init.runId, agent: agent.name });
+  if (pid === null || !io.kill()) return;
+  log('warn', `not stopped ${stopDeadlineMs(agent.stop)}ms after the stop began; sent SIGKILL to pid ${pid} and the agent's other processes`);
 }
 
 const faults = testFaults(agent.name);

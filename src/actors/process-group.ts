@@ -15,6 +15,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import { KILL_VERIFY_MS } from '../machines/agent.js';
 
 /** Who an agent's processes are. */
 export interface AgentIdentity {
@@ -23,6 +24,11 @@ export interface AgentIdentity {
   /** `ORCHESTRA_RUN` and `ORCHESTRA_AGENT` as set for the agent; without them, the session alone. */
   readonly run?: string | undefined;
   readonly agent?: string | undefined;
+  /**
+   * True while the leader is our child and not yet reaped (only its spawner knows). Then the pid
+   * is the agent's even before the child has called setsid; after the reap it may be reused.
+   */
+  readonly leaderUnreaped?: () => boolean;
 }
 
 export interface AgentProcess {
@@ -72,7 +78,7 @@ export function agentProcesses(id: AgentIdentity): AgentProcess[] {
     const comm = stat.slice(stat.indexOf('(') + 1, close);
     // The leader counts from the fork on: until the child has called setsid it is still in our
     // session (a stop signalled then found nothing and was lost), but it is already our child.
-    if (Number(fields[3]) === id.sid || (pid === id.sid && Number(fields[1]) === process.pid)) {
+    if (Number(fields[3]) === id.sid || (pid === id.sid && Number(fields[1]) === process.pid && id.leaderUnreaped?.() === true)) {
       found.push({ pid, comm, escaped: false });
       continue;
     }
@@ -163,9 +169,13 @@ export interface KillResult {
  * SIGKILL to every process of the agent at once (before this returns its promise), then again to
  * whatever appears (a fork racing the first round) until none is left or `timeoutMs` passes.
  */
-export function killAgent(id: AgentIdentity, timeoutMs = 2000): Promise<KillResult> {
+export function killAgent(id: AgentIdentity, timeoutMs = KILL_VERIFY_MS): Promise<KillResult> {
   const escapees = new Escapees();
-  escapees.add(signalAgent(id, 'SIGKILL'));
+  try {
+    escapees.add(signalAgent(id, 'SIGKILL'));
+  } catch (err) {
+    return Promise.reject(err);
+  }
   const deadline = Date.now() + timeoutMs;
   const delays = pollDelays();
   return (async () => {

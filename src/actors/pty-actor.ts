@@ -15,12 +15,17 @@ import { type AgentIdentity, type AgentProcess, describeProcesses, killAgent, si
 import { type Drain, drainLosslessly } from './pty-drain.js';
 import { spawnPty } from './pty-reader.js';
 
-/** What the host may do to a running PTY. Both are no-ops once the process has exited. */
+/** What the host may do to a running PTY. Each is a no-op once the process has exited. */
 export interface PtyIo {
   write(data: string | Buffer): void;
   resize(cols: number, rows: number): void;
   /** Whether the terminal is in line mode (ICANON), read from the PTY; undefined if unknown. */
   canonical(): boolean | undefined;
+  /**
+   * SIGKILL to the leader by its pid (it is found even before it has made its session) and to the
+   * rest of the agent's processes; false when the leader had already exited.
+   */
+  kill(): boolean;
 }
 
 /** `stty -a` on the PTY's slave side (opened without becoming our controlling terminal). */
@@ -91,7 +96,7 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
     const pid = term.pid;
     drain = drainLosslessly(term, sink);
     /** Whose processes this run's are: its session, and whatever carries its identity. */
-    const identity: AgentIdentity = { sid: pid, run: env.ORCHESTRA_RUN, agent: env.ORCHESTRA_AGENT };
+    const identity: AgentIdentity = { sid: pid, run: env.ORCHESTRA_RUN, agent: env.ORCHESTRA_AGENT, leaderUnreaped: () => !exited && !drain?.childGone() };
     const warnEscapees = (why: string, escapees: AgentProcess[]) => {
       if (escapees.length > 0) sink.log('warn', `${why}: ended processes that had left agent ${agent.name}'s session ${pid} but carry its identity: ${describeProcesses(escapees)}`);
     };
@@ -153,6 +158,17 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
         if (!exited) term.resize(cols, rows);
       },
       canonical: () => (exited ? undefined : readCanonical((term as unknown as { ptsName: string }).ptsName)),
+      kill: () => {
+        // Once node-pty has reaped the leader its pid may belong to another process by now.
+        if (!identity.leaderUnreaped?.()) return false;
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+        void killAgent(identity).then(({ escapees }) => warnEscapees('stop deadline', escapees));
+        return true;
+      },
     });
     sendSoon({ type: 'pty.spawned', pid });
 

@@ -33,6 +33,8 @@ export interface Drain {
   read(data: Buffer): void;
   /** Cleanup for when the PTY is abandoned without a normal exit. */
   stop(): void;
+  /** True once node-pty has reaped the child (its exit is then being drained, then reported). */
+  childGone(): boolean;
 }
 
 /**
@@ -137,5 +139,6 @@ export function drainLosslessly(term: pty.IPty, sink: DrainSink): Drain {
     stop: () => {
       if (phase !== 'drained') release();
     },
+    childGone: () => phase !== 'running',
   };
 }

@@ -74,8 +74,11 @@ describe("an agent's processes", () => {
     started.push(child);
     const sid = child.pid ?? 0;
     await until(() => stateOf(sid) === 'S', 'the child runs');
-    expect(agentProcesses({ sid }).map((p) => p.pid)).toEqual([sid]);
-    const result = await terminateAgent({ sid }, 'SIGTERM', 1000);
+    // Once its spawner has reaped it, a pid of our child's is not taken for the agent's: it may be reused.
+    expect(agentProcesses({ sid, leaderUnreaped: () => false }).map((p) => p.pid)).toEqual([]);
+    const id = { sid, leaderUnreaped: () => true };
+    expect(agentProcesses(id).map((p) => p.pid)).toEqual([sid]);
+    const result = await terminateAgent(id, 'SIGTERM', 1000);
     expect(result).toMatchObject({ outcome: 'signalled', gone: true });
   });
 
