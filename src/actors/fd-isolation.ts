@@ -25,8 +25,9 @@ import { delimiter, join } from 'node:path';
 /** argv: N, then N `NAME=value` to put back into the environment, then the command and its args. */
 const CLOSE_AND_EXEC = `
 my $n = shift;
+delete $ENV{PERL_BADLANG};
 for (splice @ARGV, 0, $n) { my ($k, $v) = split /=/, $_, 2; $ENV{$k} = $v }
-if (syscall(436, 3, 0xffffffff, 0) != 0) {
+if ($^O ne 'linux' || syscall(436, 3, 0xffffffff, 0) != 0) {
   require POSIX;
   opendir(my $d, -d '/proc/self/fd' ? '/proc/self/fd' : '/dev/fd') or die "orchestra: cannot list open descriptors: $!\\n";
   my @fds = grep { /^\\d+$/ && $_ > 2 } readdir $d;
@@ -36,8 +37,12 @@ if (syscall(436, 3, 0xffffffff, 0) != 0) {
 exec { $ARGV[0] } @ARGV or do { print STDERR "orchestra: cannot run $ARGV[0]: $!\\n"; exit 127 };
 `;
 
-/** Variables perl itself acts on at start-up: kept from it, restored for the agent. */
-const PERL_OWN = ['PERL5OPT', 'PERL_UNICODE'];
+/**
+ * Variables perl itself acts on at start-up (PERL5OPT, PERL5LIB, PERL_UNICODE, PERL_HASH_SEED…): kept
+ * from it, restored for the agent. PERL_BADLANG=0 keeps perl from printing a locale warning into the
+ * agent's terminal when LANG names a locale that is not installed.
+ */
+const perlOwn = (name: string) => name.startsWith('PERL');
 
 let perl: string | null | undefined;
 
@@ -66,10 +71,10 @@ export function isolatedSpawn(file: string, args: readonly string[], env: Record
   if (process.platform === 'win32') return { file, args: [...args], env, isolated: true };
   perl ??= findPerl(process.env.PATH ?? '');
   if (perl === null) return { file, args: [...args], env, isolated: false };
-  const forPerl: Record<string, string> = {};
+  const forPerl: Record<string, string> = { PERL_BADLANG: '0' };
   const restore: string[] = [];
   for (const [k, v] of Object.entries(env)) {
-    if (PERL_OWN.includes(k)) restore.push(`${k}=${v}`);
+    if (perlOwn(k)) restore.push(`${k}=${v}`);
     else forPerl[k] = v;
   }
   return { file: perl, args: ['-e', CLOSE_AND_EXEC, String(restore.length), ...restore, file, ...args], env: forPerl, isolated: true };
