@@ -60,7 +60,19 @@ export const SHUTDOWN_MARGIN_MS = 2000;
 
 /** How long a graceful stop of every agent may take before it is forced. */
 export function shutdownDeadlineMs(agents: readonly AgentConfig[]): number {
-  return Math.max(0, ...agents.map((a) => stopDeadlineMs(a.stop))) + SHUTDOWN_MARGIN_MS;
+  // Dependents stop before what they depend on: the longest chain of stop deadlines, one after the
+  // other, is the longest an honest graceful stop of the crew takes (depends_on has no cycles).
+  const byName = new Map(agents.map((a) => [a.name, a]));
+  const chain = new Map<string, number>();
+  const until = (a: AgentConfig): number => {
+    const known = chain.get(a.name);
+    if (known !== undefined) return known;
+    const dependents = agents.filter((d) => d.dependsOn.includes(a.name));
+    const ms = stopDeadlineMs(a.stop) + Math.max(0, ...dependents.map(until));
+    chain.set(a.name, ms);
+    return ms;
+  };
+  return Math.max(0, ...[...byName.values()].map(until)) + SHUTDOWN_MARGIN_MS;
 }
 
 /** How long stop/start requests wait for the agent to reach the state they ask for. */
@@ -302,9 +314,12 @@ export class Supervisor {
     });
   }
 
-  /** Graceful: stops agents in reverse dependency order (dependents first), concurrently where allowed. */
-  async shutdown(): Promise<void> {
-    if (this.phase === 'stopping' || this.phase === 'stopped') return;
+  /**
+   * Graceful: stops agents in reverse dependency order (dependents first), concurrently where
+   * allowed. Resolves `forced` when the shutdown deadline passed and the rest was killed.
+   */
+  async shutdown(): Promise<'graceful' | 'forced'> {
+    if (this.phase === 'stopping' || this.phase === 'stopped') return 'graceful';
     this.phase = 'stopping';
     this.lifecycle('stopping');
     this.deps.logger.info('stopping all agents');
@@ -313,16 +328,17 @@ export class Supervisor {
     // take, the graceful stop turns into the forced one by itself.
     const deadline = shutdownDeadlineMs(this.config.agents);
     let timer: NodeJS.Timeout | undefined;
-    await new Promise<void>((resolve) => {
-      void Promise.all([...this.agents.keys()].map((n) => this.stopInOrder(n))).then(() => resolve());
+    const how = await new Promise<'graceful' | 'forced'>((resolve) => {
+      void Promise.all([...this.agents.keys()].map((n) => this.stopInOrder(n))).then(() => resolve('graceful'));
       timer = setTimeout(() => {
         const late = [...this.agents.values()].filter((r) => r.handle).map((r) => `${r.config.name} (${r.state ?? 'pending'})`);
         this.deps.logger.error({ agents: late }, `not stopped ${deadline}ms after the stop began: ${late.join(', ')}; forcing`);
-        void this.forceStop().then(() => resolve());
+        void this.forceStop().then(() => resolve('forced'));
       }, deadline).unref();
     });
     clearTimeout(timer);
     this.stopped();
+    return how;
   }
 
   /** Both ways of stopping end here; a forced stop can overtake a graceful one: announce once. */

@@ -20,8 +20,8 @@ export interface UpOptions {
 }
 
 const AWAIT_SUBSCRIBER_MS = 10_000;
-/** After the supervisor has stopped, how long the process may take to end by itself. */
-export const EXIT_FALLBACK_MS = 2000;
+/** After the supervisor has stopped: how long stdout may make no progress (a loaded machine can starve a reader for seconds) before `up` exits anyway. */
+export const EXIT_FALLBACK_MS = 5000;
 
 /** Node's stdio streams keep their libuv handle private; `setBlocking` exists on TTY and pipe handles. */
 function setNonBlocking(stream: NodeJS.WriteStream): void {
@@ -149,8 +149,14 @@ export async function up(opts: UpOptions): Promise<number> {
       const hint = why.startsWith('SIG') ? ' (press Ctrl+C again to force)' : '';
       process.stderr.write(`\norchestra: ${why}: gracefully stopping...${hint}\n`);
       // A forced stop may finish the graceful one early: the exit code says which happened.
-      graceful = sup.shutdown();
-      void graceful.then(() => resolve(stop === 'forced' ? 130 : 0));
+      graceful = sup.shutdown().then((how) => {
+        if (stop === 'forced') return resolve(130);
+        if (how === 'forced') {
+          process.stderr.write(`orchestra: the graceful stop did not finish within its deadline; the rest was killed (details in ${paths.log})\n`);
+          return resolve(1);
+        }
+        resolve(0);
+      });
       return graceful;
     };
     const onSignal = (sig: NodeJS.Signals) => {
@@ -159,7 +165,10 @@ export async function up(opts: UpOptions): Promise<number> {
       } else if (stop === 'graceful') {
         stop = 'forced';
         process.stderr.write('orchestra: forcing stop: killing all agents\n');
-        void sup.forceStop().then(() => resolve(130));
+        void sup.forceStop().then(
+          () => resolve(130),
+          () => resolve(130),
+        );
       }
     };
     process.on('SIGINT', onSignal);
