@@ -108,9 +108,11 @@ export class PrefixPrinter {
       this.resume(agent, l);
     }
     if (l.trim) {
-      // Resume on a line boundary: the rest of the line cut by the skip is not shown either.
-      l.trim = false;
+      // Resume on a line boundary: the rest of the line cut by the skip is not shown either, however
+      // many chunks it spans.
       const nl = data.indexOf(10);
+      if (nl === -1) return;
+      l.trim = false;
       data = data.subarray(nl + 1);
       if (data.length === 0) return;
     }

@@ -96,6 +96,18 @@ describe('PrefixPrinter', () => {
     expect(out.text).toContain('a | Done.\na | prompt> \n');
   });
 
+  it('after a skip that cut a line, the rest of that line is not shown even when it spans chunks (a chunk without a newline was printed as a fresh line)', async () => {
+    const out = new FakeOut();
+    const p = new PrefixPrinter(['a'], out, false);
+    p.output('a', Buffer.alloc(MAX_QUEUED + 1, 0x41)); // skipped, ends mid-line
+    await out.until((t) => t.includes('not shown'));
+    p.output('a', Buffer.from('BBBB'));
+    p.output('a', Buffer.from('CCCC\nnext line\n'));
+    await out.until((t) => t.includes('next line'));
+    expect(out.text).not.toMatch(/BBBB|CCCC/);
+    expect(out.text).toContain('a | next line\n');
+  });
+
   it('at close, says what was not shown even if stdout never caught up', () => {
     const out = new FakeOut();
     out.flowing = false;
