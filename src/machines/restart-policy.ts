@@ -56,14 +56,16 @@ export function describeExit(exit: ExitInfo): string {
 
 /**
  * The backoff delay before restart number `attempt` (1-based), jittered by `random()` ∈ [0,1).
- * `maxMs` caps the jittered delay, not only the base: at the cap jitter can only shorten it.
+ * Drawn uniformly from ±jitter around the base, with the top of that range cut at `maxMs`: the cap
+ * holds for the jittered delay, and at the cap agents that crashed together are still spread over
+ * [max·(1−jitter), max] instead of half of them landing on max itself.
  */
 export function backoffDelay(policy: RestartPolicy, attempt: number, random: () => number): number {
   const { initialMs, factor, maxMs, jitter } = policy.backoff;
   const base = Math.min(maxMs, initialMs * factor ** Math.max(0, attempt - 1));
-  // Symmetric jitter spreads agents that crashed together; never below zero.
-  const jittered = Math.round(base * (1 - jitter + 2 * jitter * random()));
-  return Math.min(maxMs, Math.max(0, jittered));
+  const low = Math.max(0, base * (1 - jitter));
+  const high = Math.min(maxMs, base * (1 + jitter));
+  return Math.round(low + (high - low) * random());
 }
 
 /** Decides what follows an exit, and the history to keep for the next decision. */

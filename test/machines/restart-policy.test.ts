@@ -48,6 +48,13 @@ describe('restart policy', () => {
     expect(backoffDelay(p, 7, () => 0)).toBe(54_000);
   });
 
+  it('at the cap, jitter still spreads restarts (clamping put half of all draws on exactly backoff.max)', () => {
+    const p = { ...policy, backoff: { initialMs: 1000, factor: 2, maxMs: 60_000, jitter: 0.1 } };
+    const draws = Array.from({ length: 100 }, (_, i) => backoffDelay(p, 20, () => i / 100));
+    expect(draws.filter((d) => d === 60_000).length).toBeLessThanOrEqual(1);
+    expect(new Set(draws).size).toBe(100);
+  });
+
   it('a stable run resets the backoff', () => {
     let h: RestartHistory = EMPTY_HISTORY;
     h = decideRestart(policy, h, crash(), 0, half).history;
