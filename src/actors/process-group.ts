@@ -49,6 +49,31 @@ function hasEntry(environ: Buffer, entry: Buffer): boolean {
   return false;
 }
 
+/** What /proc/PID/stat says of a process; undefined once it is gone (or elsewhere than Linux). */
+export interface ProcStat {
+  /** One letter: R, S, D, Z (zombie), X (dead), … */
+  readonly state: string;
+  readonly ppid: number;
+  readonly sid: number;
+  readonly comm: string;
+}
+
+export function readStat(pid: number | string): ProcStat | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined; // gone (or no /proc)
+  }
+  // "pid (comm) state ppid pgrp session ..." — comm may contain spaces and parentheses.
+  const close = stat.lastIndexOf(')');
+  const fields = stat.slice(close + 2).split(' ');
+  return { state: fields[0] ?? '', ppid: Number(fields[1]), sid: Number(fields[3]), comm: stat.slice(stat.indexOf('(') + 1, close) };
+}
+
+/** A zombie (exited, waiting for its parent to reap it) or a dead process runs nothing. */
+export const isLive = (s: ProcStat | undefined): s is ProcStat => s !== undefined && s.state !== 'Z' && s.state !== 'X';
+
 /** The agent's live processes, from /proc. Zombies do not count: they run nothing. */
 export function agentProcesses(id: AgentIdentity): AgentProcess[] {
   if (!LINUX) return groupAlive(id.sid) ? [{ pid: id.sid, comm: '?', escaped: false }] : [];
@@ -65,20 +90,12 @@ export function agentProcesses(id: AgentIdentity): AgentProcess[] {
     if (c < 48 || c > 57) continue;
     const pid = Number(e);
     if (pid === process.pid) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${e}/stat`, 'latin1');
-    } catch {
-      continue; // exited meanwhile
-    }
-    // "pid (comm) state ppid pgrp session ..." — comm may contain spaces and parentheses.
-    const close = stat.lastIndexOf(')');
-    const fields = stat.slice(close + 2).split(' ');
-    if (fields[0] === 'Z') continue;
-    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const stat = readStat(e);
+    if (!isLive(stat)) continue; // exited meanwhile, or a zombie
+    const { comm } = stat;
     // The leader counts from the fork on: until the child has called setsid it is still in our
     // session (a stop signalled then found nothing and was lost), but it is already our child.
-    if (Number(fields[3]) === id.sid || (pid === id.sid && Number(fields[1]) === process.pid && id.leaderUnreaped?.() === true)) {
+    if (stat.sid === id.sid || (pid === id.sid && stat.ppid === process.pid && id.leaderUnreaped?.() === true)) {
       found.push({ pid, comm, escaped: false });
       continue;
     }

@@ -5,6 +5,7 @@
 import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OrchestraConfig } from '../config/types.js';
+import { isLive, readStat } from './process-group.js';
 
 export interface SessionInfo {
   readonly pid: number;
@@ -43,16 +44,7 @@ export function alive(pid: number): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  if (process.platform !== 'linux') return true;
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return false; // gone between the two checks
-  }
-  // "pid (comm) state ..." — comm may contain spaces and parentheses.
-  const state = stat.charAt(stat.lastIndexOf(')') + 2);
-  return state !== 'Z' && state !== 'X';
+  return process.platform !== 'linux' || isLive(readStat(pid));
 }
 
 function readInfo(stateDir: string): SessionInfo | undefined {
