@@ -73,6 +73,8 @@ export async function handleRequest(payload: Uint8Array, handlers: Handlers, onI
 
 /** The request's id, for a reply to a request that is not run (null when there is none to read). */
 function requestId(payload: Uint8Array): unknown {
+  // Not decoded past the request size limit just to read its id.
+  if (payload.length > MAX_REQUEST_BYTES) return null;
   try {
     const req: unknown = packr.unpack(payload);
     return typeof req === 'object' && req !== null && 'id' in req ? req.id : null;
