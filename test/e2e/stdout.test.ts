@@ -16,21 +16,29 @@ function rssMiB(pid: number): number {
   return Number(m?.[1] ?? 0) / 1024;
 }
 
+/**
+ * Foreground `up` (printing) of one agent that writes ~60 MiB, far more than a pipe and the
+ * printer's queue hold; a subscriber to its output on the bus. Killed after the test.
+ */
+function chattyUp(session: string) {
+  const dir = mkdtempSync('/tmp/orch-stdout-');
+  const stateDir = join(dir, 's');
+  const file = join(dir, 'orchestra.yaml');
+  writeFileSync(file, `session: ${session}\nstate_dir: ${stateDir}\nagents:\n  chatty:\n    command: node\n    args: [${join(FIX, 'chatty.mjs')}, "800000"]\n`);
+  const sub = new BusSubscriber(`ipc://${stateDir}/bus.sock`, { kinds: ['output'] });
+  const proc = spawn(process.execPath, [CLI, 'up', file, '--await-subscriber'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((r) => proc.on('exit', r));
+  cleanup.push(async () => {
+    proc.kill('SIGKILL');
+    await exited;
+    sub.close();
+  });
+  return { sub, proc, exited };
+}
+
 describe('orchestra up and its stdout', () => {
   it('a stdout nobody reads (stuck pipe) never stalls the supervisor nor grows it without bound', async () => {
-    const dir = mkdtempSync('/tmp/orch-stdout-');
-    const stateDir = join(dir, 's');
-    const file = join(dir, 'orchestra.yaml');
-    // ~60 MiB of output, far more than a pipe holds.
-    writeFileSync(file, `session: stdout\nstate_dir: ${stateDir}\nagents:\n  chatty:\n    command: node\n    args: [${join(FIX, 'chatty.mjs')}, "800000"]\n`);
-    const sub = new BusSubscriber(`ipc://${stateDir}/bus.sock`, { kinds: ['output'] });
-    const proc = spawn(process.execPath, [CLI, 'up', file, '--await-subscriber'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise((r) => proc.on('exit', r));
-    cleanup.push(async () => {
-      proc.kill('SIGKILL');
-      await exited;
-      sub.close();
-    });
+    const { sub, proc, exited } = chattyUp('stdout');
     proc.stdout?.pause(); // nobody reads orchestra's stdout
     let text = '';
     let rss0 = 0;
@@ -61,18 +69,7 @@ describe('orchestra up and its stdout', () => {
   });
 
   it('a slow stdout reader at exit gets everything up to the marker (the exit fallback cut a slow reader off 2 s after the stop)', async () => {
-    const dir = mkdtempSync('/tmp/orch-stdout-');
-    const stateDir = join(dir, 's');
-    const file = join(dir, 'orchestra.yaml');
-    writeFileSync(file, `session: slow\nstate_dir: ${stateDir}\nagents:\n  chatty:\n    command: node\n    args: [${join(FIX, 'chatty.mjs')}, "800000"]\n`);
-    const sub = new BusSubscriber(`ipc://${stateDir}/bus.sock`, { kinds: ['output'] });
-    const proc = spawn(process.execPath, [CLI, 'up', file, '--await-subscriber'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise((r) => proc.on('exit', r));
-    cleanup.push(async () => {
-      proc.kill('SIGKILL');
-      await exited;
-      sub.close();
-    });
+    const { sub, proc, exited } = chattyUp('slow');
     proc.stdout?.pause();
     // Far more than the pipe and the printer's queue hold: stdout is backed up when the stop begins.
     let seen = 0;
