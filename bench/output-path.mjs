@@ -12,7 +12,7 @@ import { fork } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import * as pty from 'node-pty';
 import * as zmq from 'zeromq';
-import { spawnPty } from '../dist/actors/pty-reader.js';
+import { spawnPty } from '../dist/agent/pty-reader.js';
 import { median } from './_lib.mjs';
 
 const TOTAL = Number(process.env.BENCH_BYTES ?? 128 * 1024 * 1024);
@@ -57,7 +57,7 @@ if (process.env.BENCH_WORKER) {
   }
   parentPort.on('message', async (m) => {
     if (m !== 'go') return;
-    // Both designs read the way orchestra does (src/actors/pty-reader.ts: one reused read buffer),
+    // Both designs read the way orchestra does (src/agent/pty-reader.ts: one reused read buffer),
     // copy each read into the batch, and send 64 KiB messages.
     let batch = Buffer.allocUnsafeSlow(65536);
     let size = 0;

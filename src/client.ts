@@ -6,7 +6,7 @@
  *   for await (const { msg, gap } of new BusSubscriber(s.publish, { kinds: ['state'] })) …
  *   await new ControlClient(s.control).request('send', { agent: 'w1', text: 'hi' });
  */
-import { runningSession, type SessionInfo } from './actors/session.js';
+import { runningSession, type SessionInfo } from './host/session.js';
 import { loadConfig } from './config/load.js';
 
 export { BusSubscriber, prefixesFor, type Received, type SubscribeOptions } from './bus/client.js';

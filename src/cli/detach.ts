@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { endpoints, sessionPaths } from '../actors/session.js';
+import { endpoints, sessionPaths } from '../host/session.js';
 import { BusSubscriber } from '../bus/client.js';
 import { loadConfig } from '../config/load.js';
 import { UsageError } from './errors.js';

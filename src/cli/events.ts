@@ -2,7 +2,7 @@
  * `orchestra events`: a monitor on the terminal. Subscribes to the bus (by agent and kind), prints one
  * line per message — human or JSON — and runs until Ctrl-C, across supervisor restarts.
  */
-import { endpoints } from '../actors/session.js';
+import { endpoints } from '../host/session.js';
 import { BusSubscriber, type Received } from '../bus/client.js';
 import { KINDS, type Kind, type Message } from '../bus/protocol.js';
 import { loadConfig } from '../config/load.js';

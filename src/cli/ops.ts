@@ -1,7 +1,7 @@
 /** Commands that operate a running crew through its control socket: ps, send, keys, stop/start/restart, down. */
 import { readFileSync } from 'node:fs';
 import type { AgentStatus, InputResult } from '../bus/control-protocol.js';
-import { alive } from '../actors/session.js';
+import { alive } from '../host/session.js';
 import { UsageError } from './errors.js';
 import { ask, checkAgent, connect, type Running } from './session-client.js';
 

@@ -1,5 +1,5 @@
 /** How every command but `up` finds the running supervisor: config file → state directory → supervisor.json. */
-import { runningSession, type SessionInfo } from '../actors/session.js';
+import { runningSession, type SessionInfo } from '../host/session.js';
 import { ControlClient } from '../bus/control-client.js';
 import { type ArgsIn, type Command, ControlError, type Results } from '../bus/control-protocol.js';
 import { loadConfig } from '../config/load.js';

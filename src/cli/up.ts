@@ -1,10 +1,10 @@
 /** `orchestra up [FILE]`: run the crew in the foreground until Ctrl-C / SIGTERM. */
 import { randomBytes } from 'node:crypto';
-import { controlHandlers } from '../actors/control-handlers.js';
-import { createLogger } from '../actors/logger.js';
-import { Reaper } from '../actors/reaper.js';
-import { claimSession, endpoints, releaseSession, SessionBusyError, writeSession } from '../actors/session.js';
-import { Supervisor } from '../actors/supervisor.js';
+import { controlHandlers } from '../supervisor/control-handlers.js';
+import { createLogger } from '../host/logger.js';
+import { Reaper } from '../host/reaper.js';
+import { claimSession, endpoints, releaseSession, SessionBusyError, writeSession } from '../host/session.js';
+import { Supervisor } from '../supervisor/supervisor.js';
 import { ControlServer } from '../bus/control.js';
 import { Publisher } from '../bus/publisher.js';
 import { loadConfig } from '../config/load.js';

@@ -20,7 +20,7 @@ export interface AgentTiming {
   readonly stopDeadlineMs: number;
 }
 
-/** The stop sequence's own bound for "every process is gone after SIGKILL" (process-group.ts). */
+/** The stop sequence's own bound for "every process is gone after SIGKILL" (src/host/process-group.ts). */
 export const KILL_VERIFY_MS = 2000;
 /** Slack over the stop sequence's longest honest run before a stop counts as lost. */
 export const STOP_MARGIN_MS = 1000;

@@ -1,7 +1,7 @@
 /**
  * The supervisor: starts agents in dependency order, decides restarts (pure policy + backoff +
  * sliding-window budget), publishes everything on the bus, and stops agents in reverse order.
- * It runs on the main thread; each agent lives in its own worker (see agent-worker.ts).
+ * It runs on the main thread; each agent lives in its own worker (see src/agent/agent-worker.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type pino from 'pino';
@@ -11,12 +11,11 @@ import type { Publisher } from '../bus/publisher.js';
 import type { AgentConfig, OrchestraConfig } from '../config/types.js';
 import { type PublicState, RUNNING_STATES as RUNNING, stopDeadlineMs } from '../machines/agent.js';
 import { decideRestart, EMPTY_HISTORY, type ExitInfo, type RestartDecision, type RestartHistory } from '../machines/restart-policy.js';
-import { AgentHandle } from './agent-handle.js';
-import { type AgentIdentity, describeProcesses, killAgent } from './process-group.js';
-import type { Reaper } from './reaper.js';
-import type { SendRequest } from './input-queue.js';
+import { WorkerHandle } from './worker-handle.js';
+import { type AgentIdentity, describeProcesses, killAgent } from '../host/process-group.js';
+import type { Reaper } from '../host/reaper.js';
 import { type AgentNow, type InputRequest, WorkerRequests } from './worker-requests.js';
-import type { FromWorker } from './worker-protocol.js';
+import type { FromWorker, SendRequest } from '../agent/worker-protocol.js';
 
 /** What the CLI (or an embedding program) can observe in-process. */
 export interface SupervisorListener {
@@ -27,7 +26,7 @@ export interface SupervisorListener {
 
 interface AgentRecord {
   readonly config: AgentConfig;
-  handle: AgentHandle | null;
+  handle: WorkerHandle | null;
   state: PublicState | null;
   pid: number | null;
   history: RestartHistory;
@@ -140,7 +139,7 @@ export class Supervisor {
   private spawnWorker(r: AgentRecord): void {
     const name = r.config.name;
     r.generation++;
-    const handle = new AgentHandle(
+    const handle = new WorkerHandle(
       {
         agent: r.config,
         session: this.config.session,
@@ -264,7 +263,7 @@ export class Supervisor {
   }
 
   /** The thread died: its PTY's processes are orphaned. Kill them, then treat it as an exit. */
-  private onWorkerCrash(r: AgentRecord, handle: AgentHandle, reason: string): void {
+  private onWorkerCrash(r: AgentRecord, handle: WorkerHandle, reason: string): void {
     if (r.handle !== handle) return;
     r.handle = null;
     const name = r.config.name;
@@ -299,7 +298,7 @@ export class Supervisor {
     })();
   }
 
-  /** The agent's processes, as every kill path sees them (process-group.ts). */
+  /** The agent's processes, as every kill path sees them (src/host/process-group.ts). */
   private identity(r: AgentRecord, sid: number): AgentIdentity {
     return { sid, run: this.runId, agent: r.config.name };
   }

@@ -1,9 +1,26 @@
 /** Messages between the supervisor (main thread) and an agent worker: one union per direction. */
-import type { FinalOutcome, SendRequest } from './input-queue.js';
-import type { SidecarItem } from './sidecar.js';
-import type { OutputPart } from '../bus/protocol.js';
+import type { InputOutcome, OutputPart } from '../bus/protocol.js';
 import type { AgentConfig } from '../config/types.js';
 import type { ExitCause, PublicState } from '../machines/agent.js';
+
+// The types both sides use live here, so the supervisor imports nothing else from src/agent.
+
+/** One `send` request, queued in the worker's input queue. */
+export interface SendRequest {
+  readonly id: string;
+  readonly text: string;
+  /** `wait-idle`: deliver once the agent is ready (idle). `now`: deliver as soon as it runs. */
+  readonly mode: 'wait-idle' | 'now';
+  readonly timeoutMs: number;
+}
+
+/** How a delivery ended (`queued` is only ever an intermediate outcome). */
+export type FinalOutcome = Exclude<InputOutcome, 'queued'>;
+
+/** One sidecar line: a valid event, or what was wrong with the line. */
+export type SidecarItem =
+  | { readonly ok: true; readonly type: string; readonly event: Record<string, unknown> }
+  | { readonly ok: false; readonly error: string; readonly excerpt: string; readonly bytes: number };
 
 export interface WorkerInit {
   readonly agent: AgentConfig;

@@ -11,7 +11,7 @@ import { fromCallback } from 'xstate';
 import type { AgentConfig } from '../config/types.js';
 import type { AgentEvent, PtyCommand } from '../machines/agent.js';
 import { isolatedSpawn } from './fd-isolation.js';
-import { type AgentIdentity, type AgentProcess, describeProcesses, killAgent, signalName, terminateAgent } from './process-group.js';
+import { type AgentIdentity, type AgentProcess, describeProcesses, killAgent, signalName, terminateAgent } from '../host/process-group.js';
 import { type Drain, drainLosslessly } from './pty-drain.js';
 import { spawnPty } from './pty-reader.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TerminalModel } from '../../src/actors/terminal-model.js';
+import { TerminalModel } from '../../src/agent/terminal-model.js';
 
 describe('TerminalModel', () => {
   it('after detach, parses what it was given even when that memory is overwritten', async () => {

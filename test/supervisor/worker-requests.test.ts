@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { AgentHandle } from '../../src/actors/agent-handle.js';
-import { WorkerRequests } from '../../src/actors/worker-requests.js';
-import type { ToWorker } from '../../src/actors/worker-protocol.js';
+import type { WorkerHandle } from '../../src/supervisor/worker-handle.js';
+import { WorkerRequests } from '../../src/supervisor/worker-requests.js';
+import type { ToWorker } from '../../src/agent/worker-protocol.js';
 
 function setup() {
   const sent: ToWorker[] = [];
   const published: unknown[][] = [];
-  const handle = { send: (m: ToWorker) => sent.push(m) } as unknown as AgentHandle;
+  const handle = { send: (m: ToWorker) => sent.push(m) } as unknown as WorkerHandle;
   const reqs = new WorkerRequests((...args) => published.push(args));
   return { sent, published, handle, reqs };
 }
@@ -55,7 +55,7 @@ describe('worker requests', () => {
 
 
 describe('worker requests: ids', () => {
-  const live = (handle: AgentHandle) => ({ name: 'w', handle, state: 'ready', escapeEnabled: true });
+  const live = (handle: WorkerHandle) => ({ name: 'w', handle, state: 'ready', escapeEnabled: true });
 
   it('a key cannot take the id of a send still waiting: the send still gets its outcome', async () => {
     const t = setup();

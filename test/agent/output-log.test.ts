@@ -2,7 +2,7 @@ import { closeSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { OutputLog } from '../../src/actors/output-log.js';
+import { OutputLog } from '../../src/agent/output-log.js';
 
 describe('OutputLog', () => {
   it('rotates by size, keeps N files, and loses no byte across them', async () => {

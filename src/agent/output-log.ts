@@ -8,7 +8,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, statSync, writev, writevSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { rotateFiles } from './log-rotation.js';
+import { rotateFiles } from '../host/log-rotation.js';
 
 const SYNC_ABOVE = 8 * 1024 * 1024;
 /** Buffers per writev (Linux's IOV_MAX). */

@@ -14,10 +14,10 @@ import { activityWindowFor, OutputPipeline } from './output-pipeline.js';
 import { InputQueue } from './input-queue.js';
 import { createPtyActor, type PtyIo } from './pty-actor.js';
 import { RingBuffer } from './ring-buffer.js';
-import { type SidecarItem, SidecarServer } from './sidecar.js';
+import { SidecarServer } from './sidecar.js';
 import { TerminalModel } from './terminal-model.js';
 import { losingStops, testFaults } from './test-faults.js';
-import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import type { FromWorker, SidecarItem, ToWorker, WorkerInit } from './worker-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('agent-worker must run in a worker thread');

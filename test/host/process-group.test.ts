@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agentProcesses, killAgent, terminateAgent } from '../../src/actors/process-group.js';
+import { agentProcesses, killAgent, terminateAgent } from '../../src/host/process-group.js';
 
 const started: ChildProcess[] = [];
 afterEach(() => {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { activityWindowFor, MAX_BATCH, OutputPipeline, type PipelineTargets, SMALL_BATCH, STREAM_WINDOW_MS } from '../../src/actors/output-pipeline.js';
-import { RingBuffer } from '../../src/actors/ring-buffer.js';
+import { activityWindowFor, MAX_BATCH, OutputPipeline, type PipelineTargets, SMALL_BATCH, STREAM_WINDOW_MS } from '../../src/agent/output-pipeline.js';
+import { RingBuffer } from '../../src/agent/ring-buffer.js';
 
 /** A log that writes each chunk as it is handed over. */
 function syncLog(onWrite: (c: Uint8Array) => void): PipelineTargets['log'] {

@@ -2,8 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LogFile } from '../../src/actors/log-file.js';
-import { createLogger } from '../../src/actors/logger.js';
+import { LogFile } from '../../src/host/log-file.js';
+import { createLogger } from '../../src/host/logger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'orch-logfile-'));
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RingBuffer } from '../../src/actors/ring-buffer.js';
+import { RingBuffer } from '../../src/agent/ring-buffer.js';
 
 describe('RingBuffer', () => {
   it('keeps exactly the most recent `capacity` bytes, whatever the write sizes', () => {

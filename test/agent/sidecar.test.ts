@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LineSplitter, parseLine, type SidecarItem } from '../../src/actors/sidecar.js';
+import { LineSplitter, parseLine } from '../../src/agent/sidecar.js';
+import type { SidecarItem } from '../../src/agent/worker-protocol.js';
 
 function split(max: number, ...chunks: string[]) {
   const items: SidecarItem[] = [];

@@ -9,16 +9,7 @@
 import type { InputOutcome } from '../bus/protocol.js';
 import type { InputSettings } from '../config/types.js';
 import { type PublicState, RUNNING_STATES as LIVE } from '../machines/agent.js';
-
-export interface SendRequest {
-  readonly id: string;
-  readonly text: string;
-  /** `wait-idle`: deliver once the agent is ready (idle). `now`: deliver as soon as it runs. */
-  readonly mode: 'wait-idle' | 'now';
-  readonly timeoutMs: number;
-}
-
-export type FinalOutcome = Exclude<InputOutcome, 'queued'>;
+import type { FinalOutcome, SendRequest } from './worker-protocol.js';
 
 export interface InputIo {
   write(data: string | Buffer): void;

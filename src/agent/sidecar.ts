@@ -8,10 +8,7 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-
-export type SidecarItem =
-  | { readonly ok: true; readonly type: string; readonly event: Record<string, unknown> }
-  | { readonly ok: false; readonly error: string; readonly excerpt: string; readonly bytes: number };
+import type { SidecarItem } from './worker-protocol.js';
 
 const EXCERPT = 120;
 const MAX_TYPE = 64;

@@ -1,6 +1,6 @@
 /** The supervisor's end of one agent worker: spawns the thread, relays typed messages, notices crashes. */
 import { Worker } from 'node:worker_threads';
-import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import type { FromWorker, ToWorker, WorkerInit } from '../agent/worker-protocol.js';
 
 export interface HandleListener {
   message(msg: FromWorker): void;
@@ -8,9 +8,9 @@ export interface HandleListener {
   crashed(reason: string): void;
 }
 
-const WORKER_URL = new URL('./agent-worker.js', import.meta.url);
+const WORKER_URL = new URL('../agent/agent-worker.js', import.meta.url);
 
-export class AgentHandle {
+export class WorkerHandle {
   private readonly worker: Worker;
   private closedCleanly = false;
   private ended = false;

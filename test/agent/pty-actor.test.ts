@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createActor, waitFor } from 'xstate';
-import { createPtyActor, type PtySink } from '../../src/actors/pty-actor.js';
+import { createPtyActor, type PtySink } from '../../src/agent/pty-actor.js';
 import { BUILTIN } from '../../src/config/load.js';
 import type { AgentConfig } from '../../src/config/types.js';
 import { agentMachine, publicState } from '../../src/machines/agent.js';

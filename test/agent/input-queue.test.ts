@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CANONICAL_LINE_MAX, InputQueue, MAX_QUEUED } from '../../src/actors/input-queue.js';
+import { CANONICAL_LINE_MAX, InputQueue, MAX_QUEUED } from '../../src/agent/input-queue.js';
 import type { InputSettings } from '../../src/config/types.js';
 
 const settings: InputSettings = { submit: '\r', submitDelayMs: 50, maxSize: 1000, chunk: 8, escape: true, bracketedPaste: 'auto' };

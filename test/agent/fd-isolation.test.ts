@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { isolatedSpawn } from '../../src/actors/fd-isolation.js';
+import { isolatedSpawn } from '../../src/agent/fd-isolation.js';
 
 /** Runs `env` through the closing step, with `env` as the agent's environment. */
 function agentEnv(env: Record<string, string>): { stderr: string; vars: Map<string, string> } {
