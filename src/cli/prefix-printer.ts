@@ -29,7 +29,11 @@ const PARTIAL_FLUSH_MS = 150;
 type Item = { readonly agent: string; readonly data: Uint8Array } | { readonly agent: string; readonly note: string };
 
 /** What the printer writes to: stdout (a pipe, a file, a terminal), or a test's stream. */
-export type PrinterOutput = Pick<NodeJS.WritableStream, 'write' | 'once'>;
+export interface PrinterOutput {
+  /** false: back-pressure, wait for 'drain'. */
+  write(chunk: string): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+}
 
 /** Per agent: the line being assembled, and how much of its output is being skipped. */
 interface AgentLane {

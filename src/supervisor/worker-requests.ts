@@ -78,8 +78,8 @@ export class WorkerRequests {
     return Promise.resolve({ id, outcome, reason });
   }
 
-  /** Hands an input request to the worker; resolves with its final outcome. */
-  private input(handle: WorkerHandle, request: InputRequest, id: string, bytes: number, msg: ToWorker): Promise<InputResult> {
+  /** Hands an input request to the worker; resolves with its final outcome. Not private: its unit tests drive it directly. */
+  input(handle: WorkerHandle, request: InputRequest, id: string, bytes: number, msg: ToWorker): Promise<InputResult> {
     return new Promise((done) => {
       this.inputs.set(id, { request, bytes, done });
       handle.send(msg);

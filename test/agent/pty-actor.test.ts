@@ -6,11 +6,12 @@ import { createActor, waitFor } from 'xstate';
 import { createPtyActor, type PtySink } from '../../src/agent/pty-actor.js';
 import { BUILTIN } from '../../src/config/load.js';
 import type { AgentConfig } from '../../src/config/types.js';
-import { agentMachine, publicState } from '../../src/machines/agent.js';
+import { agentMachine, publicState, stopDeadlineMs } from '../../src/machines/agent.js';
 
 const FIX = resolve(import.meta.dirname, '../fixtures');
 
 function agent(args: string[]): AgentConfig {
+  const dir = mkdtempSync(join(tmpdir(), 'orch-pty-'));
   return {
     name: 'w',
     command: process.execPath,
@@ -26,7 +27,10 @@ function agent(args: string[]): AgentConfig {
     busyAfterMs: 250,
     stop: { keys: undefined, signal: 'SIGTERM', graceMs: 1000 },
     dependsOn: [],
-    log: { file: join(mkdtempSync(join(tmpdir(), 'orch-pty-')), 'w.log'), maxSize: 1 << 30, keep: 1, ringSize: 1024 },
+    input: BUILTIN.input,
+    // The PTY actor reads neither input nor sidecar settings; an AgentConfig has them.
+    sidecar: { ...BUILTIN.sidecar, path: join(dir, 'w.sock') },
+    log: { file: join(dir, 'w.log'), maxSize: 1 << 30, keep: 1, ringSize: 1024 },
   };
 }
 
@@ -45,7 +49,7 @@ async function run(a: AgentConfig, perChunk: () => void) {
   };
   const env = { PATH: process.env.PATH ?? '' };
   const actor = createActor(agentMachine.provide({ actors: { pty: createPtyActor(a, env, sink) } }), {
-    input: { hasReadyPattern: false, readyTimeoutMs: 60_000, idleAfterMs: 2000, busyAfterMs: 250 },
+    input: { hasReadyPattern: false, readyTimeoutMs: 60_000, idleAfterMs: 2000, busyAfterMs: 250, stopDeadlineMs: stopDeadlineMs(a.stop) },
   });
   actor.start();
   await waitFor(actor, (s) => publicState(s.value) === 'exited', { timeout: 30_000 });
