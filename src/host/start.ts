@@ -16,6 +16,12 @@ import { createLogger } from './logger.js';
 import { Reaper } from './reaper.js';
 import { claimSession, endpoints, releaseSession, type sessionPaths, writeSession } from './session.js';
 
+// `orchestra/host` is this module: what an embedding program needs besides start() comes with it.
+export { loadConfig, parseConfig } from '../config/load.js';
+export type { OrchestraConfig } from '../config/types.js';
+export { SessionBusyError } from './session.js';
+export type { Supervisor, SupervisorListener } from '../supervisor/supervisor.js';
+
 /** What an operator should hear about while the crew runs (the CLI writes these on stderr). */
 export type HostNotice =
   /** The previous supervisor of this session did not shut down cleanly; its agents were killed. */

@@ -1,0 +1,14 @@
+/** The published host module's types, as an embedding program sees them. */
+import { describe, expectTypeOf, it } from 'vitest';
+
+describe('the published host module (orchestra/host)', () => {
+  it('exports start(config), whose crew says how it stopped', () => {
+    type Host = typeof import('orchestra/host');
+    type Crew = Awaited<ReturnType<Host['start']>>;
+    expectTypeOf<Parameters<Host['start']>[0]>().toEqualTypeOf<import('orchestra/host').OrchestraConfig>();
+    expectTypeOf<ReturnType<Host['loadConfig']>>().toEqualTypeOf<import('orchestra/host').OrchestraConfig>();
+    expectTypeOf<ReturnType<Crew['stop']>>().toEqualTypeOf<Promise<'graceful' | 'forced'>>();
+    expectTypeOf<Crew['closed']>().toEqualTypeOf<Promise<void>>();
+    expectTypeOf<Crew['endpoints']>().toEqualTypeOf<{ readonly publish: string; readonly control: string }>();
+  });
+});
