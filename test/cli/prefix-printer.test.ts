@@ -108,6 +108,18 @@ describe('PrefixPrinter', () => {
     expect(out.text).toContain('a | next line\n');
   });
 
+  it('a skip whose minimum is over when close() prints the last queued output still gets its marker (it was queued for a turn that never came)', () => {
+    let now = 0;
+    const out = new FakeOut();
+    const p = new PrefixPrinter(['a', 'b'], out, false, () => now);
+    p.output('a', Buffer.alloc(MAX_QUEUED + 1, 0x41)); // a is skipped from now on
+    p.output('b', Buffer.from('last words\n')); // queued, not yet printed
+    now += SKIP_MIN_MS;
+    p.close();
+    expect(out.text).toContain('b | last words\n');
+    expect(out.text).toContain(`a | … ${humanBytes(MAX_QUEUED + 1)} of output not shown (see orchestra logs a)\n`);
+  });
+
   it('at close, says what was not shown even if stdout never caught up', () => {
     const out = new FakeOut();
     out.flowing = false;
