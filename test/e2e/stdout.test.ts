@@ -61,9 +61,12 @@ describe('orchestra up and its stdout', () => {
     // Once stdout is read again, it says what it could not show.
     let out = '';
     proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    // The marker is the last thing written: the process may have exited before this end of the
+    // pipe has read it, so the end of stdout is awaited, not the exit alone.
+    const ended = new Promise((r) => proc.stdout?.on('end', r));
     proc.stdout?.resume();
     proc.kill('SIGTERM');
-    await exited;
+    await Promise.all([exited, ended]);
     const marker = /^chatty \| … [\d.]+ [kMG]?B of output not shown \(see orchestra logs chatty\)$/m;
     expect(marker.test(out), `no marker in ${out.length} bytes of stdout ending ${JSON.stringify(out.slice(-300))}`).toBe(true);
   });

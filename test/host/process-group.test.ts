@@ -83,8 +83,9 @@ describe("an agent's processes", () => {
   });
 
   it('a zombie in the session does not count as alive', async () => {
-    // The shell forks `true`, then becomes `sleep`, which never reaps it: a zombie in the session.
-    const leader = session('true & echo $!; exec sleep 3204');
+    // The shell forks a child, then becomes `sleep`, which never reaps it: a zombie in the session.
+    // The child exits only once the shell is `sleep` (the shell could reap one that ended earlier).
+    const leader = session('( while [ "$(cat /proc/$$/comm)" != sleep ]; do sleep 0.01; done ) & echo $!; exec sleep 3204');
     const zombie = Number(await firstLine(leader));
     const sid = leader.pid ?? 0;
     await until(() => stateOf(zombie) === 'Z', 'the child is a zombie');
