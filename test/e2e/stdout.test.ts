@@ -27,13 +27,15 @@ function chattyUp(session: string) {
   writeFileSync(file, `session: ${session}\nstate_dir: ${stateDir}\nagents:\n  chatty:\n    command: node\n    args: [${join(FIX, 'chatty.mjs')}, "800000"]\n`);
   const sub = new BusSubscriber(`ipc://${stateDir}/bus.sock`, { kinds: ['output'] });
   const proc = spawn(process.execPath, [CLI, 'up', file, '--await-subscriber'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise((r) => proc.on('exit', r));
+  const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   cleanup.push(async () => {
     proc.kill('SIGKILL');
     await exited;
     sub.close();
   });
-  return { sub, proc, exited };
+  return { sub, proc, exited, stderr: () => stderr };
 }
 
 describe('orchestra up and its stdout', () => {
@@ -72,7 +74,7 @@ describe('orchestra up and its stdout', () => {
   });
 
   it('a slow stdout reader at exit gets everything up to the marker (the exit fallback cut a slow reader off 2 s after the stop)', async () => {
-    const { sub, proc, exited } = chattyUp('slow');
+    const { sub, proc, exited, stderr } = chattyUp('slow');
     proc.stdout?.pause();
     // Far more than the pipe and the printer's queue hold: stdout is backed up when the stop begins.
     let seen = 0;
@@ -91,7 +93,7 @@ describe('orchestra up and its stdout', () => {
     await new Promise((r) => stdout?.on('end', r));
     await exited;
     const marker = /^chatty \| … [\d.]+ [kMG]?B of output not shown \(see orchestra logs chatty\)\n$/m;
-    expect(marker.test(out), `${out.length} bytes of stdout ending ${JSON.stringify(out.slice(-300))}`).toBe(true);
+    expect(marker.test(out), `${out.length} bytes of stdout ending ${JSON.stringify(out.slice(-300))}; exit ${JSON.stringify(await exited)}; stderr ${JSON.stringify(stderr().slice(-600))}`).toBe(true);
     expect(out.endsWith('\n')).toBe(true);
   });
 
