@@ -9,7 +9,8 @@ import { type AgentStatus, ControlError, type InputResult, type Results } from '
 import type { InputOutcome, Message } from '../bus/protocol.js';
 import type { Publisher } from '../bus/publisher.js';
 import type { AgentConfig, OrchestraConfig } from '../config/types.js';
-import { type PublicState, RUNNING_STATES as RUNNING, stopDeadlineMs } from '../machines/agent.js';
+import { type PublicState, RUNNING_STATES as RUNNING } from '../machines/agent.js';
+import { FORCED_CLOSE_MS, shutdownDeadlineMs } from '../machines/shutdown-deadline.js';
 import { decideRestart, EMPTY_HISTORY, type ExitInfo, type RestartDecision, type RestartHistory } from '../machines/restart-policy.js';
 import { WorkerHandle } from './worker-handle.js';
 import { type AgentIdentity, describeProcesses, killAgent } from '../host/process-group.js';
@@ -52,27 +53,6 @@ interface AgentRecord {
   recentSidecar: Message[];
 }
 
-/** A forced stop waits this long for workers to report their agents gone after SIGKILL. */
-export const FORCED_CLOSE_MS = 3000;
-/** Slack over the longest agent's stop deadline before a graceful stop of all turns forced. */
-export const SHUTDOWN_MARGIN_MS = 2000;
-
-/** How long a graceful stop of every agent may take before it is forced. */
-export function shutdownDeadlineMs(agents: readonly AgentConfig[]): number {
-  // Dependents stop before what they depend on: the longest chain of stop deadlines, one after the
-  // other, is the longest an honest graceful stop of the crew takes (depends_on has no cycles).
-  const byName = new Map(agents.map((a) => [a.name, a]));
-  const chain = new Map<string, number>();
-  const until = (a: AgentConfig): number => {
-    const known = chain.get(a.name);
-    if (known !== undefined) return known;
-    const dependents = agents.filter((d) => d.dependsOn.includes(a.name));
-    const ms = stopDeadlineMs(a.stop) + Math.max(0, ...dependents.map(until));
-    chain.set(a.name, ms);
-    return ms;
-  };
-  return Math.max(0, ...[...byName.values()].map(until)) + SHUTDOWN_MARGIN_MS;
-}
 
 /** How long stop/start requests wait for the agent to reach the state they ask for. */
 const STATE_WAIT_MS = 120_000;

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Received } from '../../src/bus/client.js';
-import { FORCED_CLOSE_MS, shutdownDeadlineMs } from '../../src/supervisor/supervisor.js';
+import { FORCED_CLOSE_MS, shutdownDeadlineMs } from '../../src/machines/shutdown-deadline.js';
 import { EXIT_FALLBACK_MS } from '../../src/cli/up.js';
 import { loadConfig } from '../../src/config/load.js';
 import { stopDeadlineMs } from '../../src/machines/agent.js';

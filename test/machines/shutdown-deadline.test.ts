@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { shutdownDeadlineMs } from '../../src/supervisor/supervisor.js';
+import { shutdownDeadlineMs } from '../../src/machines/shutdown-deadline.js';
 import { parseConfig } from '../../src/config/load.js';
 import { stopDeadlineMs } from '../../src/machines/agent.js';
 
