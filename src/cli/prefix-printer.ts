@@ -76,8 +76,6 @@ export class PrefixPrinter {
   /** The printer's own state: idle, a slice scheduled, or waiting for stdout's 'drain'. */
   private phase: 'idle' | 'scheduled' | 'blocked' | 'closed' = 'idle';
   private resumeTimer: NodeJS.Timeout | undefined;
-  /** Agents being skipped (most of the time none: catching up then costs nothing). */
-  private skipping = 0;
 
   constructor(
     private readonly names: readonly string[],
@@ -122,7 +120,6 @@ export class PrefixPrinter {
     }
     if (this.queuedBytes + data.length > MAX_QUEUED) {
       l.skippingSince = this.now();
-      this.skipping++;
       this.skip(l, data);
       // Idle already (one chunk larger than the whole bound): no drain will end the skip, a timer will.
       if (this.phase === 'idle') this.caughtUp();
@@ -157,7 +154,6 @@ export class PrefixPrinter {
   private resume(agent: string, l: AgentLane): void {
     const skipped = l.skipped;
     l.skippingSince = undefined;
-    this.skipping--;
     l.skipped = 0;
     l.trim = l.lineCut;
     l.decoder = new TextDecoder('utf-8', { fatal: false });
@@ -227,7 +223,8 @@ export class PrefixPrinter {
       this.schedule();
       return;
     }
-    if (this.skipping === 0) return;
+    // Derived from the lanes (a handful), not counted beside them.
+    if (![...this.lanes.values()].some((l) => l.skippingSince !== undefined)) return;
     let wait = Infinity;
     for (const [agent, l] of this.lanes) {
       if (l.skippingSince === undefined) continue;
@@ -303,7 +300,6 @@ export class PrefixPrinter {
       l.skippingSince = undefined;
       l.skipped = 0;
     }
-    this.skipping = 0;
     if (text) this.out.write(text);
   }
 }
