@@ -10,9 +10,10 @@
  * - then orchestra's own queue for the peer: at most `queued` replies and `queuedBytes` bytes
  *   (one reply of any size always fits, or a large `logs` reply could never be sent).
  * A client that would exceed its own queue is dropped: its queued replies are freed, its
- * requests are not run and their replies not sent, until it reads again. Then it gets one
- * `overloaded` notice (id nil) that says how many replies were dropped and requests not run,
- * and is served normally again.
+ * requests are not run and their replies not sent, until it reads again. Then it gets an
+ * `overloaded` notice (id nil) that says how many replies were dropped and requests not run
+ * (a second one for requests that arrived while the first was being sent), and is served
+ * normally again.
  */
 
 export const CLIENT_LIMITS = {
@@ -160,14 +161,18 @@ export class ControlClients {
     if (this.closed || this.clients.get(id) !== c) return;
     c.timer = undefined;
     if (c.state === 'dropped') {
-      const outcome = await this.send([...c.head, this.notice(c.droppedReplies, c.skippedRequests)]);
+      // Requests keep arriving while the notice is awaited: they are still skipped, and counted
+      // for the next notice, not zeroed with the counts this one reports.
+      const { droppedReplies, skippedRequests } = c;
+      const outcome = await this.send([...c.head, this.notice(droppedReplies, skippedRequests)]);
       if (outcome === 'gone') return this.forget(id, c);
       if (outcome === 'full') return this.retryLater(id, c);
-      this.onEvent({ kind: 'resumed', client: id, droppedReplies: c.droppedReplies, skippedRequests: c.skippedRequests });
-      c.state = 'flowing';
-      c.droppedReplies = 0;
-      c.skippedRequests = 0;
+      this.onEvent({ kind: 'resumed', client: id, droppedReplies, skippedRequests });
+      c.droppedReplies -= droppedReplies;
+      c.skippedRequests -= skippedRequests;
       c.retryMs = RETRY_MIN_MS;
+      if (c.droppedReplies + c.skippedRequests > 0) return this.retryLater(id, c);
+      c.state = 'flowing';
       return this.tidy(id, c);
     }
     for (let frames = c.queue[0]; frames; frames = c.queue[0]) {

@@ -91,8 +91,11 @@ it('a control client that never reads its replies does not grow the supervisor (
     const answered = new Set<unknown>();
     let droppedReplies = 0;
     let notRun = 0;
+    const accounted = () => `${answered.size} answered, ${droppedReplies} replies dropped, ${notRun} requests not run, of ${REQUESTS}`;
     while (answered.size + droppedReplies + notRun < REQUESTS) {
-      const frames = await stuck.receive();
+      const frames = await stuck.receive().catch((err: Error) => {
+        throw new Error(`reading the replies: ${err.message} (${accounted()})`);
+      });
       const reply = packr.unpack(frames[frames.length - 1] ?? Buffer.alloc(0)) as Reply;
       const counts = reply.id === null && !reply.ok ? /^(\d+) replies to this connection were dropped and (\d+) of its requests were not run/.exec(reply.error.message) : null;
       if (counts) {
@@ -106,7 +109,9 @@ it('a control client that never reads its replies does not grow the supervisor (
     expect(answered.size + droppedReplies + notRun).toBe(REQUESTS);
     expect(notRun).toBeGreaterThan(REQUESTS / 2);
     await stuck.send(packr.pack({ id: 'last', cmd: 'ps' }));
-    const last = await stuck.receive();
+    const last = await stuck.receive().catch((err: Error) => {
+      throw new Error(`the reply to a request after all were accounted for: ${err.message}`);
+    });
     expect(packr.unpack(last[last.length - 1] ?? Buffer.alloc(0))).toMatchObject({ id: 'last', ok: true });
   } finally {
     clearInterval(sampler);
