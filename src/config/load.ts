@@ -24,11 +24,12 @@ export const BUILTIN = {
   readyTimeoutMs: 60_000,
   idleAfterMs: 2000,
   busyAfterMs: 250,
-  stop: { signal: 'SIGTERM' as NodeJS.Signals, graceMs: 10_000 },
+  stop: { signal: 'SIGTERM', graceMs: 10_000 },
   log: { maxSize: 10 * 1024 * 1024, keep: 3, ringSize: 1024 * 1024 },
   sidecar: { maxLine: 64 * 1024, keep: 100, hangTimeoutMs: 0 },
   input: { submit: '\r', submitDelayMs: 50, maxSize: 256 * 1024, chunk: 4096, escape: true, bracketedPaste: 'auto' as const },
   bus: { highWaterMark: 2000, queueLimit: 64 * 1024 * 1024 },
+  strategy: 'one_for_one',
 } as const;
 
 /** Unix socket paths are limited to 107 bytes on Linux; leave room for socket names. */
@@ -122,6 +123,7 @@ function expectation(issue: ZodIssue): string {
 }
 
 type File = z.output<typeof fileSchema>;
+type RawBudget = NonNullable<File['supervision']>['budget'];
 
 function resolveConfig(file: File, abs: string, loc: Locator): OrchestraConfig {
   const issues: ConfigIssue[] = [];
@@ -171,6 +173,11 @@ function resolveConfig(file: File, abs: string, loc: Locator): OrchestraConfig {
     },
     // orchestra's own log rotates by the agents' rule and limits: one setting for every log file.
     log: { maxSize: defaults.log?.max_size ?? BUILTIN.log.maxSize, keep: defaults.log?.keep ?? BUILTIN.log.keep },
+    // Unset budget keys come from the budget agents get by default, as an agent's own do.
+    supervision: {
+      strategy: file.supervision?.strategy ?? BUILTIN.strategy,
+      budget: toBudget({ ...defaults.restart?.budget, ...file.supervision?.budget }),
+    },
     agents: ordered,
   });
 }
@@ -211,6 +218,12 @@ function sidecarPath(stateDir: string, name: string): string {
   return join(stateDir, 'sidecar', `${createHash('sha256').update(name).digest('hex').slice(0, 12)}.sock`);
 }
 
+/** A budget as written (each key optional) over the built-in one. */
+function toBudget(raw: RawBudget | undefined): RestartPolicy['budget'] {
+  const b = BUILTIN.restart.budget;
+  return { maxRestarts: raw?.max_restarts ?? b.maxRestarts, windowMs: raw?.window ?? b.windowMs };
+}
+
 function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: string): AgentConfig {
   const r = a.restart;
   const b = BUILTIN.restart;
@@ -233,7 +246,7 @@ function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: stri
         jitter: r?.backoff?.jitter ?? b.backoff.jitter,
       },
       resetAfterMs: r?.reset_after ?? b.resetAfterMs,
-      budget: { maxRestarts: r?.budget?.max_restarts ?? b.budget.maxRestarts, windowMs: r?.budget?.window ?? b.budget.windowMs },
+      budget: toBudget(r?.budget),
     },
     readyPattern: a.ready?.pattern?.source,
     readyTimeoutMs: a.ready?.timeout ?? BUILTIN.readyTimeoutMs,

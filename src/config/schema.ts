@@ -10,6 +10,15 @@ import { parseDuration, parseSize } from './duration.js';
 
 export const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 export const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2'] as const;
+export const RESTART_MODES = ['no', 'on-failure', 'always'] as const;
+export const BRACKETED_PASTE = ['auto', 'always', 'never'] as const;
+/** OTP's group strategies: which agents a crash restarts (see docs/config.md#supervision). */
+export const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one'] as const;
+
+/** One of a few words, the message listing them the way users write them. */
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `expected one of ${values.map((v) => `"${v}"`).join(', ')}` });
+}
 
 const duration = z
   .string({ error: 'expected a duration such as "500ms", "2s" or "5m"' })
@@ -73,8 +82,14 @@ const regex = z.string({ error: 'expected a regular expression string' }).transf
   }
 });
 
+/** A restart budget (OTP's intensity and period): an agent's own, or the crew's under `supervision`. */
+const budget = z.strictObject({
+  max_restarts: z.number({ error: 'expected a whole number >= 0' }).int().min(0).optional(),
+  window: durationAtLeast(DURATION_FLOORS.budgetWindowMs, 'restarts older than the window are forgotten, so a shorter one never fills the budget and a crash loop restarts forever').optional(),
+});
+
 const restartObject = z.strictObject({
-  policy: z.enum(['no', 'on-failure', 'always'], { error: 'expected one of "no", "on-failure", "always"' }).optional(),
+  policy: oneOf(RESTART_MODES).optional(),
   success_codes: z.array(exitCode, { error: 'expected a list of exit codes' }).optional(),
   no_restart_codes: z.array(exitCode, { error: 'expected a list of exit codes' }).optional(),
   backoff: z
@@ -90,12 +105,7 @@ const restartObject = z.strictObject({
     })
     .optional(),
   reset_after: durationAtLeast(DURATION_FLOORS.resetAfterMs, 'a run this long resets the backoff; a shorter one would reset it after every crash and the delay would never grow').optional(),
-  budget: z
-    .strictObject({
-      max_restarts: z.number({ error: 'expected a whole number >= 0' }).int().min(0).optional(),
-      window: durationAtLeast(DURATION_FLOORS.budgetWindowMs, 'restarts older than the window are forgotten, so a shorter one never fills the budget and a crash loop restarts forever').optional(),
-    })
-    .optional(),
+  budget: budget.optional(),
 });
 
 /** `restart: always` is shorthand for `restart: {policy: always}`. */
@@ -132,7 +142,7 @@ export const agentFields = z.strictObject({
       max_size: size.optional(),
       chunk: size.optional(),
       escape: z.boolean({ error: 'expected true or false' }).optional(),
-      bracketed_paste: z.enum(['auto', 'always', 'never'], { error: 'expected one of "auto", "always", "never"' }).optional(),
+      bracketed_paste: oneOf(BRACKETED_PASTE).optional(),
     })
     .optional(),
   sidecar: z
@@ -175,6 +185,7 @@ export const fileSchema = z.strictObject({
     })
     .optional(),
   defaults: agentFields.optional(),
+  supervision: z.strictObject({ strategy: oneOf(STRATEGIES).optional(), budget: budget.optional() }).optional(),
   agents: z.record(z.string(), agentFields, { error: 'expected a mapping of agent names to agent settings' }),
 });
 export type ConfigFile = z.output<typeof fileSchema>;

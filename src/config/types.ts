@@ -1,72 +1,114 @@
-/** The resolved, frozen config every other module works with. */
+/**
+ * The resolved, frozen config every other module works with, declared once as a zod schema and
+ * its types inferred from it.
+ *
+ * The file's schema (schema.ts) cannot be the source: what users write is snake_case, optional,
+ * durations and sizes as text, and merged with `defaults:` one level deep, while the resolved
+ * config is camelCase, complete, in milliseconds and bytes, with computed paths. So the resolved
+ * shape has its own schema here, and its word lists (signals, restart modes, strategies) come
+ * from schema.ts, so a value the file accepts is always one the types allow.
+ *
+ * The schema is never run: the file is validated once, at the edge, and load.ts builds these
+ * types from the validated values (the compiler checks every field) and freezes them. Fields
+ * that are always present but may be undefined use `.or(z.undefined())`, not `.optional()`, so a
+ * config built by hand must still say them.
+ */
+import { z } from 'zod';
+import { BRACKETED_PASTE, RESTART_MODES, SIGNALS, STRATEGIES } from './schema.js';
 
-export type RestartMode = 'no' | 'on-failure' | 'always';
+/** Milliseconds, bytes and counts are plain numbers; the field names carry the unit. */
+const num = z.number();
+const list = <T extends z.ZodType>(item: T) => z.array(item).readonly();
+const maybe = <T extends z.ZodType>(value: T) => value.or(z.undefined());
 
-export interface RestartPolicy {
-  readonly policy: RestartMode;
-  /** Exit codes that count as success (no restart under on-failure). */
-  readonly successCodes: readonly number[];
-  /** Exit codes that mean "do not restart", whatever the policy. */
-  readonly noRestartCodes: readonly number[];
-  readonly backoff: { readonly initialMs: number; readonly factor: number; readonly maxMs: number; readonly jitter: number };
-  /** A run at least this long resets the backoff to its initial delay. */
-  readonly resetAfterMs: number;
-  /** At most `maxRestarts` restarts within any sliding `windowMs`; one more makes the agent dead. */
-  readonly budget: { readonly maxRestarts: number; readonly windowMs: number };
-}
+const restartMode = z.enum(RESTART_MODES);
+const strategy = z.enum(STRATEGIES);
 
-/** How text is typed into the agent (send, interrupt, escape). */
-export interface InputSettings {
-  /** Written on its own, after the body and a pause: it submits what was typed. */
-  readonly submit: string;
-  readonly submitDelayMs: number;
-  /** Larger texts are refused, never truncated. */
-  readonly maxSize: number;
-  /** The body is written in writes of at most this many bytes. */
-  readonly chunk: number;
-  /** `escape` requests are refused when false. */
-  readonly escape: boolean;
-  /** Multi-line text in bracketed paste: when the agent asked for it (auto), always, or never. */
-  readonly bracketedPaste: 'auto' | 'always' | 'never';
-}
+const budget = z.object({ maxRestarts: num, windowMs: num }).readonly();
 
-export interface AgentConfig {
-  readonly name: string;
-  readonly command: string;
-  readonly args: readonly string[];
-  readonly cwd: string;
-  readonly env: Readonly<Record<string, string>>;
-  readonly cols: number;
-  readonly rows: number;
-  readonly restart: RestartPolicy;
-  /** Source of a regular expression matched against the rendered screen. */
-  readonly readyPattern: string | undefined;
-  readonly readyTimeoutMs: number;
-  readonly idleAfterMs: number;
-  readonly busyAfterMs: number;
-  readonly stop: { readonly keys: string | undefined; readonly signal: NodeJS.Signals; readonly graceMs: number };
-  readonly input: InputSettings;
-  readonly sidecar: {
-    /** The Unix socket the agent's events arrive on (ORCHESTRA_SIDECAR). */
-    readonly path: string;
-    readonly maxLine: number;
-    /** Recent events kept for catch-up. */
-    readonly keep: number;
-    /** After a first heartbeat, this long without one means the agent hangs (0: off). */
-    readonly hangTimeoutMs: number;
-  };
-  readonly dependsOn: readonly string[];
-  readonly log: { readonly file: string; readonly maxSize: number; readonly keep: number; readonly ringSize: number };
-}
+const restartPolicy = z
+  .object({
+    policy: restartMode,
+    /** Exit codes that count as success (no restart under on-failure). */
+    successCodes: list(num),
+    /** Exit codes that mean "do not restart", whatever the policy. */
+    noRestartCodes: list(num),
+    backoff: z.object({ initialMs: num, factor: num, maxMs: num, jitter: num }).readonly(),
+    /** A run at least this long resets the backoff to its initial delay. */
+    resetAfterMs: num,
+    /** At most `maxRestarts` restarts within any sliding `windowMs`; one more makes the agent dead. */
+    budget,
+  })
+  .readonly();
 
-export interface OrchestraConfig {
-  /** Absolute path of the file this came from. */
-  readonly file: string;
-  readonly session: string;
-  readonly stateDir: string;
-  readonly bus: { readonly publish: string; readonly control: string; readonly highWaterMark: number; readonly queueLimit: number };
-  /** Rotation of orchestra's own log (`STATE_DIR/orchestra.log`): `defaults.log`'s `max_size` and `keep`. */
-  readonly log: { readonly maxSize: number; readonly keep: number };
-  /** In dependency order: every agent comes after the agents it depends on. */
-  readonly agents: readonly AgentConfig[];
-}
+const inputSettings = z
+  .object({
+    /** Written on its own, after the body and a pause: it submits what was typed. */
+    submit: z.string(),
+    submitDelayMs: num,
+    /** Larger texts are refused, never truncated. */
+    maxSize: num,
+    /** The body is written in writes of at most this many bytes. */
+    chunk: num,
+    /** `escape` requests are refused when false. */
+    escape: z.boolean(),
+    /** Multi-line text in bracketed paste: when the agent asked for it (auto), always, or never. */
+    bracketedPaste: z.enum(BRACKETED_PASTE),
+  })
+  .readonly();
+
+const agentConfig = z
+  .object({
+    name: z.string(),
+    command: z.string(),
+    args: list(z.string()),
+    cwd: z.string(),
+    env: z.record(z.string(), z.string()).readonly(),
+    cols: num,
+    rows: num,
+    restart: restartPolicy,
+    /** Source of a regular expression matched against the rendered screen. */
+    readyPattern: maybe(z.string()),
+    readyTimeoutMs: num,
+    idleAfterMs: num,
+    busyAfterMs: num,
+    stop: z.object({ keys: maybe(z.string()), signal: z.enum(SIGNALS), graceMs: num }).readonly(),
+    input: inputSettings,
+    sidecar: z
+      .object({
+        /** The Unix socket the agent's events arrive on (ORCHESTRA_SIDECAR). */
+        path: z.string(),
+        maxLine: num,
+        /** Recent events kept for catch-up. */
+        keep: num,
+        /** After a first heartbeat, this long without one means the agent hangs (0: off). */
+        hangTimeoutMs: num,
+      })
+      .readonly(),
+    dependsOn: list(z.string()),
+    log: z.object({ file: z.string(), maxSize: num, keep: num, ringSize: num }).readonly(),
+  })
+  .readonly();
+
+const orchestraConfig = z
+  .object({
+    /** Absolute path of the file this came from. */
+    file: z.string(),
+    session: z.string(),
+    stateDir: z.string(),
+    bus: z.object({ publish: z.string(), control: z.string(), highWaterMark: num, queueLimit: num }).readonly(),
+    /** Rotation of orchestra's own log (`STATE_DIR/orchestra.log`): `defaults.log`'s `max_size` and `keep`. */
+    log: z.object({ maxSize: num, keep: num }).readonly(),
+    /** How a crash affects the other agents, and the crew's budget for group restarts. */
+    supervision: z.object({ strategy, budget }).readonly(),
+    /** In dependency order: every agent comes after the agents it depends on. */
+    agents: list(agentConfig),
+  })
+  .readonly();
+
+export type RestartMode = z.output<typeof restartMode>;
+export type Strategy = z.output<typeof strategy>;
+export type RestartPolicy = z.output<typeof restartPolicy>;
+export type InputSettings = z.output<typeof inputSettings>;
+export type AgentConfig = z.output<typeof agentConfig>;
+export type OrchestraConfig = z.output<typeof orchestraConfig>;

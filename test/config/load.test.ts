@@ -175,6 +175,41 @@ describe('config loading', () => {
     ]);
   });
 
+  describe('supervision', () => {
+    const agents = 'agents:\n  a: { command: sh }\n';
+
+    it('defaults to one_for_one with the built-in budget agents get', () => {
+      const cfg = parseConfig(agents, file);
+      expect(cfg.supervision).toEqual({ strategy: 'one_for_one', budget: cfg.agents[0]?.restart.budget });
+      expect(cfg.supervision.budget).toEqual({ maxRestarts: 10, windowMs: 600_000 });
+      expect(Object.isFrozen(cfg.supervision.budget)).toBe(true);
+    });
+
+    it('parses each strategy and its budget', () => {
+      for (const strategy of ['one_for_one', 'one_for_all', 'rest_for_one'] as const) {
+        const cfg = parseConfig(`supervision:\n  strategy: ${strategy}\n  budget: { max_restarts: 5, window: 60s }\n${agents}`, file);
+        expect(cfg.supervision).toEqual({ strategy, budget: { maxRestarts: 5, windowMs: 60_000 } });
+      }
+    });
+
+    it("an unset budget, or unset keys of it, come from defaults.restart.budget, not from an agent's own", () => {
+      const defaults = 'defaults:\n  restart: { budget: { max_restarts: 3, window: 30s } }\n';
+      const own = 'agents:\n  a: { command: sh, restart: { budget: { max_restarts: 7 } } }\n';
+      expect(parseConfig(defaults + own, file).supervision.budget).toEqual({ maxRestarts: 3, windowMs: 30_000 });
+      expect(parseConfig(`${defaults}supervision: { budget: { window: 2m } }\n${own}`, file).supervision.budget).toEqual({ maxRestarts: 3, windowMs: 120_000 });
+      expect(parseConfig(`supervision: { budget: { max_restarts: 1 } }\n${agents}`, file).supervision.budget).toEqual({ maxRestarts: 1, windowMs: 600_000 });
+    });
+
+    it('a bad strategy, an unknown key and a too-short window are reported at their position', () => {
+      expect(errorsOf(`supervision:\n  strategy: all_for_one\n  retries: 3\n  budget: { window: 0s, max: 1 }\n${agents}`)).toEqual([
+        'F:2:13: supervision.strategy: expected one of "one_for_one", "one_for_all", "rest_for_one", found "all_for_one"',
+        'F:3:3: supervision.retries: unknown key "retries"',
+        'F:4:21: supervision.budget.window: expected a duration of at least 1s: restarts older than the window are forgotten, so a shorter one never fills the budget and a crash loop restarts forever, found "0s"',
+        'F:4:25: supervision.budget.max: unknown key "max"',
+      ]);
+    });
+  });
+
   it('a missing file is a clear error, not a stack trace', () => {
     expect(() => loadConfig(join(dir, 'nope.yaml'))).toThrow(/cannot read config: no such file/);
   });
