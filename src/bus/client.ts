@@ -3,7 +3,7 @@
  * iterate decoded messages, with per-topic gap detection.
  */
 import * as zmq from 'zeromq';
-import { decode, type Kind, type Message, topicFor } from './protocol.js';
+import { decode, type Kind, KINDS, type Message, topicFor } from './protocol.js';
 
 export interface SubscribeOptions {
   /** Kinds to receive (default: all). */
@@ -19,7 +19,8 @@ export function prefixesFor(opts: SubscribeOptions): string[] {
   const agents = opts.agents;
   if (!kinds && !agents) return [''];
   if (!agents) return (kinds ?? []).map((k) => (k === 'supervisor' ? 'supervisor/' : `${k}/`));
-  const all: readonly Kind[] = kinds ?? ['output', 'state', 'exit', 'restart', 'input', 'sidecar', 'drops'];
+  // Supervisor messages are no agent's: an agent filter without kinds leaves them out.
+  const all = kinds ?? KINDS.filter((k) => k !== 'supervisor');
   return all.flatMap((k) => (k === 'supervisor' ? ['supervisor/'] : agents.map((a) => topicFor(k, a))));
 }
 

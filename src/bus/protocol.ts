@@ -7,12 +7,15 @@
  * subscriptions exact: `state/a/` never matches agent `ab`, `state/` matches every agent.
  */
 import type { PublicState } from '../machines/agent.js';
+import type { ExitInfo } from '../machines/exit.js';
+import type { RestartDecision } from '../machines/restart-policy.js';
 import { pack, packr, unpack, wireInt } from './msgpack.js';
 
-export const PROTOCOL_VERSION = 1;
+// Wire vocabulary defined beside the policies that produce it, exported with the payloads.
+export type { ExitCause } from '../machines/exit.js';
+export type { GiveUpReason, Strategy } from '../machines/restart-policy.js';
 
-export const KINDS = ['output', 'state', 'exit', 'restart', 'input', 'sidecar', 'drops', 'supervisor'] as const;
-export type Kind = (typeof KINDS)[number];
+export const PROTOCOL_VERSION = 1;
 
 /** Fields every payload carries. `seq` counts per topic from 1, so any subscription can see gaps. */
 export interface Envelope {
@@ -39,24 +42,12 @@ export interface StateBody {
   readonly reason: string;
   readonly pid: number | null;
 }
-export interface ExitBody {
+export interface ExitBody extends ExitInfo {
   readonly kind: 'exit';
   readonly pid: number | null;
-  readonly code: number | null;
-  readonly signal: string | null;
-  readonly cause: 'exit' | 'ready-timeout' | 'hang' | 'worker-crash' | 'spawn-failed';
-  readonly runMs: number;
 }
-export interface RestartBody {
-  readonly kind: 'restart';
-  readonly action: 'restart' | 'give-up';
-  readonly policy: 'no' | 'on-failure' | 'always';
-  readonly reason: string;
-  readonly attempt?: number;
-  readonly delayMs?: number;
-  readonly budgetLeft?: number;
-  readonly why?: string;
-}
+/** The restart policy's decision as it made it: the wire carries exactly its fields. */
+export type RestartBody = { readonly kind: 'restart' } & RestartDecision;
 export const INPUT_OUTCOMES = ['queued', 'delivered', 'timed-out', 'agent-not-running', 'refused'] as const;
 export type InputOutcome = (typeof INPUT_OUTCOMES)[number];
 /** What became of one input request (send, interrupt, escape); `id` is the request's correlation id. */
@@ -95,8 +86,39 @@ export interface SupervisorBody {
   readonly error?: string;
 }
 
-export type Body = OutputBody | StateBody | ExitBody | RestartBody | InputBody | SidecarBody | DropsBody | SupervisorBody;
-export type Message = Envelope & Body;
+/** Rejects a catalogue entry whose body is not of its own kind (`exit: StateBody`). */
+type KindChecked<T extends { readonly [K in keyof T]: { readonly kind: K } }> = T;
+
+/** The catalogue: each kind's body. Everything else (kinds, messages, `publish`) derives from it. */
+export type Bodies = KindChecked<{
+  output: OutputBody;
+  state: StateBody;
+  exit: ExitBody;
+  restart: RestartBody;
+  input: InputBody;
+  sidecar: SidecarBody;
+  drops: DropsBody;
+  supervisor: SupervisorBody;
+}>;
+export type Kind = keyof Bodies;
+export type BodyOf<K extends Kind> = Bodies[K];
+export type Body = BodyOf<Kind>;
+export type MessageOf<K extends Kind> = Envelope & BodyOf<K>;
+export type Message = MessageOf<Kind>;
+
+/** Typed as a map from each kind to itself, so a kind missing from `Bodies`, or from here, does not compile. */
+const KIND_NAMES: { readonly [K in Kind]: K } = {
+  output: 'output',
+  state: 'state',
+  exit: 'exit',
+  restart: 'restart',
+  input: 'input',
+  sidecar: 'sidecar',
+  drops: 'drops',
+  supervisor: 'supervisor',
+};
+/** Every kind, for validating names at the edge (CLI flags) and listing them. */
+export const KINDS: readonly Kind[] = Object.values(KIND_NAMES);
 
 export function topicFor(kind: Kind, agent: string): string {
   return kind === 'supervisor' ? 'supervisor/' : `${kind}/${agent}/`;

@@ -16,7 +16,7 @@
  */
 import * as zmq from 'zeromq';
 import { type ReceiveLoop, receiveLoop } from './receive-loop.js';
-import { encode, type Body, type Kind, type Message, PROTOCOL_VERSION, topicFor } from './protocol.js';
+import { type BodyOf, encode, type Kind, type Message, type MessageOf, PROTOCOL_VERSION, topicFor } from './protocol.js';
 
 /** Pacing: at most a quarter of the high-water mark of messages per PACE_MS (see `pace`). */
 const PACE_MS = 5;
@@ -74,15 +74,17 @@ export class Publisher {
   }
 
   /** Stamps the envelope (version, run, seq, time) and enqueues. Never blocks. Returns the message. */
-  publish(kind: Kind, agent: string, body: Body): Message | undefined {
+  publish<K extends Kind>(kind: K, agent: string, body: BodyOf<K>): MessageOf<K> | undefined {
     if (this.closed) return undefined;
     const topic = topicFor(kind, agent);
     const seq = (this.seqs.get(topic) ?? 0) + 1;
-    const msg = { v: PROTOCOL_VERSION, run: this.opts.runId, agent, seq, ts: Date.now(), ...body } as Message;
+    const msg: MessageOf<K> = { v: PROTOCOL_VERSION, run: this.opts.runId, agent, seq, ts: Date.now(), ...body };
+    // Widened: TypeScript does not narrow a body of a generic kind by its `kind` field.
+    const sent: Message = msg;
     // A log error is news, not the supervisor's state: late subscribers get the lifecycle event.
-    const current = kind === 'state' || (body.kind === 'supervisor' && body.event !== 'log-error');
-    if (current) this.lastValues.set(topic, { topic, payload: encode({ ...msg, replay: true }) });
-    this.admit(topic, agent, seq, encode(msg), msg.kind === 'output' ? msg.data.length : undefined);
+    const current = sent.kind === 'state' || (sent.kind === 'supervisor' && sent.event !== 'log-error');
+    if (current) this.lastValues.set(topic, { topic, payload: encode({ ...sent, replay: true }) });
+    this.admit(topic, agent, seq, encode(sent), sent.kind === 'output' ? sent.data.length : undefined);
     return msg;
   }
 

@@ -3,15 +3,12 @@
  * No clock, no I/O: the supervisor owns time and feeds it in, so every branch is unit-testable.
  */
 import type { RestartPolicy } from '../config/types.js';
+import type { ExitInfo } from './exit.js';
 
-export interface ExitInfo {
-  readonly code: number | null;
-  readonly signal: string | null;
-  /** How long the run lasted, from spawn to exit. */
-  readonly runMs: number;
-  /** Why the run ended when it was not the process's own doing. */
-  readonly cause: 'exit' | 'ready-timeout' | 'hang' | 'worker-crash' | 'spawn-failed';
-}
+export type { ExitInfo };
+
+/** How a crash in a group spreads: OTP's supervisor strategies, over `depends_on` order. */
+export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
 
 export interface RestartHistory {
   /** Timestamps of restarts granted, oldest first, only those still inside the budget window. */
@@ -24,23 +21,35 @@ export const EMPTY_HISTORY: RestartHistory = { restarts: [], attempt: 0 };
 
 export type GiveUpReason = 'policy-no' | 'success-exit' | 'no-restart-code' | 'spawn-failed' | 'budget-exhausted';
 
-export type RestartDecision =
-  | {
-      readonly action: 'restart';
-      readonly policy: RestartPolicy['policy'];
-      /** 1 for the first restart after a stable run. */
-      readonly attempt: number;
-      readonly delayMs: number;
-      /** Restarts still allowed inside the current window after this one. */
-      readonly budgetLeft: number;
-      readonly reason: string;
-    }
-  | {
-      readonly action: 'give-up';
-      readonly policy: RestartPolicy['policy'];
-      readonly why: GiveUpReason;
-      readonly reason: string;
-    };
+/**
+ * Set only when a group strategy restarted or stopped this agent because another agent crashed;
+ * `decideRestart` never sets them (it decides on one agent's own exit), the supervisor does.
+ */
+interface GroupCause {
+  /** The agent whose crash caused this decision (never this agent itself). */
+  readonly because?: string;
+  readonly strategy?: Strategy;
+}
+
+export type RestartDecision = GroupCause &
+  (
+    | {
+        readonly action: 'restart';
+        readonly policy: RestartPolicy['policy'];
+        /** 1 for the first restart after a stable run. */
+        readonly attempt: number;
+        readonly delayMs: number;
+        /** Restarts still allowed inside the current window after this one. */
+        readonly budgetLeft: number;
+        readonly reason: string;
+      }
+    | {
+        readonly action: 'give-up';
+        readonly policy: RestartPolicy['policy'];
+        readonly why: GiveUpReason;
+        readonly reason: string;
+      }
+  );
 
 export function isSuccess(policy: RestartPolicy, exit: ExitInfo): boolean {
   return exit.cause === 'exit' && exit.signal === null && exit.code !== null && policy.successCodes.includes(exit.code);
