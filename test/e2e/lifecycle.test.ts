@@ -18,20 +18,20 @@ describe('lifecycle', () => {
     );
     const seen = await until(crew.bus, isState('flaky', 'dead'), 30_000);
     const decisions = seen.filter((r) => r.msg.kind === 'restart').map((r) => r.msg);
-    expect(decisions.map((d) => (d.kind === 'restart' ? [d.action, d.attempt, d.delayMs, d.budgetLeft] : []))).toEqual([
+    expect(decisions.map((d) => (d.kind !== 'restart' ? [] : d.action === 'restart' ? [d.action, d.attempt, d.delayMs, d.budgetLeft] : [d.action, undefined, undefined, undefined]))).toEqual([
       ['restart', 1, 200, 2],
       ['restart', 2, 400, 1],
       ['restart', 3, 800, 0],
       ['give-up', undefined, undefined, undefined],
     ]);
     const last = decisions.at(-1);
-    expect(last?.kind === 'restart' && last.why).toBe('budget-exhausted');
+    expect(last?.kind === 'restart' && last.action === 'give-up' && last.why).toBe('budget-exhausted');
     // Each restart really waited its delay: decision → next `starting`.
     const starts = seen.filter(isState('flaky', 'starting')).map((r) => r.msg.ts);
     decisions.slice(0, 3).forEach((d, i) => {
       const next = starts[i + 1];
       expect(next).toBeDefined();
-      if (d.kind === 'restart' && next !== undefined) expect(next - d.ts).toBeGreaterThanOrEqual((d.delayMs ?? 0) - 2);
+      if (d.kind === 'restart' && d.action === 'restart' && next !== undefined) expect(next - d.ts).toBeGreaterThanOrEqual(d.delayMs - 2);
     });
     const exits = seen.filter((r) => r.msg.kind === 'exit');
     expect(exits).toHaveLength(4);
