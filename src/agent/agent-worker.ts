@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createActor } from 'xstate';
 import { encodeOutput } from '../bus/protocol.js';
-import { agentMachine, type PublicState, publicState, RUNNING_STATES as RUNNING, stopDeadlineMs } from '../machines/agent.js';
+import { agentMachine, type ChartState, publicState, stopDeadlineMs } from '../machines/agent.js';
 import { OutputLog } from './output-log.js';
 import { activityWindowFor, OutputPipeline } from './output-pipeline.js';
 import { InputQueue } from './input-queue.js';
@@ -37,7 +37,7 @@ const readyPattern = agent.readyPattern ? new RegExp(agent.readyPattern, 'm') : 
 let model: TerminalModel | undefined;
 let outputSeq = init.outputSeq;
 let outputOffset = init.outputOffset;
-let io: PtyIo = { write: () => undefined, resize: () => undefined, canonical: () => undefined, kill: () => false };
+let io: PtyIo = { write: () => undefined, resize: () => undefined, canonical: () => undefined };
 let size = { cols: agent.cols, rows: agent.rows };
 
 const pipeline = new OutputPipeline({
@@ -76,22 +76,6 @@ function flushSidecar(): void {
   sidecarBatch = [];
 }
 
-/** Hang detection: armed by the first heartbeat of a run; each heartbeat or progress re-arms it. */
-let hangTimer: NodeJS.Timeout | undefined;
-function heartbeat(): void {
-  const ms = agent.sidecar.hangTimeoutMs;
-  if (ms <= 0) return;
-  if (hangTimer) clearTimeout(hangTimer);
-  hangTimer = setTimeout(() => {
-    hangTimer = undefined;
-    actor.send({ type: 'sidecar.hung', silentMs: ms });
-  }, ms);
-}
-function disarmHang(): void {
-  if (hangTimer) clearTimeout(hangTimer);
-  hangTimer = undefined;
-}
-
 /** Events that drive the machine; every item (valid or not) goes to the bus first, in order. */
 const MACHINE_EVENTS: Record<string, 'sidecar.ready' | 'sidecar.busy' | undefined> = {
   ready: 'sidecar.ready',
@@ -114,7 +98,7 @@ function onSidecar(item: SidecarItem): void {
   }
   // The event is published before the state change it causes.
   flushSidecar();
-  if (beat && RUNNING.has(publicState(actor.getSnapshot().value))) heartbeat();
+  if (beat) actor.send({ type: 'sidecar.heartbeat' });
   if (drives) actor.send({ type: drives });
 }
 
@@ -143,7 +127,7 @@ const ptyActor = createPtyActor(agent, env, {
  * after its PTY spawned, so the supervisor's worker-crash recovery can be tested end to end.
  */
 function injectFault(): void {
-  if (process.env.ORCHESTRA_TEST_FAULT === `worker-crash:${agent.name}` && init.generation === 1) {
+  if (process.env.ORCHESTRA_TEST_FAULT === `worker-crash:${agent.name}` && !init.replacement) {
     setImmediate(() => {
       throw new Error('injected worker crash (ORCHESTRA_TEST_FAULT)');
     });
@@ -165,48 +149,35 @@ const input = new InputQueue(agent.input, {
   outcome: (id, outcome, reason) => post({ type: 'input.outcome', id, outcome, reason }),
 });
 
-/**
- * The chart's stop deadline passed without an exit: the stop was lost (e.g. signalled in the
- * instant after the fork, before the child had made its session). The PTY kills the leader by its
- * pid, which finds it even then, and the rest of the agent's processes; it does nothing once the
- * leader has been reaped (its exit is on its way, and the pid may be another process's by now).
- */
-function killRun(pid: number | null): void {
-  if (pid === null || !io.kill()) return;
-  log('warn', `not stopped ${stopDeadlineMs(agent.stop)}ms after the stop began; sent SIGKILL to pid ${pid} and the agent's other processes`);
-}
-
 const faults = testFaults(agent.name);
 const pty = faults.has('lose-stop') ? losingStops(ptyActor) : ptyActor;
-const actor = createActor(agentMachine.provide({ actors: { pty }, actions: { killRun: ({ context }) => killRun(context.pid) } }), {
+const actor = createActor(agentMachine.provide({ actors: { pty } }), {
   input: {
     hasReadyPattern: readyPattern !== undefined,
     readyTimeoutMs: agent.readyTimeoutMs,
     idleAfterMs: agent.idleAfterMs,
     busyAfterMs: agent.busyAfterMs,
     stopDeadlineMs: stopDeadlineMs(agent.stop),
+    hangTimeoutMs: agent.sidecar.hangTimeoutMs,
   },
 });
 
-let last: PublicState | null = null;
+let last: ChartState | null = null;
 /** The host's own lifecycle (the agent's is the chart): serving until asked to shut down. */
 let host: 'serving' | 'shutting-down' | 'closed' = 'serving';
-const settled = new Set<PublicState>(['stopped', 'dead']);
 
 actor.subscribe((snap) => {
   const to = publicState(snap.value);
   if (to === last) return;
-  const from = last;
   last = to;
-  post({ type: 'state', from, to, reason: snap.context.reason, pid: snap.context.pid });
+  post({ type: 'state', to, reason: snap.context.reason, pid: snap.context.pid });
   input.stateChanged(to);
-  if (!RUNNING.has(to)) disarmHang();
   if (to === 'exited' && snap.context.exit) {
     const { code, signal, cause } = snap.context.exit;
     post({ type: 'exit', pid: snap.context.pid, code, signal, cause });
     if (host === 'shutting-down') actor.send({ type: 'agent.stop' });
   }
-  if (host === 'shutting-down' && settled.has(to)) close();
+  if (host === 'shutting-down' && to === 'stopped') close();
 });
 
 function close(): void {
@@ -214,7 +185,6 @@ function close(): void {
   host = 'closed';
   pipeline.close();
   flushSidecar();
-  disarmHang();
   input.close();
   actor.stop();
   model?.close();
@@ -225,7 +195,7 @@ port.on('message', (msg: ToWorker) => {
   if (faults.has('deaf-worker') && (msg.type === 'worker.shutdown' || msg.type === 'agent.stop')) return;
   if (msg.type === 'worker.shutdown') {
     host = 'shutting-down';
-    if (settled.has(publicState(actor.getSnapshot().value))) close();
+    if (publicState(actor.getSnapshot().value) === 'stopped') close();
     else actor.send({ type: 'agent.stop' });
     return;
   }

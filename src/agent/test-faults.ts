@@ -3,7 +3,8 @@
  * to reach failure paths end to end that no real program triggers on demand:
  *
  * - `lose-stop`: the PTY never gets the chart's stop request, as when the stop signal went to a
- *   process group the child had not made yet: the agent stays in `stopping` until the stop deadline.
+ *   process group the child had not made yet: the agent stays in `stopping` until the stop deadline,
+ *   whose `pty.kill` does arrive.
  * - `deaf-worker`: the worker ignores `worker.shutdown` and `agent.stop`, so only the supervisor's
  *   own deadline and forced stop can end the agent.
  */
@@ -21,7 +22,7 @@ export function testFaults(agent: string, env = process.env.ORCHESTRA_TEST_FAULT
   return out;
 }
 
-/** `logic` with every `pty.stop` it is sent dropped. */
+/** `logic` with every `pty.stop` it is sent dropped; `pty.kill` still gets through. */
 export function losingStops<L extends AnyActorLogic>(logic: L): L {
   return {
     ...logic,

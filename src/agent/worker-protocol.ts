@@ -1,7 +1,7 @@
 /** Messages between the supervisor (main thread) and an agent worker: one union per direction. */
 import type { InputOutcome, OutputPart } from '../bus/protocol.js';
 import type { AgentConfig } from '../config/types.js';
-import type { ExitCause, PublicState } from '../machines/agent.js';
+import type { ChartState, ExitCause } from '../machines/agent.js';
 
 // The types both sides use live here, so the supervisor imports nothing else from src/agent.
 
@@ -25,8 +25,8 @@ export type SidecarItem =
 export interface WorkerInit {
   readonly agent: AgentConfig;
   readonly session: string;
-  /** 1 for the agent's first worker, +1 for each replacement after a worker crash. */
-  readonly generation: number;
+  /** This worker replaces one that crashed (its first run is a restart). */
+  readonly replacement: boolean;
   /** The supervisor's run id, stamped on the output messages the worker encodes. */
   readonly runId: string;
   /** The last `output` seq already used for this agent (a replacement worker continues from it). */
@@ -36,10 +36,12 @@ export interface WorkerInit {
 }
 
 export type ToWorker =
-  | { type: 'supervisor.restart'; delayMs: number; reason: string }
-  | { type: 'supervisor.giveUp'; reason: string }
+  /** A new run after `exited` or `stopped`; `reason` is published with its `starting`. */
+  | { type: 'agent.start'; reason: string }
+  /** Stop the run gracefully (stop keys, signal, grace, SIGKILL); after `exited`, just `stopped`. */
   | { type: 'agent.stop' }
-  | { type: 'agent.start' }
+  /** Cut the stop short: SIGKILL the run now. `why` is logged. Nothing to do once it ended. */
+  | { type: 'agent.kill'; why: string }
   /** Queue a send; answered by `input.outcome` with the same id. */
   | ({ type: 'input.send' } & SendRequest)
   /** Interrupt (Ctrl-C) or escape: answered by `input.outcome`. */
@@ -60,7 +62,11 @@ export type FromWorker =
    * in one buffer, which is transferred, not copied.
    */
   | { type: 'output'; buffer: Uint8Array; parts: readonly OutputPart[] }
-  | { type: 'state'; from: PublicState | null; to: PublicState; reason: string; pid: number | null }
+  /**
+   * The chart's state changed. The chart ends a run at `exited`; the supervisor publishes its own
+   * states (`restarting`, `dead`) between these, so it computes each change's `from` itself.
+   */
+  | { type: 'state'; to: ChartState; reason: string; pid: number | null }
   | { type: 'spawned'; pid: number }
   /** The run ended (its length is the supervisor's to measure, from `spawned`). */
   | { type: 'exit'; pid: number | null; code: number | null; signal: string | null; cause: ExitCause }

@@ -1,14 +1,18 @@
 /**
- * The agent lifecycle as an XState v5 chart. Pure: no I/O and no timers of its own
- * (delays run on the actor's injected clock). The PTY is the invoked child actor `pty`,
- * provided by the host (a worker in production, a fake in tests).
+ * One run of an agent as an XState v5 chart. Pure: no I/O and no timers of its own (delays run on
+ * the actor's injected clock). The PTY is the invoked child actor `pty`, provided by the host (a
+ * worker in production, a fake in tests).
  *
- *   live.starting → live.ready ⇄ live.busy      (live.* invokes the PTY)
- *   live.stopping → stopped                     (deliberate: never a crash)
- *   live.aborting → exited                      (ready timeout or hang: a failure)
- *   exited → restarting → live | dead           (the supervisor decides)
+ *   live.run: starting → ready ⇄ busy           (live invokes the PTY)
+ *   live.run: stopping → stopped                (deliberate: never a crash)
+ *   live.run: aborting → exited                 (ready timeout or hang: a failure)
+ *   live.watchdog: unarmed ⇄ armed              (hang detection, beside the run)
+ *   exited | stopped → live on agent.start      (whether and when is the supervisor's decision)
  */
-import { assign, fromCallback, not, sendTo, setup } from 'xstate';
+import { and, assign, fromCallback, not, or, raise, sendTo, setup, stateIn, type StateValue, type StateValueMap } from 'xstate';
+import type { ExitCause } from './exit.js';
+
+export type { ExitCause } from './exit.js';
 
 export interface AgentTiming {
   /** A screen pattern decides readiness; quiet output alone then never does. */
@@ -16,8 +20,10 @@ export interface AgentTiming {
   readonly readyTimeoutMs: number;
   readonly idleAfterMs: number;
   readonly busyAfterMs: number;
-  /** A stop still without an exit after this long is lost (see stopDeadlineMs): `killRun` ends it. */
+  /** A stop still without an exit after this long is lost (see stopDeadlineMs): the PTY is told to kill the run. */
   readonly stopDeadlineMs: number;
+  /** Sidecar silence, once the run has sent a heartbeat, that counts as a hang; 0 turns the watchdog off. */
+  readonly hangTimeoutMs: number;
 }
 
 /** The stop sequence's own bound for "every process is gone after SIGKILL" (src/host/process-group.ts). */
@@ -34,8 +40,6 @@ export function stopDeadlineMs(stop: { readonly keys: string | undefined; readon
   return (stop.keys ? stop.graceMs : 0) + stop.graceMs + KILL_VERIFY_MS + STOP_MARGIN_MS;
 }
 
-export type ExitCause = 'exit' | 'ready-timeout' | 'hang' | 'spawn-failed';
-
 export type AgentEvent =
   | { type: 'pty.spawned'; pid: number }
   | { type: 'pty.output' }
@@ -44,17 +48,18 @@ export type AgentEvent =
   | { type: 'screen.ready' }
   | { type: 'sidecar.ready' }
   | { type: 'sidecar.busy' }
-  /** The agent's heartbeats stopped (the host's watchdog): the run is stopped as a failure. */
-  | { type: 'sidecar.hung'; silentMs: number }
+  /** The agent's sidecar said it is alive (a `heartbeat` or `progress` item): the watchdog is re-armed. */
+  | { type: 'sidecar.heartbeat' }
   /** Input was typed and submitted: the agent has work until it goes quiet again. */
   | { type: 'input.submitted' }
-  | { type: 'supervisor.restart'; delayMs: number; reason: string }
-  | { type: 'supervisor.giveUp'; reason: string }
   | { type: 'agent.stop' }
-  | { type: 'agent.start' };
+  /** Skip what is left of the graceful stop: SIGKILL the run now. */
+  | { type: 'agent.kill'; why: string }
+  /** A new run; `reason` is published with it (the supervisor's, e.g. "restart delay elapsed"). */
+  | { type: 'agent.start'; reason: string };
 
 /** Commands the machine sends to its PTY actor. */
-export type PtyCommand = { type: 'pty.stop' };
+export type PtyCommand = { type: 'pty.stop' } | { type: 'pty.kill'; why: string };
 
 export interface AgentContext {
   readonly timing: AgentTiming;
@@ -62,23 +67,21 @@ export interface AgentContext {
   /** Why the last transition happened, for the published state change. */
   reason: string;
   exit: { code: number | null; signal: string | null; cause: ExitCause } | null;
-  restartDelayMs: number;
   /** The agent reports ready/busy over its sidecar this run: screen heuristics no longer decide. */
   sidecarDriven: boolean;
   /** Why the run is being aborted (the exit's cause once it ends). */
   abortCause: 'ready-timeout' | 'hang';
 }
 
-/** The states users see; `exited` is the moment between an exit and the supervisor's decision. */
-export type PublicState =
-  | 'starting'
-  | 'ready'
-  | 'busy'
-  | 'stopping'
-  | 'stopped'
-  | 'exited'
-  | 'restarting'
-  | 'dead';
+/** The states this chart produces: a run, and how it ended. */
+export type ChartState = 'starting' | 'ready' | 'busy' | 'stopping' | 'stopped' | 'exited';
+
+/**
+ * The states users see. The chart (in the agent's worker) produces the ChartState ones; after an
+ * `exited`, the supervisor publishes its decision itself: `restarting` (waiting out the delay) or
+ * `dead` (it gave up), then starts a new run or stops the agent.
+ */
+export type PublicState = ChartState | 'restarting' | 'dead';
 
 /** The states in which the agent's process runs and can take input. */
 export const RUNNING_STATES: ReadonlySet<PublicState> = new Set<PublicState>(['starting', 'ready', 'busy']);
@@ -100,24 +103,26 @@ export const agentMachine = setup({
     readyTimeout: ({ context }) => context.timing.readyTimeoutMs,
     idleAfter: ({ context }) => context.timing.idleAfterMs,
     busyAfter: ({ context }) => context.timing.busyAfterMs,
-    restartDelay: ({ context }) => context.restartDelayMs,
     stopDeadline: ({ context }) => context.timing.stopDeadlineMs,
+    hangTimeout: ({ context }) => context.timing.hangTimeoutMs,
   },
   actions: {
     note: assign((_, params: { reason: string }) => ({ reason: params.reason })),
-    // Provided by the host: SIGKILL the run's leader and group outright. The chart only says when.
-    killRun: () => undefined,
+    killPty: sendTo('pty', (_, params: { why: string }) => ({ type: 'pty.kill' as const, why: params.why })),
   },
   guards: {
     hasReadyPattern: ({ context }) => context.timing.hasReadyPattern,
     sidecarDriven: ({ context }) => context.sidecarDriven,
+    running: or([stateIn('#agent.live.run.starting'), stateIn('#agent.live.run.ready'), stateIn('#agent.live.run.busy')]),
+    watched: and([({ context }) => context.timing.hangTimeoutMs > 0, 'running']),
   },
 }).createMachine({
   id: 'agent',
-  context: ({ input }) => ({ timing: input, pid: null, reason: 'created', exit: null, restartDelayMs: 0, sidecarDriven: false, abortCause: 'ready-timeout' as const }),
+  context: ({ input }) => ({ timing: input, pid: null, reason: 'created', exit: null, sidecarDriven: false, abortCause: 'ready-timeout' as const }),
   initial: 'live',
   states: {
     live: {
+      type: 'parallel',
       entry: assign({ pid: null, exit: null, sidecarDriven: false }),
       invoke: { id: 'pty', src: 'pty' },
       on: {
@@ -136,82 +141,105 @@ export const agentMachine = setup({
             reason: ({ event }) => `spawn failed: ${event.message}`,
           }),
         },
-        'agent.stop': { target: '.stopping', actions: note('stop requested') },
-        'sidecar.hung': {
-          target: '.aborting',
-          actions: assign({ abortCause: 'hang' as const, reason: ({ event }) => `no sidecar heartbeat for ${event.silentMs}ms (hang)` }),
-        },
+        'agent.stop': { target: '.run.stopping', actions: note('stop requested') },
+        // Raised again so that stopping handles it: the PTY gets its stop request (stopping's entry)
+        // first, and the kill cuts it short.
+        'agent.kill': { target: '.run.stopping', actions: [assign({ reason: ({ event }) => event.why }), raise(({ event }) => event)] },
       },
-      initial: 'starting',
       states: {
-        starting: {
-          after: {
-            readyTimeout: {
-              target: 'aborting',
-              actions: assign({ abortCause: 'ready-timeout' as const, reason: ({ context }) => `not ready after ${context.timing.readyTimeoutMs}ms (ready timeout)` }),
-            },
-          },
-          on: {
-            'screen.ready': { target: 'ready', actions: note('ready pattern matched on screen') },
-            'sidecar.ready': { target: 'ready', actions: [assign({ sidecarDriven: true }), note('sidecar reported ready')] },
-            'sidecar.busy': { target: 'busy', actions: [assign({ sidecarDriven: true }), note('sidecar reported busy')] },
-          },
-          initial: 'silent',
+        run: {
+          initial: 'starting',
           states: {
-            // No output yet: silence during startup is never readiness.
-            silent: {
-              on: { 'pty.output': { guard: not('hasReadyPattern'), target: 'settling' } },
+            starting: {
+              after: {
+                readyTimeout: {
+                  target: 'aborting',
+                  actions: assign({ abortCause: 'ready-timeout' as const, reason: ({ context }) => `not ready after ${context.timing.readyTimeoutMs}ms (ready timeout)` }),
+                },
+              },
+              on: {
+                'screen.ready': { target: 'ready', actions: note('ready pattern matched on screen') },
+                'sidecar.ready': { target: 'ready', actions: [assign({ sidecarDriven: true }), note('sidecar reported ready')] },
+                'sidecar.busy': { target: 'busy', actions: [assign({ sidecarDriven: true }), note('sidecar reported busy')] },
+              },
+              initial: 'silent',
+              states: {
+                // No output yet: silence during startup is never readiness.
+                silent: {
+                  on: { 'pty.output': { guard: not('hasReadyPattern'), target: 'settling' } },
+                },
+                // Output seen and no pattern configured: quiet for idle_after means ready.
+                settling: {
+                  after: { idleAfter: { target: '#agent.live.run.ready', actions: assign({ reason: ({ context }) => `quiet for ${context.timing.idleAfterMs}ms after start-up output` }) } },
+                  on: { 'pty.output': { target: 'settling', reenter: true } },
+                },
+              },
             },
-            // Output seen and no pattern configured: quiet for idle_after means ready.
-            settling: {
-              after: { idleAfter: { target: '#agent.live.ready', actions: assign({ reason: ({ context }) => `quiet for ${context.timing.idleAfterMs}ms after start-up output` }) } },
-              on: { 'pty.output': { target: 'settling', reenter: true } },
+            ready: {
+              initial: 'idle',
+              on: {
+                'sidecar.busy': { target: 'busy', actions: [assign({ sidecarDriven: true }), note('sidecar reported busy')] },
+                'sidecar.ready': { actions: assign({ sidecarDriven: true }) },
+                'input.submitted': { target: 'busy', actions: note('input submitted') },
+              },
+              states: {
+                // Output makes an agent busy only while its sidecar does not report its state.
+                idle: { on: { 'pty.output': { guard: not('sidecarDriven'), target: 'settling' } } },
+                // Debounce: one isolated chunk (a cursor blink, a clock redraw) does not make the agent busy;
+                // a second one within busy_after does.
+                settling: {
+                  after: { busyAfter: 'idle' },
+                  on: { 'pty.output': { target: '#agent.live.run.busy', actions: note('output') } },
+                },
+              },
+            },
+            busy: {
+              after: { idleAfter: { guard: not('sidecarDriven'), target: 'ready', actions: assign({ reason: ({ context }) => `quiet for ${context.timing.idleAfterMs}ms` }) } },
+              on: {
+                'pty.output': { target: 'busy', reenter: true },
+                'sidecar.ready': { target: 'ready', actions: [assign({ sidecarDriven: true }), note('sidecar reported ready')] },
+                'sidecar.busy': { actions: assign({ sidecarDriven: true }) },
+              },
+            },
+            // Both stops are bounded: a stop without an exit by the deadline was lost, and waiting
+            // longer would leave the agent here for ever (and `up` with it).
+            stopping: {
+              entry: sendTo('pty', { type: 'pty.stop' }),
+              after: { stopDeadline: { actions: { type: 'killPty', params: ({ context }) => ({ why: `not stopped ${context.timing.stopDeadlineMs}ms after the stop began` }) } } },
+              on: {
+                'pty.exit': { target: '#agent.stopped', actions: assign({ reason: ({ event }) => `stopped (${event.signal ? `signal ${event.signal}` : `exit code ${String(event.code)}`})` }) },
+                'agent.stop': {},
+                'agent.kill': { actions: { type: 'killPty', params: ({ event }) => ({ why: event.why }) } },
+              },
+            },
+            aborting: {
+              entry: sendTo('pty', { type: 'pty.stop' }),
+              after: { stopDeadline: { actions: { type: 'killPty', params: ({ context }) => ({ why: `not stopped ${context.timing.stopDeadlineMs}ms after the stop began` }) } } },
+              on: {
+                'pty.exit': {
+                  target: '#agent.exited',
+                  actions: assign({ exit: ({ event, context }) => ({ code: event.code, signal: event.signal, cause: context.abortCause }) }),
+                },
+                'agent.kill': { actions: { type: 'killPty', params: ({ event }) => ({ why: event.why }) } },
+              },
             },
           },
         },
-        ready: {
-          initial: 'idle',
-          on: {
-            'sidecar.busy': { target: 'busy', actions: [assign({ sidecarDriven: true }), note('sidecar reported busy')] },
-            'sidecar.ready': { actions: assign({ sidecarDriven: true }) },
-            'input.submitted': { target: 'busy', actions: note('input submitted') },
-          },
+        watchdog: {
+          initial: 'unarmed',
           states: {
-            // Output makes an agent busy only while its sidecar does not report its state.
-            idle: { on: { 'pty.output': { guard: not('sidecarDriven'), target: 'settling' } } },
-            // Debounce: one isolated chunk (a cursor blink, a clock redraw) does not make the agent busy;
-            // a second one within busy_after does.
-            settling: {
-              after: { busyAfter: 'idle' },
-              on: { 'pty.output': { target: '#agent.live.busy', actions: note('output') } },
-            },
-          },
-        },
-        busy: {
-          after: { idleAfter: { guard: not('sidecarDriven'), target: 'ready', actions: assign({ reason: ({ context }) => `quiet for ${context.timing.idleAfterMs}ms` }) } },
-          on: {
-            'pty.output': { target: 'busy', reenter: true },
-            'sidecar.ready': { target: 'ready', actions: [assign({ sidecarDriven: true }), note('sidecar reported ready')] },
-            'sidecar.busy': { actions: assign({ sidecarDriven: true }) },
-          },
-        },
-        // Both stops are bounded: a stop without an exit by the deadline was lost, and waiting
-        // longer would leave the agent here for ever (and `up` with it).
-        stopping: {
-          entry: sendTo('pty', { type: 'pty.stop' }),
-          after: { stopDeadline: { actions: 'killRun' } },
-          on: {
-            'pty.exit': { target: '#agent.stopped', actions: assign({ reason: ({ event }) => `stopped (${event.signal ? `signal ${event.signal}` : `exit code ${String(event.code)}`})` }) },
-            'agent.stop': {},
-          },
-        },
-        aborting: {
-          entry: sendTo('pty', { type: 'pty.stop' }),
-          after: { stopDeadline: { actions: 'killRun' } },
-          on: {
-            'pty.exit': {
-              target: '#agent.exited',
-              actions: assign({ exit: ({ event, context }) => ({ code: event.code, signal: event.signal, cause: context.abortCause }) }),
+            // Until the run's first heartbeat: an agent that sends none is never taken for hung.
+            unarmed: { on: { 'sidecar.heartbeat': { guard: 'watched', target: 'armed' } } },
+            armed: {
+              // A run that is ending cannot hang any more: its stop has its own deadline.
+              always: { guard: not('running'), target: 'unarmed' },
+              after: {
+                hangTimeout: {
+                  target: '#agent.live.run.aborting',
+                  actions: assign({ abortCause: 'hang' as const, reason: ({ context }) => `no sidecar heartbeat for ${context.timing.hangTimeoutMs}ms (hang)` }),
+                },
+              },
+              on: { 'sidecar.heartbeat': { target: 'armed', reenter: true } },
             },
           },
         },
@@ -219,27 +247,18 @@ export const agentMachine = setup({
     },
     exited: {
       on: {
-        'supervisor.restart': { target: 'restarting', actions: assign({ restartDelayMs: ({ event }) => event.delayMs, reason: ({ event }) => event.reason }) },
-        'supervisor.giveUp': { target: 'dead', actions: assign({ reason: ({ event }) => event.reason }) },
+        'agent.start': { target: 'live', actions: assign({ reason: ({ event }) => event.reason }) },
         'agent.stop': { target: 'stopped', actions: note('stop requested') },
       },
     },
-    restarting: {
-      after: { restartDelay: { target: 'live', actions: note('restart delay elapsed') } },
-      on: { 'agent.stop': { target: 'stopped', actions: note('stop requested while waiting to restart') } },
-    },
-    dead: { on: { 'agent.start': { target: 'live', actions: note('start requested') } } },
-    stopped: { on: { 'agent.start': { target: 'live', actions: note('start requested') } } },
+    stopped: { on: { 'agent.start': { target: 'live', actions: assign({ reason: ({ event }) => event.reason }) } } },
   },
 });
 
 /** Maps a snapshot's state value to the public state name. */
-export function publicState(value: unknown): PublicState {
-  if (typeof value === 'string') return value as PublicState;
-  if (value && typeof value === 'object' && 'live' in value) {
-    const live = (value as { live: unknown }).live;
-    const top = typeof live === 'string' ? live : Object.keys(live as object)[0];
-    return top === 'aborting' ? 'stopping' : (top as PublicState);
-  }
-  return 'starting';
+export function publicState(value: StateValue): ChartState {
+  if (typeof value === 'string') return value as ChartState;
+  const run = (value.live as StateValueMap | undefined)?.run;
+  const top = typeof run === 'string' ? run : Object.keys(run ?? {})[0];
+  return top === 'aborting' ? 'stopping' : (top as ChartState);
 }

@@ -2,33 +2,30 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, SimulatedClock } from 'xstate';
 import { type AgentTiming, agentMachine, KILL_VERIFY_MS, type PtyCommand, publicState, STOP_MARGIN_MS, stopDeadlineMs } from '../../src/machines/agent.js';
 
-const timing: AgentTiming = { hasReadyPattern: false, readyTimeoutMs: 10_000, idleAfterMs: 2000, busyAfterMs: 250, stopDeadlineMs: 13_000 };
+const timing: AgentTiming = { hasReadyPattern: false, readyTimeoutMs: 10_000, idleAfterMs: 2000, busyAfterMs: 250, stopDeadlineMs: 13_000, hangTimeoutMs: 30_000 };
 
 /** `loseStops`: the fake PTY ignores stop requests, as when the signal went to a group not made yet. */
 function start(t: Partial<AgentTiming> = {}, opts: { loseStops?: boolean } = {}) {
   const clock = new SimulatedClock();
-  const stops: number[] = [];
-  const kills: { at: number; pid: number | null }[] = [];
+  const commands: { at: number; cmd: PtyCommand }[] = [];
   let spawns = 0;
-  // A fake PTY: counts spawns, answers a stop request with an exit by SIGTERM.
+  // A fake PTY: counts spawns, records commands, answers a stop request with an exit by SIGTERM.
   const pty = fromCallback<PtyCommand>(({ sendBack, receive }) => {
     spawns++;
     sendBack({ type: 'pty.spawned', pid: 1000 + spawns });
     receive((cmd) => {
-      if (cmd.type === 'pty.stop') {
-        stops.push(clock.now());
-        if (!opts.loseStops) sendBack({ type: 'pty.exit', code: null, signal: 'SIGTERM' });
-      }
+      commands.push({ at: clock.now(), cmd });
+      if (cmd.type === 'pty.stop' && !opts.loseStops) sendBack({ type: 'pty.exit', code: null, signal: 'SIGTERM' });
     });
     return () => undefined;
   });
-  const killRun = ({ context }: { context: { pid: number | null } }) => {
-    kills.push({ at: clock.now(), pid: context.pid });
-  };
-  const actor = createActor(agentMachine.provide({ actors: { pty }, actions: { killRun } }), { input: { ...timing, ...t }, clock });
+  const actor = createActor(agentMachine.provide({ actors: { pty } }), { input: { ...timing, ...t }, clock });
   actor.start();
   const state = () => publicState(actor.getSnapshot().value);
-  return { actor, clock, state, stops, kills, spawns: () => spawns };
+  const stops = () => commands.filter((c) => c.cmd.type === 'pty.stop').map((c) => c.at);
+  const kills = () => commands.flatMap((c) => (c.cmd.type === 'pty.kill' ? [{ at: c.at, why: c.cmd.why }] : []));
+  const aborting = () => actor.getSnapshot().matches({ live: { run: 'aborting' } });
+  return { actor, clock, state, commands, stops, kills, aborting, spawns: () => spawns };
 }
 
 describe('agent machine', () => {
@@ -68,7 +65,7 @@ describe('agent machine', () => {
   it('ready timeout is a failure: the PTY is stopped and the exit is marked ready-timeout', () => {
     const a = start();
     a.clock.increment(10_000);
-    expect(a.stops).toEqual([10_000]);
+    expect(a.stops()).toEqual([10_000]);
     expect(a.state()).toBe('exited');
     expect(a.actor.getSnapshot().context.exit).toEqual({ code: null, signal: 'SIGTERM', cause: 'ready-timeout' });
   });
@@ -108,38 +105,40 @@ describe('agent machine', () => {
     expect(a.actor.getSnapshot().context.exit).toBeNull();
   });
 
-  it('an exit waits for the supervisor: restart after the chosen delay, respawning the PTY', () => {
+  it('an exit ends the run at exited: no time passing starts another, only agent.start does', () => {
     const a = start();
     a.actor.send({ type: 'pty.exit', code: 3, signal: null });
     expect(a.state()).toBe('exited');
     expect(a.actor.getSnapshot().context.exit).toEqual({ code: 3, signal: null, cause: 'exit' });
-    a.actor.send({ type: 'supervisor.restart', delayMs: 4_000, reason: 'on-failure' });
-    expect(a.state()).toBe('restarting');
-    a.clock.increment(3_999);
-    expect(a.state()).toBe('restarting');
-    a.clock.increment(1);
-    expect(a.state()).toBe('starting');
-    expect(a.spawns()).toBe(2);
+    a.clock.increment(600_000);
+    expect([a.state(), a.spawns()]).toEqual(['exited', 1]);
   });
 
-  it('give-up makes the agent dead; start brings it back', () => {
+  it('exited + agent.start is a new run: starting with the given reason, the PTY respawned, the last exit cleared', () => {
     const a = start();
-    a.actor.send({ type: 'pty.exit', code: 1, signal: null });
-    a.actor.send({ type: 'supervisor.giveUp', reason: 'budget exhausted' });
-    expect(a.state()).toBe('dead');
-    expect(a.actor.getSnapshot().context.reason).toBe('budget exhausted');
-    a.actor.send({ type: 'agent.start' });
+    a.actor.send({ type: 'pty.exit', code: 3, signal: null });
+    a.actor.send({ type: 'agent.start', reason: 'restart delay elapsed' });
     expect(a.state()).toBe('starting');
+    const { reason, exit, pid } = a.actor.getSnapshot().context;
+    expect({ reason, exit, pid, spawns: a.spawns() }).toEqual({ reason: 'restart delay elapsed', exit: null, pid: 1002, spawns: 2 });
   });
 
-  it('stop while waiting to restart goes to stopped and cancels the restart', () => {
+  it('exited + agent.stop is stopped, without a new run', () => {
     const a = start();
     a.actor.send({ type: 'pty.exit', code: 1, signal: null });
-    a.actor.send({ type: 'supervisor.restart', delayMs: 1_000, reason: 'x' });
     a.actor.send({ type: 'agent.stop' });
-    a.clock.increment(5_000);
     expect(a.state()).toBe('stopped');
+    expect(a.actor.getSnapshot().context.reason).toBe('stop requested');
     expect(a.spawns()).toBe(1);
+  });
+
+  it('stopped + agent.start is a new run with the given reason', () => {
+    const a = start();
+    a.actor.send({ type: 'agent.stop' });
+    a.actor.send({ type: 'agent.start', reason: 'start requested' });
+    expect(a.state()).toBe('starting');
+    expect(a.actor.getSnapshot().context.reason).toBe('start requested');
+    expect(a.spawns()).toBe(2);
   });
 
   it('sidecar busy/ready outrank screen heuristics', () => {
@@ -188,28 +187,27 @@ describe('agent machine', () => {
     const a = start();
     a.actor.send({ type: 'sidecar.ready' });
     a.actor.send({ type: 'pty.exit', code: 1, signal: null });
-    a.actor.send({ type: 'supervisor.restart', delayMs: 10, reason: 'r' });
-    a.clock.increment(10);
+    a.actor.send({ type: 'agent.start', reason: 'r' });
     a.actor.send({ type: 'pty.output' });
     a.clock.increment(2000);
     expect(a.state()).toBe('ready');
     expect(a.actor.getSnapshot().context.sidecarDriven).toBe(false);
   });
 
-  it('a lost stop (the signal found no process group yet) left the agent in stopping for ever: at the stop deadline the run is killed outright', () => {
+  it('a lost stop (the signal found no process group yet) left the agent in stopping for ever: at the stop deadline the PTY is told to kill the run', () => {
     const a = start({}, { loseStops: true });
     a.actor.send({ type: 'screen.ready' });
     a.clock.increment(500);
     a.actor.send({ type: 'agent.stop' });
     a.clock.increment(12_999);
-    expect([a.state(), a.kills]).toEqual(['stopping', []]);
+    expect([a.state(), a.kills()]).toEqual(['stopping', []]);
     a.clock.increment(1);
-    expect(a.kills).toEqual([{ at: 13_500, pid: 1001 }]);
+    expect(a.kills()).toEqual([{ at: 13_500, why: 'not stopped 13000ms after the stop began' }]);
     // The kill ends the process; its exit ends the stop as usual.
     a.actor.send({ type: 'pty.exit', code: null, signal: 'SIGKILL' });
     expect(a.state()).toBe('stopped');
     a.clock.increment(60_000);
-    expect(a.kills).toHaveLength(1);
+    expect(a.kills()).toHaveLength(1);
   });
 
   it('a lost abort (ready timeout whose stop never ends) is killed at the stop deadline too, and still counts as a ready timeout', () => {
@@ -217,7 +215,7 @@ describe('agent machine', () => {
     a.clock.increment(1000);
     expect(a.state()).toBe('stopping');
     a.clock.increment(13_000);
-    expect(a.kills).toEqual([{ at: 14_000, pid: 1001 }]);
+    expect(a.kills()).toEqual([{ at: 14_000, why: 'not stopped 13000ms after the stop began' }]);
     a.actor.send({ type: 'pty.exit', code: null, signal: 'SIGKILL' });
     expect(a.actor.getSnapshot().context.exit).toEqual({ code: null, signal: 'SIGKILL', cause: 'ready-timeout' });
   });
@@ -227,7 +225,55 @@ describe('agent machine', () => {
     a.actor.send({ type: 'screen.ready' });
     a.actor.send({ type: 'agent.stop' });
     a.clock.increment(60_000);
-    expect([a.state(), a.kills]).toEqual(['stopped', []]);
+    expect([a.state(), a.kills()]).toEqual(['stopped', []]);
+  });
+
+  it('agent.kill in ready stops the run and kills it at once: the stop request first, the kill right after', () => {
+    const a = start({}, { loseStops: true });
+    a.actor.send({ type: 'screen.ready' });
+    a.clock.increment(700);
+    a.actor.send({ type: 'agent.kill', why: 'forced stop' });
+    expect(a.state()).toBe('stopping');
+    expect(a.actor.getSnapshot().context.reason).toBe('forced stop');
+    expect(a.commands).toEqual([
+      { at: 700, cmd: { type: 'pty.stop' } },
+      { at: 700, cmd: { type: 'pty.kill', why: 'forced stop' } },
+    ]);
+    a.actor.send({ type: 'pty.exit', code: null, signal: 'SIGKILL' });
+    expect(a.state()).toBe('stopped');
+  });
+
+  it('agent.kill while stopping kills at once, not at the stop deadline, and does not restart the stop', () => {
+    const a = start({}, { loseStops: true });
+    a.actor.send({ type: 'screen.ready' });
+    a.actor.send({ type: 'agent.stop' });
+    a.clock.increment(1_000);
+    a.actor.send({ type: 'agent.kill', why: 'second Ctrl-C' });
+    expect(a.state()).toBe('stopping');
+    expect(a.stops()).toEqual([0]);
+    expect(a.kills()).toEqual([{ at: 1_000, why: 'second Ctrl-C' }]);
+  });
+
+  it('agent.kill while aborting stays aborting: the exit still counts as the abort cause', () => {
+    const a = start({ readyTimeoutMs: 1000 }, { loseStops: true });
+    a.clock.increment(1000);
+    a.actor.send({ type: 'agent.kill', why: 'forced stop' });
+    expect(a.aborting()).toBe(true);
+    expect(a.kills()).toEqual([{ at: 1000, why: 'forced stop' }]);
+    a.actor.send({ type: 'pty.exit', code: null, signal: 'SIGKILL' });
+    expect(a.state()).toBe('exited');
+    expect(a.actor.getSnapshot().context.exit?.cause).toBe('ready-timeout');
+  });
+
+  it('agent.kill after the run ended does nothing', () => {
+    const a = start();
+    a.actor.send({ type: 'pty.exit', code: 1, signal: null });
+    a.actor.send({ type: 'agent.kill', why: 'x' });
+    expect(a.state()).toBe('exited');
+    a.actor.send({ type: 'agent.stop' });
+    a.actor.send({ type: 'agent.kill', why: 'x' });
+    expect(a.state()).toBe('stopped');
+    expect(a.commands).toEqual([]);
   });
 
   it('the stop deadline covers the whole stop sequence: keys grace, signal grace, SIGKILL and its check', () => {
@@ -235,14 +281,89 @@ describe('agent machine', () => {
     expect(stopDeadlineMs({ keys: '/exit\r', graceMs: 5000 })).toBe(5000 + 5000 + KILL_VERIFY_MS + STOP_MARGIN_MS);
   });
 
-  it('a hang (heartbeats stopped) stops the run as a failure with cause hang', () => {
-    const a = start();
-    a.actor.send({ type: 'sidecar.ready' });
-    a.actor.send({ type: 'sidecar.hung', silentMs: 30_000 });
-    expect(a.state()).toBe('exited');
-    expect(a.stops).toHaveLength(1);
-    expect(a.actor.getSnapshot().context.exit).toEqual({ code: null, signal: 'SIGTERM', cause: 'hang' });
-    expect(a.actor.getSnapshot().context.reason).toMatch(/no sidecar heartbeat for 30000ms/);
+  describe('hang watchdog', () => {
+    it('an agent that never sends a heartbeat is never taken for hung', () => {
+      const a = start();
+      a.actor.send({ type: 'sidecar.ready' });
+      a.clock.increment(600_000);
+      expect([a.state(), a.stops()]).toEqual(['ready', []]);
+    });
+
+    it('heartbeats closer than the timeout keep the run alive', () => {
+      const a = start();
+      a.actor.send({ type: 'sidecar.ready' });
+      for (let i = 0; i < 20; i++) {
+        a.actor.send({ type: 'sidecar.heartbeat' });
+        a.clock.increment(29_999);
+      }
+      expect([a.state(), a.stops()]).toEqual(['ready', []]);
+    });
+
+    it('silence after a heartbeat aborts the run with cause hang exactly hangTimeoutMs later', () => {
+      const a = start({}, { loseStops: true });
+      a.actor.send({ type: 'sidecar.busy' });
+      a.clock.increment(1_000);
+      a.actor.send({ type: 'sidecar.heartbeat' });
+      a.clock.increment(29_999);
+      expect(a.state()).toBe('busy');
+      a.clock.increment(1);
+      expect(a.aborting()).toBe(true);
+      expect(a.stops()).toEqual([31_000]);
+      expect(a.actor.getSnapshot().context.reason).toBe('no sidecar heartbeat for 30000ms (hang)');
+      a.actor.send({ type: 'pty.exit', code: null, signal: 'SIGTERM' });
+      expect(a.state()).toBe('exited');
+      expect(a.actor.getSnapshot().context.exit).toEqual({ code: null, signal: 'SIGTERM', cause: 'hang' });
+    });
+
+    it('a heartbeat while starting arms it too', () => {
+      const a = start({ readyTimeoutMs: 60_000 });
+      a.actor.send({ type: 'sidecar.heartbeat' });
+      a.clock.increment(30_000);
+      expect(a.actor.getSnapshot().context.exit?.cause).toBe('hang');
+    });
+
+    it('a stop disarms it: a stop slower than the timeout is not also a hang, and later heartbeats do not re-arm it', () => {
+      const a = start({ hangTimeoutMs: 5_000 }, { loseStops: true });
+      a.actor.send({ type: 'sidecar.ready' });
+      a.actor.send({ type: 'sidecar.heartbeat' });
+      a.clock.increment(1_000);
+      a.actor.send({ type: 'agent.stop' });
+      a.actor.send({ type: 'sidecar.heartbeat' });
+      a.clock.increment(10_000);
+      expect(a.aborting()).toBe(false);
+      expect([a.state(), a.stops()]).toEqual(['stopping', [1_000]]);
+      expect(a.actor.getSnapshot().context.reason).toBe('stop requested');
+    });
+
+    it('an abort disarms it: a ready timeout whose stop is slow is not also a hang, and keeps its cause', () => {
+      const a = start({ readyTimeoutMs: 1_000, hangTimeoutMs: 5_000 }, { loseStops: true });
+      a.actor.send({ type: 'sidecar.heartbeat' });
+      a.clock.increment(1_000);
+      a.clock.increment(9_000);
+      expect(a.stops()).toEqual([1_000]);
+      a.actor.send({ type: 'pty.exit', code: null, signal: 'SIGTERM' });
+      expect(a.actor.getSnapshot().context.exit?.cause).toBe('ready-timeout');
+    });
+
+    it('a new run starts disarmed: the last run\'s heartbeat does not time the next one out', () => {
+      const a = start();
+      a.actor.send({ type: 'sidecar.ready' });
+      a.actor.send({ type: 'sidecar.heartbeat' });
+      a.clock.increment(1_000);
+      a.actor.send({ type: 'pty.exit', code: 1, signal: null });
+      a.actor.send({ type: 'agent.start', reason: 'restart delay elapsed' });
+      a.actor.send({ type: 'sidecar.ready' });
+      a.clock.increment(600_000);
+      expect([a.state(), a.spawns()]).toEqual(['ready', 2]);
+    });
+
+    it('hangTimeoutMs 0 turns it off', () => {
+      const a = start({ hangTimeoutMs: 0 });
+      a.actor.send({ type: 'sidecar.ready' });
+      a.actor.send({ type: 'sidecar.heartbeat' });
+      a.clock.increment(600_000);
+      expect([a.state(), a.stops()]).toEqual(['ready', []]);
+    });
   });
 });
 
