@@ -1,7 +1,8 @@
 /**
  * The PTY as an XState callback actor: spawns the agent under node-pty, streams its output to a
- * sink (losslessly, see pty-drain.ts), runs the stop sequence on request, and returns its own
- * cleanup (kill the agent's processes).
+ * sink (losslessly, see pty-drain.ts), ends the agent's processes on request (termination.ts: the
+ * chart's `pty.stop` is the graceful sequence, `pty.kill` forces it), and returns its own cleanup
+ * (kill the agent's processes).
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants as fsc, openSync, statSync } from 'node:fs';
@@ -11,7 +12,8 @@ import { fromCallback } from 'xstate';
 import type { AgentConfig } from '../config/types.js';
 import type { AgentEvent, PtyCommand } from '../machines/agent.js';
 import { isolatedSpawn } from './fd-isolation.js';
-import { type AgentIdentity, type AgentProcess, describeProcesses, killAgent, signalName, terminateAgent } from '../host/process-group.js';
+import { type AgentIdentity, describeProcesses, signalName } from '../host/process-group.js';
+import { Termination, type TerminationResult } from '../host/termination.js';
 import { type Drain, drainLosslessly } from './pty-drain.js';
 import { spawnPty } from './pty-reader.js';
 
@@ -21,11 +23,6 @@ export interface PtyIo {
   resize(cols: number, rows: number): void;
   /** Whether the terminal is in line mode (ICANON), read from the PTY; undefined if unknown. */
   canonical(): boolean | undefined;
-  /**
-   * SIGKILL to the leader by its pid (it is found even before it has made its session) and to the
-   * rest of the agent's processes; false when the leader had already exited.
-   */
-  kill(): boolean;
 }
 
 /** `stty -a` on the PTY's slave side (opened without becoming our controlling terminal). */
@@ -97,57 +94,48 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
     drain = drainLosslessly(term, sink);
     /** Whose processes this run's are: its session, and whatever carries its identity. */
     const identity: AgentIdentity = { sid: pid, run: env.ORCHESTRA_RUN, agent: env.ORCHESTRA_AGENT, leaderUnreaped: () => !exited && !drain?.childGone() };
-    const warnEscapees = (why: string, escapees: AgentProcess[]) => {
-      if (escapees.length > 0) sink.log('warn', `${why}: ended processes that had left agent ${agent.name}'s session ${pid} but carry its identity: ${describeProcesses(escapees)}`);
+    /** Logs how the end went, once per run; `why` names the path that asked for it. */
+    const report = (why: string, { outcome, escapees, forced }: TerminationResult) => {
+      const by = forced ?? why;
+      if (escapees.length > 0) sink.log('warn', `${by}: ended processes that had left agent ${agent.name}'s session ${pid} but carry its identity: ${describeProcesses(escapees)}`);
+      if (outcome === 'killed') {
+        const what = forced === undefined ? `processes of session ${pid} still alive ${agent.stop.graceMs}ms after ${agent.stop.signal}; sent SIGKILL` : `sent SIGKILL to pid ${pid} and the agent's other processes`;
+        sink.log('warn', `${by}: ${what}`);
+      }
+      if (outcome === 'survivors') sink.log('error', `${by}: processes of session ${pid} survived SIGKILL`);
     };
 
     // --- exit and stop ----------------------------------------------------------------------
     let exited = false;
-    /** The stop sequence, once requested: it owns the end of the process group. */
-    let stopRun: Promise<void> | undefined;
-    const exitWaiters: (() => void)[] = [];
-    const waitExit = (ms: number) =>
-      new Promise<boolean>((res) => {
-        if (exited) return res(true);
-        const t = setTimeout(() => res(false), ms);
-        exitWaiters.push(() => {
-          clearTimeout(t);
-          res(true);
-        });
-      });
-
-    /** Signal every process of the agent, one grace period for all of them to go, then SIGKILL and verify. */
-    const endGroup = async (why: string) => {
-      const { signal, graceMs } = agent.stop;
-      const { outcome, escapees } = await terminateAgent(identity, signal, graceMs);
-      warnEscapees(why, escapees);
-      if (outcome === 'killed') sink.log('warn', `${why}: processes of session ${pid} still alive ${graceMs}ms after ${signal}; sent SIGKILL`);
-      if (outcome === 'survivors') sink.log('error', `${why}: processes of session ${pid} survived SIGKILL`);
+    const leaderExit = new Promise<void>((res) => term.onExit(() => res()));
+    const termination = new Termination(identity, agent.stop);
+    let reported: Promise<void> | undefined;
+    /**
+     * Every path hands its request to the run's one termination (calling stop or force is what
+     * acts); the first to ask reports how the sequence ended, forced or not, once.
+     */
+    const end = (sequence: Promise<TerminationResult>, why: string) => {
+      reported ??= sequence.then((result) => report(why, result));
+      return reported;
     };
-
-    const stopSequence = async () => {
-      if (agent.stop.keys && !exited) {
-        term.write(agent.stop.keys);
-        await waitExit(agent.stop.graceMs);
-      }
-      await endGroup('stop');
-    };
+    const keys = agent.stop.keys;
 
     term.onExit(({ exitCode, signal }) => {
       exited = true;
-      for (const w of exitWaiters.splice(0)) w();
       const logged = sink.flush();
       void (async () => {
         // The leader is gone; its children may not be. Nothing of this run may outlive it.
-        await (stopRun ?? endGroup('exit'));
+        await end(termination.stop(), 'exit');
         // An exit is reported only once every byte of the run is in the log file.
         await logged;
         sendBack({ type: 'pty.exit', code: signal ? null : exitCode, signal: signalName(signal) });
       })();
     });
 
-    receive((cmd) => {
-      if (cmd.type === 'pty.stop' && !stopRun) stopRun = stopSequence();
+    // `pty.kill` spelled out as well: the chart's PtyCommand may not name it yet.
+    receive((cmd: PtyCommand | { type: 'pty.kill'; why: string }) => {
+      if (cmd.type === 'pty.stop') void end(termination.stop(keys ? { type: () => term.write(keys), leaderExit } : undefined), 'stop');
+      else void end(termination.force(cmd.why), cmd.why);
     });
 
     sink.spawned(pid, {
@@ -158,24 +146,13 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
         if (!exited) term.resize(cols, rows);
       },
       canonical: () => (exited ? undefined : readCanonical((term as unknown as { ptsName: string }).ptsName)),
-      kill: () => {
-        // Once node-pty has reaped the leader its pid may belong to another process by now.
-        if (!identity.leaderUnreaped?.()) return false;
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone meanwhile
-        }
-        void killAgent(identity).then(({ escapees }) => warnEscapees('stop deadline', escapees));
-        return true;
-      },
     });
     sendSoon({ type: 'pty.spawned', pid });
 
     return () => {
       // Leaving `live` any other way (worker shutdown, actor stopped): leave nothing behind.
       // After an exit, the exit path has already ended them (and a new run may share the identity).
-      if (!exited) void killAgent(identity).then(({ escapees }) => warnEscapees('cleanup', escapees));
+      if (!exited) void end(termination.force('cleanup'), 'cleanup');
       drain.stop();
     };
   });

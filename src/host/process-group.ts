@@ -1,7 +1,6 @@
 /**
- * An agent's processes, and ending them. One notion for every path that stops an agent (the stop
- * sequence, the end of a run, a forced stop, a crashed worker; the watchdog in reaper.ts applies
- * the same rules in sh):
+ * An agent's processes, and the primitives that end them (termination.ts is the one sequence
+ * every stop path runs; the watchdog in reaper.ts applies the same rules in sh):
  *
  * - every live process of the agent's **session**: node-pty makes the agent's first process a
  *   session leader, so the session id is its pid. Job control moves background jobs of an
@@ -33,6 +32,8 @@ export interface AgentIdentity {
 
 export interface AgentProcess {
   readonly pid: number;
+  /** Its process group. */
+  readonly pgid: number;
   /** The command name from /proc/PID/stat. */
   readonly comm: string;
   /** Outside the agent's session, found by its environment. */
@@ -54,6 +55,7 @@ export interface ProcStat {
   /** One letter: R, S, D, Z (zombie), X (dead), … */
   readonly state: string;
   readonly ppid: number;
+  readonly pgid: number;
   readonly sid: number;
   readonly comm: string;
 }
@@ -68,7 +70,7 @@ export function readStat(pid: number | string): ProcStat | undefined {
   // "pid (comm) state ppid pgrp session ..." — comm may contain spaces and parentheses.
   const close = stat.lastIndexOf(')');
   const fields = stat.slice(close + 2).split(' ');
-  return { state: fields[0] ?? '', ppid: Number(fields[1]), sid: Number(fields[3]), comm: stat.slice(stat.indexOf('(') + 1, close) };
+  return { state: fields[0] ?? '', ppid: Number(fields[1]), pgid: Number(fields[2]), sid: Number(fields[3]), comm: stat.slice(stat.indexOf('(') + 1, close) };
 }
 
 /** A zombie (exited, waiting for its parent to reap it) or a dead process runs nothing. */
@@ -76,13 +78,13 @@ export const isLive = (s: ProcStat | undefined): s is ProcStat => s !== undefine
 
 /** The agent's live processes, from /proc. Zombies do not count: they run nothing. */
 export function agentProcesses(id: AgentIdentity): AgentProcess[] {
-  if (!LINUX) return groupAlive(id.sid) ? [{ pid: id.sid, comm: '?', escaped: false }] : [];
+  if (!LINUX) return groupAlive(id.sid) ? [{ pid: id.sid, pgid: id.sid, comm: '?', escaped: false }] : [];
   const marks = id.run !== undefined && id.agent !== undefined ? [Buffer.from(`ORCHESTRA_RUN=${id.run}`), Buffer.from(`ORCHESTRA_AGENT=${id.agent}`)] : undefined;
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return [{ pid: id.sid, comm: '?', escaped: false }]; // cannot tell: assume alive
+    return [{ pid: id.sid, pgid: id.sid, comm: '?', escaped: false }]; // cannot tell: assume alive
   }
   const found: AgentProcess[] = [];
   for (const e of entries) {
@@ -92,11 +94,11 @@ export function agentProcesses(id: AgentIdentity): AgentProcess[] {
     if (pid === process.pid) continue;
     const stat = readStat(e);
     if (!isLive(stat)) continue; // exited meanwhile, or a zombie
-    const { comm } = stat;
+    const { comm, pgid } = stat;
     // The leader counts from the fork on: until the child has called setsid it is still in our
     // session (a stop signalled then found nothing and was lost), but it is already our child.
     if (stat.sid === id.sid || (pid === id.sid && stat.ppid === process.pid && id.leaderUnreaped?.() === true)) {
-      found.push({ pid, comm, escaped: false });
+      found.push({ pid, pgid, comm, escaped: false });
       continue;
     }
     if (!marks) continue;
@@ -106,7 +108,7 @@ export function agentProcesses(id: AgentIdentity): AgentProcess[] {
     } catch {
       continue; // another user's process (not ours to signal anyway), or gone
     }
-    if (marks.every((m) => hasEntry(environ, m))) found.push({ pid, comm, escaped: true });
+    if (marks.every((m) => hasEntry(environ, m))) found.push({ pid, pgid, comm, escaped: true });
   }
   return found;
 }
@@ -134,10 +136,29 @@ export function signalAgent(id: AgentIdentity, signal: NodeJS.Signals): AgentPro
   // kill(-0) and kill(-1) mean "our own group" and "everyone": never an agent's session.
   if (!Number.isInteger(id.sid) || id.sid <= 1) throw new Error(`not an agent's session id: ${id.sid}`);
   const found = agentProcesses(id);
-  // The leader's group in one call too: a child forked there since the scan gets it as well.
+  // The leader's group in one call: a child forked there since the scan gets it as well. The rest
+  // one by one, each once (an agent may count signals: a second SIGINT often means "quit now").
   kill(-id.sid, signal);
-  for (const p of found) kill(p.pid, signal);
+  for (const p of found) if (p.pgid !== id.sid) kill(p.pid, signal);
+  // Without /proc the scan cannot see a leader that has not made its session yet; while it is
+  // unreaped its pid is still the agent's. (Not counted as found: it may be a zombie.)
+  if (id.leaderUnreaped?.() === true && !found.some((p) => p.pid === id.sid)) kill(id.sid, signal);
   return found;
+}
+
+/** Resolves after `ms`, or as soon as `abort` fires or `early` settles. */
+export function pause(ms: number, abort?: AbortSignal, early?: Promise<unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      abort?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    abort?.addEventListener('abort', done);
+    if (abort?.aborted) done();
+    early?.then(done, done);
+  });
 }
 
 /**
@@ -150,22 +171,23 @@ function* pollDelays(): Generator<number> {
 }
 
 /**
- * Polls until the agent has no live process or `timeoutMs` passes. There is no event for "these
- * processes are gone" (they need not be our children), so polling is the honest way.
+ * Polls until the agent has no live process (true), or `timeoutMs` passes or `abort` fires (false).
+ * There is no event for "these processes are gone" (they need not be our children), so polling is
+ * the honest way.
  */
-export async function waitAgentGone(id: AgentIdentity, timeoutMs: number): Promise<boolean> {
+export async function waitAgentGone(id: AgentIdentity, timeoutMs: number, abort?: AbortSignal): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   const delays = pollDelays();
   while (agentAlive(id)) {
     const left = deadline - Date.now();
-    if (left <= 0) return false;
-    await new Promise((r) => setTimeout(r, Math.min(left, delays.next().value ?? 250)));
+    if (left <= 0 || abort?.aborted) return false;
+    await pause(Math.min(left, delays.next().value ?? 250), abort);
   }
   return true;
 }
 
 /** Escapees seen, once each, in the order found. */
-class Escapees {
+export class Escapees {
   private readonly seen = new Map<number, AgentProcess>();
   add(found: AgentProcess[]): void {
     for (const p of found) if (p.escaped && !this.seen.has(p.pid)) this.seen.set(p.pid, p);
@@ -176,6 +198,8 @@ class Escapees {
 }
 
 export interface KillResult {
+  /** False when the first round found no process: there was nothing left to kill. */
+  readonly found: boolean;
   /** True once no live process of the agent remains. */
   readonly gone: boolean;
   /** Processes that had left the session and were signalled because they carry the identity. */
@@ -188,41 +212,25 @@ export interface KillResult {
  */
 export function killAgent(id: AgentIdentity, timeoutMs = KILL_VERIFY_MS): Promise<KillResult> {
   const escapees = new Escapees();
+  let first: AgentProcess[];
   try {
-    escapees.add(signalAgent(id, 'SIGKILL'));
+    first = signalAgent(id, 'SIGKILL');
   } catch (err) {
     return Promise.reject(err);
   }
+  escapees.add(first);
+  const found = first.length > 0;
   const deadline = Date.now() + timeoutMs;
   const delays = pollDelays();
   return (async () => {
     for (;;) {
-      await new Promise((r) => setTimeout(r, delays.next().value ?? 250));
+      await pause(delays.next().value ?? 250);
       const left = signalAgent(id, 'SIGKILL');
       escapees.add(left);
-      if (left.length === 0) return { gone: true, escapees: escapees.list };
-      if (Date.now() >= deadline) return { gone: false, escapees: escapees.list };
+      if (left.length === 0) return { found, gone: true, escapees: escapees.list };
+      if (Date.now() >= deadline) return { found, gone: false, escapees: escapees.list };
     }
   })();
-}
-
-export interface TerminateResult extends KillResult {
-  readonly outcome: 'empty' | 'signalled' | 'killed' | 'survivors';
-}
-
-/**
- * Ends the agent: `signal` to every process of it, up to `graceMs` for all of them to go, then
- * SIGKILL and verify. Resolves to how it ended and which escapees it had to signal.
- */
-export async function terminateAgent(id: AgentIdentity, signal: NodeJS.Signals, graceMs: number): Promise<TerminateResult> {
-  const escapees = new Escapees();
-  const first = signalAgent(id, signal);
-  escapees.add(first);
-  if (first.length === 0) return { outcome: 'empty', gone: true, escapees: [] };
-  if (await waitAgentGone(id, graceMs)) return { outcome: 'signalled', gone: true, escapees: escapees.list };
-  const killed = await killAgent(id);
-  escapees.add(killed.escapees);
-  return { outcome: killed.gone ? 'killed' : 'survivors', gone: killed.gone, escapees: escapees.list };
 }
 
 /** "1234 (sleep), 1240 (node)": for log lines that name processes. */

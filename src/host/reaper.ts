@@ -5,6 +5,11 @@
  * process-group.ts: every process of a listed session, and every process whose environment
  * carries this run's `ORCHESTRA_RUN` (processes that left their agent's session). It runs in its
  * own session, so a Ctrl-C meant for the supervisor does not reach it.
+ *
+ * It cannot use termination.ts, the sequence every other stop path runs: it acts once the Node
+ * process is gone, so it is a program of its own, in sh. It runs only that sequence's last two
+ * steps, kill → verify (sweeps until none is found), as a forced stop would: nobody is left to
+ * wait out a grace period.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Socket } from 'node:net';

@@ -2,10 +2,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createActor, waitFor } from 'xstate';
+import { type AnyActorRef, createActor, waitFor } from 'xstate';
 import { createPtyActor, type PtySink } from '../../src/agent/pty-actor.js';
 import { BUILTIN } from '../../src/config/load.js';
 import type { AgentConfig } from '../../src/config/types.js';
+import { agentProcesses } from '../../src/host/process-group.js';
 import { agentMachine, publicState, stopDeadlineMs } from '../../src/machines/agent.js';
 
 const FIX = resolve(import.meta.dirname, '../fixtures');
@@ -34,24 +35,38 @@ function agent(args: string[]): AgentConfig {
   };
 }
 
-/** Runs one agent under the real machine and PTY actor until it exits; returns its bytes and logs. */
-async function run(a: AgentConfig, perChunk: () => void) {
+/** Starts one agent under the real machine and PTY actor; collects its bytes and logs. */
+function start(a: AgentConfig, perChunk: () => void = () => undefined) {
   const chunks: Buffer[] = [];
   const logs: string[] = [];
+  const waiting: { what: string; resolve: (text: string) => void }[] = [];
+  const text = () => Buffer.concat(chunks).toString();
   const sink: PtySink = {
     spawned: () => undefined,
     data: (c) => {
       chunks.push(Buffer.from(c));
       perChunk();
+      for (const w of waiting.filter((w) => text().includes(w.what))) {
+        waiting.splice(waiting.indexOf(w), 1);
+        w.resolve(text());
+      }
     },
     flush: async () => undefined,
     log: (_level, msg) => logs.push(msg),
   };
   const env = { PATH: process.env.PATH ?? '' };
-  const actor = createActor(agentMachine.provide({ actors: { pty: createPtyActor(a, env, sink) } }), {
-    input: { hasReadyPattern: false, readyTimeoutMs: 60_000, idleAfterMs: 2000, busyAfterMs: 250, stopDeadlineMs: stopDeadlineMs(a.stop) },
-  });
+  // No hang watchdog (hangTimeoutMs 0): these tests are about the PTY.
+  const timing = { hasReadyPattern: false, readyTimeoutMs: 60_000, idleAfterMs: 2000, busyAfterMs: 250, stopDeadlineMs: stopDeadlineMs(a.stop), hangTimeoutMs: 0 };
+  const actor = createActor(agentMachine.provide({ actors: { pty: createPtyActor(a, env, sink) } }), { input: timing });
   actor.start();
+  /** The output so far, once it contains `what`. */
+  const printed = (what: string) => new Promise<string>((resolve) => (text().includes(what) ? resolve(text()) : waiting.push({ what, resolve })));
+  return { actor, chunks, logs, printed };
+}
+
+/** Runs one agent until it exits; returns its bytes and logs. */
+async function run(a: AgentConfig, perChunk: () => void) {
+  const { actor, chunks, logs } = start(a, perChunk);
   await waitFor(actor, (s) => publicState(s.value) === 'exited', { timeout: 30_000 });
   actor.stop();
   return { bytes: Buffer.concat(chunks), logs };
@@ -74,4 +89,20 @@ describe('PTY actor', () => {
       expect(logs.filter((l) => l.includes('timed out'))).toEqual([]);
     }
   });
+
+  it("pty.kill during the stop's grace period SIGKILLs the agent at once (it waited out the grace) and says so", async () => {
+    const a = { ...agent([join(FIX, 'family.mjs'), 'stubborn']), stop: { keys: undefined, signal: 'SIGTERM' as const, graceMs: 120_000 } };
+    const { actor, logs, printed } = start(a);
+    const family = /FAMILY ([\d ]+)\r?\n/.exec(await printed('family> '))?.[1]?.split(' ').map(Number) ?? [];
+    expect(family).toHaveLength(3);
+    actor.send({ type: 'agent.stop' });
+    await printed('ignoring SIGTERM');
+    // Straight to the PTY actor: whatever in the chart sends it (the stop deadline, a forced stop).
+    const pty: AnyActorRef | undefined = actor.getSnapshot().children.pty;
+    pty?.send({ type: 'pty.kill', why: 'forced' });
+    await waitFor(actor, (s) => publicState(s.value) === 'stopped', { timeout: 10_000 });
+    actor.stop();
+    expect(logs).toContain(`forced: sent SIGKILL to pid ${family[0]} and the agent's other processes`);
+    expect(agentProcesses({ sid: family[0] ?? 0 })).toEqual([]);
+  }, 20_000);
 });

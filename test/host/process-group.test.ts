@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agentProcesses, killAgent, terminateAgent } from '../../src/host/process-group.js';
+import { agentProcesses, killAgent, signalAgent, waitAgentGone } from '../../src/host/process-group.js';
 
 const started: ChildProcess[] = [];
 afterEach(() => {
@@ -78,8 +78,8 @@ describe("an agent's processes", () => {
     expect(agentProcesses({ sid, leaderUnreaped: () => false }).map((p) => p.pid)).toEqual([]);
     const id = { sid, leaderUnreaped: () => true };
     expect(agentProcesses(id).map((p) => p.pid)).toEqual([sid]);
-    const result = await terminateAgent(id, 'SIGTERM', 1000);
-    expect(result).toMatchObject({ outcome: 'signalled', gone: true });
+    expect(signalAgent(id, 'SIGTERM').map((p) => p.pid)).toEqual([sid]);
+    expect(await waitAgentGone(id, 1000)).toBe(true);
   });
 
   it('a zombie in the session does not count as alive', async () => {
@@ -90,7 +90,7 @@ describe("an agent's processes", () => {
     const sid = leader.pid ?? 0;
     await until(() => stateOf(zombie) === 'Z', 'the child is a zombie');
     expect(agentProcesses({ sid }).map((p) => p.pid)).toEqual([sid]);
-    const result = await terminateAgent({ sid }, 'SIGTERM', 1000);
-    expect(result).toMatchObject({ outcome: 'signalled', gone: true });
+    expect(signalAgent({ sid }, 'SIGTERM').map((p) => p.pid)).toEqual([sid]);
+    expect(await waitAgentGone({ sid }, 1000)).toBe(true);
   });
 });
