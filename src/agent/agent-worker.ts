@@ -212,6 +212,9 @@ port.on('message', (msg: ToWorker) => {
       io.resize(msg.cols, msg.rows);
       model?.resize(msg.cols, msg.rows);
       return;
+    case 'supervisor.state':
+      input.stateChanged(msg.to);
+      return;
     case 'ring.read': {
       // Forward what is pending first: the ring then holds exactly the output up to outputSeq.
       pipeline.flush();

@@ -132,8 +132,7 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
       })();
     });
 
-    // `pty.kill` spelled out as well: the chart's PtyCommand may not name it yet.
-    receive((cmd: PtyCommand | { type: 'pty.kill'; why: string }) => {
+    receive((cmd) => {
       if (cmd.type === 'pty.stop') void end(termination.stop(keys ? { type: () => term.write(keys), leaderExit } : undefined), 'stop');
       else void end(termination.force(cmd.why), cmd.why);
     });

@@ -42,6 +42,11 @@ export type ToWorker =
   | { type: 'agent.stop' }
   /** Cut the stop short: SIGKILL the run now. `why` is logged. Nothing to do once it ended. */
   | { type: 'agent.kill'; why: string }
+  /**
+   * What the supervisor decided after an exit (the chart waits in `exited` meanwhile): sends
+   * waiting for the agent to come back keep waiting through `restarting` and fail on `dead`.
+   */
+  | { type: 'supervisor.state'; to: 'restarting' | 'dead' }
   /** Queue a send; answered by `input.outcome` with the same id. */
   | ({ type: 'input.send' } & SendRequest)
   /** Interrupt (Ctrl-C) or escape: answered by `input.outcome`. */

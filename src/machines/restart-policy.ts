@@ -2,13 +2,11 @@
  * Restart decisions as a pure function of (policy, history, exit, now, random).
  * No clock, no I/O: the supervisor owns time and feeds it in, so every branch is unit-testable.
  */
-import type { RestartPolicy } from '../config/types.js';
+import type { RestartPolicy, Strategy } from '../config/types.js';
 import type { ExitInfo } from './exit.js';
 
-export type { ExitInfo };
-
-/** How a crash in a group spreads: OTP's supervisor strategies, over `depends_on` order. */
-export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
+// The strategy's one definition is the config's (how a crash in a group spreads).
+export type { ExitInfo, Strategy };
 
 export interface RestartHistory {
   /** Timestamps of restarts granted, oldest first, only those still inside the budget window. */

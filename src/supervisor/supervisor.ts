@@ -1,7 +1,9 @@
 /**
- * The supervisor: starts agents in dependency order, decides restarts (pure policy + backoff +
- * sliding-window budget), publishes everything on the bus, and stops agents in reverse order.
- * It runs on the main thread; each agent lives in its own worker (see src/agent/agent-worker.ts).
+ * The supervisor: the interpreter of the supervision chart (src/machines/supervision.ts). The chart
+ * decides — start order, restarts, group strategies, stop order, the crew's own lifecycle — and this
+ * class does what it says: runs and stops agents in their workers, publishes on the bus, keeps one
+ * timer per restarting agent on the injected clock. It runs on the main thread; each agent lives in
+ * its own worker (src/agent/agent-worker.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type pino from 'pino';
@@ -10,13 +12,16 @@ import type { InputOutcome, Message } from '../bus/protocol.js';
 import type { Publisher } from '../bus/publisher.js';
 import type { AgentConfig, OrchestraConfig } from '../config/types.js';
 import { type PublicState, RUNNING_STATES as RUNNING } from '../machines/agent.js';
+import type { RestartDecision } from '../machines/restart-policy.js';
 import { FORCED_CLOSE_MS, shutdownDeadlineMs } from '../machines/shutdown-deadline.js';
-import { decideRestart, EMPTY_HISTORY, type ExitInfo, type RestartDecision, type RestartHistory } from '../machines/restart-policy.js';
-import { WorkerHandle } from './worker-handle.js';
-import { type AgentIdentity, describeProcesses, killAgent } from '../host/process-group.js';
+import { type Crew, type CrewEvent, type CrewSpec, type Effect, initialCrew, type Slot, step } from '../machines/supervision.js';
+import { type Clock, systemClock } from '../host/clock.js';
+import { type AgentIdentity, describeProcesses } from '../host/process-group.js';
+import { Termination } from '../host/termination.js';
 import type { Reaper } from '../host/reaper.js';
+import { type HandleListener, WorkerHandle, type WorkerPort } from './worker-handle.js';
 import { type AgentNow, type InputRequest, WorkerRequests } from './worker-requests.js';
-import type { FromWorker, SendRequest } from '../agent/worker-protocol.js';
+import type { FromWorker, SendRequest, WorkerInit } from '../agent/worker-protocol.js';
 
 /** What the CLI (or an embedding program) can observe in-process. */
 export interface SupervisorListener {
@@ -25,18 +30,14 @@ export interface SupervisorListener {
   decision?(agent: string, decision: RestartDecision): void;
 }
 
+/** What the supervisor holds for an agent besides its place in the chart: its worker and its run's facts. */
 interface AgentRecord {
   readonly config: AgentConfig;
-  handle: WorkerHandle | null;
-  state: PublicState | null;
+  worker: WorkerPort | null;
+  /** Worker threads of this agent that died (a replacement is told it is one). */
+  workersLost: number;
+  /** The current run's process, from `spawned` to the run's end. */
   pid: number | null;
-  history: RestartHistory;
-  /** Set once the agent has been ready: dependents may start. */
-  readyOnce: boolean;
-  restartTimer: NodeJS.Timeout | undefined;
-  /** Workers started for this agent so far. */
-  generation: number;
-  /** When the current run's process was spawned: the run length of every exit comes from it. */
   spawnedAt: number | null;
   /** The last output seq published for this agent (a replacement worker continues from it). */
   outputSeq: number;
@@ -47,15 +48,14 @@ interface AgentRecord {
   lastExit: AgentStatus['lastExit'];
   /** Requests to the worker awaiting its answer (input outcomes, ring reads). */
   readonly requests: WorkerRequests;
-  /** Called on every state change (stop/start wait on them). */
-  readonly watchers: Set<(to: PublicState) => void>;
   /** The last `sidecar.keep` sidecar messages as published, for catch-up. */
   recentSidecar: Message[];
 }
 
-
 /** How long stop/start requests wait for the agent to reach the state they ask for. */
 const STATE_WAIT_MS = 120_000;
+
+export type WorkerFactory = (init: WorkerInit, listener: HandleListener) => WorkerPort;
 
 export interface SupervisorDeps {
   readonly publisher: Publisher;
@@ -64,29 +64,45 @@ export interface SupervisorDeps {
   readonly listener?: SupervisorListener;
   readonly runId?: string;
   readonly random?: () => number;
+  /** Every deadline and delay runs on it (a simulated one in tests). */
+  readonly clock?: Clock;
+  /** Starts an agent's worker thread (a fake one in tests). */
+  readonly workers?: WorkerFactory;
+  /** Ends the processes of a run whose worker died: SIGKILL and verify (a fake in tests). */
+  readonly killOrphans?: (id: AgentIdentity) => Promise<void>;
 }
 
 export class Supervisor {
   readonly runId: string;
   private readonly agents = new Map<string, AgentRecord>();
-  private phase: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
-  private readonly stops = new Map<string, Promise<void>>();
+  private readonly spec: CrewSpec;
+  private crew: Crew;
+  private readonly clock: Clock;
+  /** One timer per restarting slot, for its `dueAt`. */
+  private readonly timers = new Map<string, { dueAt: number; id: unknown }>();
+  /** Called after every step of the chart: the waits of control requests and of the shutdown. */
+  private readonly observers = new Set<() => void>();
+  /** Events that arrive while a step's effects run are taken in order after it. */
+  private readonly pending: CrewEvent[] = [];
+  private stepping = false;
+  private ending: Promise<'graceful' | 'forced'> | undefined;
+  /** A forced stop was asked for (or the shutdown deadline passed). */
+  private forced = false;
 
   constructor(
     private readonly config: OrchestraConfig,
     private readonly deps: SupervisorDeps,
   ) {
     this.runId = deps.runId ?? randomBytes(8).toString('hex');
+    this.clock = deps.clock ?? systemClock;
+    this.spec = { agents: config.agents, strategy: config.supervision.strategy, budget: config.supervision.budget };
+    this.crew = initialCrew(this.spec);
     for (const a of config.agents) {
       this.agents.set(a.name, {
         config: a,
-        handle: null,
-        state: null,
+        worker: null,
+        workersLost: 0,
         pid: null,
-        history: EMPTY_HISTORY,
-        readyOnce: false,
-        restartTimer: undefined,
-        generation: 0,
         spawnedAt: null,
         outputSeq: 0,
         outputOffset: 0,
@@ -94,7 +110,6 @@ export class Supervisor {
         lastOutputAt: null,
         lastExit: null,
         requests: new WorkerRequests((id, request, outcome, reason, bytes) => this.publishInput(a.name, request, id, outcome, reason, bytes)),
-        watchers: new Set(),
         recentSidecar: [],
       });
     }
@@ -102,38 +117,105 @@ export class Supervisor {
 
   /** Starts every agent whose dependencies are met; the rest follow as their dependencies get ready. */
   start(): void {
-    this.phase = 'running';
-    this.lifecycle('started');
-    this.startEligible();
+    this.dispatch({ type: 'start' });
   }
 
-  private startEligible(): void {
-    if (this.phase !== 'running') return;
-    for (const r of this.agents.values()) {
-      if (r.handle || r.state !== null) continue;
-      const waiting = r.config.dependsOn.filter((d) => !this.agents.get(d)?.readyOnce);
-      if (waiting.length === 0) this.spawnWorker(r);
+  /** The chart's state (tests and diagnostics). */
+  get state(): Crew {
+    return this.crew;
+  }
+
+  private slot(name: string): Slot {
+    const s = this.crew.slots[name];
+    if (!s) throw new Error(`no agent named "${name}"`);
+    return s;
+  }
+
+  private dispatch(event: CrewEvent): void {
+    this.pending.push(event);
+    if (this.stepping) return;
+    this.stepping = true;
+    try {
+      for (let e = this.pending.shift(); e; e = this.pending.shift()) {
+        const { crew, effects } = step(this.crew, e, { spec: this.spec, now: this.clock.now(), random: this.deps.random ?? Math.random });
+        this.crew = crew;
+        for (const effect of effects) this.perform(effect);
+        this.syncTimers();
+      }
+    } finally {
+      this.stepping = false;
+    }
+    for (const o of [...this.observers]) o();
+  }
+
+  private perform(e: Effect): void {
+    switch (e.do) {
+      case 'state':
+        return this.publishState(e.agent, e.from, e.to, e.reason, e.pid);
+      case 'exit':
+        this.deps.publisher.publish('exit', e.agent, { kind: 'exit', pid: e.pid, ...e.exit });
+        return;
+      case 'decision':
+        return this.publishDecision(e.agent, e.decision);
+      case 'run': {
+        const r = this.record(e.agent);
+        if (r.worker) r.worker.send({ type: 'agent.start', reason: e.reason });
+        else this.spawnWorker(r);
+        return;
+      }
+      case 'stop':
+        this.record(e.agent).worker?.send({ type: 'agent.stop' });
+        return;
+      case 'kill': {
+        const r = this.record(e.agent);
+        if (r.worker) r.worker.send({ type: 'agent.kill', why: 'forced stop' });
+        return;
+      }
+      case 'lifecycle':
+        this.deps.publisher.publish('supervisor', '', {
+          kind: 'supervisor',
+          event: e.event,
+          pid: process.pid,
+          session: this.config.session,
+          agents: this.config.agents.map((a) => a.name),
+        });
+        return;
+    }
+  }
+
+  /** A timer exactly for each restarting slot's due time. */
+  private syncTimers(): void {
+    for (const [name, s] of Object.entries(this.crew.slots)) {
+      const t = this.timers.get(name);
+      const dueAt = s.phase === 'restarting' ? s.relaunch.dueAt : undefined;
+      if (t && t.dueAt === dueAt) continue;
+      if (t) this.clock.clearTimeout(t.id);
+      this.timers.delete(name);
+      if (dueAt === undefined) continue;
+      const id = this.clock.setTimeout(() => {
+        this.timers.delete(name);
+        this.dispatch({ type: 'restart.due', agent: name });
+      }, Math.max(0, dueAt - this.clock.now()));
+      this.timers.set(name, { dueAt, id });
     }
   }
 
   private spawnWorker(r: AgentRecord): void {
     const name = r.config.name;
-    r.generation++;
-    const handle = new WorkerHandle(
-      {
-        agent: r.config,
-        session: this.config.session,
-        generation: r.generation,
-        runId: this.runId,
-        outputSeq: r.outputSeq,
-        outputOffset: r.outputOffset,
-      },
-      {
-        message: (msg) => this.onWorkerMessage(r, msg),
-        crashed: (reason) => this.onWorkerCrash(r, handle, reason),
-      },
-    );
-    r.handle = handle;
+    const listener: HandleListener = {
+      message: (msg) => this.onWorkerMessage(r, msg),
+      crashed: (reason) => this.onWorkerCrash(r, worker, reason),
+    };
+    const init: WorkerInit = {
+      agent: r.config,
+      session: this.config.session,
+      replacement: r.workersLost > 0,
+      runId: this.runId,
+      outputSeq: r.outputSeq,
+      outputOffset: r.outputOffset,
+    };
+    const worker = (this.deps.workers ?? ((i, l) => new WorkerHandle(i, l)))(init, listener);
+    r.worker = worker;
     this.deps.logger.debug({ agent: name }, 'worker started');
   }
 
@@ -142,7 +224,7 @@ export class Supervisor {
     const { publisher, listener, logger, reaper } = this.deps;
     switch (msg.type) {
       case 'output':
-        r.lastOutputAt = Date.now();
+        r.lastOutputAt = this.clock.now();
         for (const p of msg.parts) {
           const payload = msg.buffer.subarray(p.offset, p.offset + p.length);
           r.outputSeq = p.seq;
@@ -153,18 +235,16 @@ export class Supervisor {
         return;
       case 'spawned':
         r.pid = msg.pid;
-        r.spawnedAt = Date.now();
+        r.spawnedAt = this.clock.now();
         reaper.track(msg.pid, this.runId);
         return;
       case 'state':
-        this.setState(r, msg.to, msg.reason, msg.pid ?? r.pid);
+        this.dispatch({ type: 'run.state', agent: name, to: msg.to, reason: msg.reason, pid: msg.pid ?? r.pid });
         return;
       case 'exit': {
-        r.lastExit = { code: msg.code, signal: msg.signal, at: Date.now() };
+        r.lastExit = { code: msg.code, signal: msg.signal, at: this.clock.now() };
         const { pid, runMs } = this.endRun(r);
-        const decision = this.publishExit(r, { code: msg.code, signal: msg.signal, cause: msg.cause, runMs }, msg.pid ?? pid);
-        if (decision?.action === 'restart') r.handle?.send({ type: 'supervisor.restart', delayMs: decision.delayMs, reason: decision.reason });
-        else if (decision) r.handle?.send({ type: 'supervisor.giveUp', reason: decision.reason });
+        this.dispatch({ type: 'run.exit', agent: name, pid: msg.pid ?? pid, exit: { code: msg.code, signal: msg.signal, cause: msg.cause, runMs } });
         return;
       }
       case 'sidecar': {
@@ -188,94 +268,57 @@ export class Supervisor {
     }
   }
 
-  private setState(r: AgentRecord, to: PublicState, reason: string, pid: number | null): void {
-    const from = r.state;
-    r.state = to;
-    const name = r.config.name;
+  private publishState(name: string, from: PublicState | null, to: PublicState, reason: string, pid: number | null): void {
     this.deps.publisher.publish('state', name, { kind: 'state', from, to, reason, pid });
     this.deps.listener?.state?.(name, from, to, reason);
     this.deps.logger.info({ agent: name, from, to, reason }, `${from ?? 'new'} -> ${to}: ${reason}`);
-    // A deliberate stop ends the run without an exit to decide on.
+    const r = this.record(name);
+    if (to === 'restarting' || to === 'dead') r.worker?.send({ type: 'supervisor.state', to });
+    // A deliberate stop ends the run without an exit.
     if (to === 'stopped' && r.pid !== null) this.endRun(r);
-    for (const w of [...r.watchers]) w(to);
-    if ((to === 'ready' || to === 'busy') && !r.readyOnce) {
-      r.readyOnce = true;
-      this.startEligible();
-    }
   }
 
-  /** The current run is over: forget its process (the watchdog too) and say how long it lasted. */
+  /** The current run is over: forget its process (the reaper too) and say how long it lasted. */
   private endRun(r: AgentRecord): { pid: number | null; runMs: number } {
     const pid = r.pid;
-    const runMs = r.spawnedAt === null ? 0 : Date.now() - r.spawnedAt;
+    const runMs = r.spawnedAt === null ? 0 : this.clock.now() - r.spawnedAt;
     if (pid !== null) this.deps.reaper.untrack(pid);
     r.pid = null;
     r.spawnedAt = null;
     return { pid, runMs };
   }
 
-  /**
-   * Publishes an exit and, while running, decides what follows it. While stopping, an exit is the
-   * end of the stop sequence, not something to decide on (undefined).
-   */
-  private publishExit(r: AgentRecord, exit: ExitInfo, pid: number | null): RestartDecision | undefined {
-    this.deps.publisher.publish('exit', r.config.name, { kind: 'exit', pid, ...exit });
-    return this.phase === 'running' ? this.decide(r, exit) : undefined;
-  }
-
-  /** Applies the restart policy to an exit, records the history, publishes the decision. */
-  private decide(r: AgentRecord, exit: ExitInfo): RestartDecision {
-    const { decision, history } = decideRestart(r.config.restart, r.history, exit, Date.now(), this.deps.random ?? Math.random);
-    r.history = history;
-    this.publishDecision(r.config.name, decision);
-    return decision;
-  }
-
   private publishDecision(name: string, d: RestartDecision): void {
     this.deps.publisher.publish('restart', name, { kind: 'restart', ...d });
-    if (d.action === 'restart') {
-      const r = this.agents.get(name);
-      if (r) r.restarts++;
-    }
+    if (d.action === 'restart') this.record(name).restarts++;
     this.deps.listener?.decision?.(name, d);
     if (d.action === 'give-up' && d.why === 'budget-exhausted') this.deps.logger.error({ agent: name, ...d }, `giving up: ${d.reason}`);
     else this.deps.logger.info({ agent: name, ...d }, `${d.action}: ${d.reason}`);
   }
 
-  /** The thread died: its PTY's processes are orphaned. Kill them, then treat it as an exit. */
-  private onWorkerCrash(r: AgentRecord, handle: WorkerHandle, reason: string): void {
-    if (r.handle !== handle) return;
-    r.handle = null;
+  /** The thread died: its PTY's processes are orphaned. Kill them, then the chart decides as for an exit. */
+  private onWorkerCrash(r: AgentRecord, worker: WorkerPort, reason: string): void {
+    if (r.worker !== worker) return;
+    r.worker = null;
+    r.workersLost++;
     const name = r.config.name;
     this.deps.logger.error({ agent: name }, reason);
     r.requests.failAll(`the agent's worker thread died (${reason})`);
     const orphan = r.pid;
     void (async () => {
-      if (orphan !== null) {
-        const { gone, escapees } = await killAgent(this.identity(r, orphan));
-        if (escapees.length > 0) this.deps.logger.warn({ agent: name, sid: orphan }, `killed processes that had left the session but carry the agent's identity: ${describeProcesses(escapees)}`);
-        if (!gone) this.deps.logger.error({ agent: name, sid: orphan }, 'processes survived SIGKILL after a worker crash');
-      }
+      if (orphan !== null) await this.killOrphans(r, orphan, 'worker crash');
       const { pid, runMs } = this.endRun(r);
-      if (this.phase !== 'running') {
-        if (pid !== null) this.setState(r, 'stopped', `${reason}; process group killed during shutdown`, pid);
-        return;
-      }
-      // A stopped or dead agent had no process: there is nothing to decide until it is started again.
-      if (pid === null && (r.state === 'stopped' || r.state === 'dead')) return;
-      this.setState(r, 'exited', reason, pid);
-      const decision = this.publishExit(r, { code: null, signal: null, cause: 'worker-crash', runMs }, pid);
-      if (!decision) return;
-      if (decision.action === 'give-up') {
-        this.setState(r, 'dead', decision.reason, null);
-        return;
-      }
-      this.setState(r, 'restarting', decision.reason, null);
-      r.restartTimer = setTimeout(() => {
-        r.restartTimer = undefined;
-        if (this.phase === 'running') this.spawnWorker(r);
-      }, decision.delayMs);
+      this.dispatch({ type: 'worker.crashed', agent: name, reason, runMs, pid });
     })();
+  }
+
+  /** The termination sequence from its kill step: nobody is left to type keys or wait for a grace. */
+  private async killOrphans(r: AgentRecord, sid: number, why: string): Promise<void> {
+    const id = this.identity(r, sid);
+    if (this.deps.killOrphans) return this.deps.killOrphans(id);
+    const { outcome, escapees } = await new Termination(id, r.config.stop).force(why);
+    if (escapees.length > 0) this.deps.logger.warn({ agent: id.agent, sid: id.sid }, `killed processes that had left the session but carry the agent's identity: ${describeProcesses(escapees)}`);
+    if (outcome === 'survivors') this.deps.logger.error({ agent: id.agent, sid: id.sid }, `processes survived SIGKILL (${why})`);
   }
 
   /** The agent's processes, as every kill path sees them (src/host/process-group.ts). */
@@ -283,13 +326,20 @@ export class Supervisor {
     return { sid, run: this.runId, agent: r.config.name };
   }
 
-  private lifecycle(event: 'started' | 'stopping' | 'stopped'): void {
-    this.deps.publisher.publish('supervisor', '', {
-      kind: 'supervisor',
-      event,
-      pid: process.pid,
-      session: this.config.session,
-      agents: this.config.agents.map((a) => a.name),
+  /** Resolves once `ok()` holds after a step of the chart (at once if it holds now); false after `ms`. */
+  private until(ok: () => boolean, ms: number): Promise<boolean> {
+    if (ok()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (result: boolean) => {
+        this.clock.clearTimeout(timer);
+        this.observers.delete(check);
+        resolve(result);
+      };
+      const check = () => {
+        if (ok()) done(true);
+      };
+      const timer = this.clock.setTimeout(() => done(false), ms);
+      this.observers.add(check);
     });
   }
 
@@ -297,84 +347,63 @@ export class Supervisor {
    * Graceful: stops agents in reverse dependency order (dependents first), concurrently where
    * allowed. Resolves `forced` when the shutdown deadline passed and the rest was killed.
    */
-  async shutdown(): Promise<'graceful' | 'forced'> {
-    if (this.phase === 'stopping' || this.phase === 'stopped') return 'graceful';
-    this.phase = 'stopping';
-    this.lifecycle('stopping');
-    this.deps.logger.info('stopping all agents');
-    for (const r of this.agents.values()) if (r.restartTimer) clearTimeout(r.restartTimer);
-    // Bounded whatever the agents and workers do: past the longest stop an agent can honestly
-    // take, the graceful stop turns into the forced one by itself.
-    const deadline = shutdownDeadlineMs(this.config.agents);
-    let timer: NodeJS.Timeout | undefined;
-    const how = await new Promise<'graceful' | 'forced'>((resolve) => {
-      void Promise.all([...this.agents.keys()].map((n) => this.stopInOrder(n))).then(() => resolve('graceful'));
-      timer = setTimeout(() => {
-        const late = [...this.agents.values()].filter((r) => r.handle).map((r) => `${r.config.name} (${r.state ?? 'pending'})`);
-        this.deps.logger.error({ agents: late }, `not stopped ${deadline}ms after the stop began: ${late.join(', ')}; forcing`);
-        void this.forceStop().then(() => resolve('forced'));
-      }, deadline).unref();
-    });
-    clearTimeout(timer);
-    this.stopped();
-    return how;
-  }
-
-  /** Both ways of stopping end here; a forced stop can overtake a graceful one: announce once. */
-  private stopped(): void {
-    if (this.phase === 'stopped') return;
-    this.phase = 'stopped';
-    this.lifecycle('stopped');
-  }
-
-  private stopInOrder(name: string): Promise<void> {
-    const existing = this.stops.get(name);
-    if (existing) return existing;
-    const dependents = [...this.agents.values()].filter((r) => r.config.dependsOn.includes(name)).map((r) => r.config.name);
-    const p = Promise.all(dependents.map((d) => this.stopInOrder(d))).then(async () => {
-      const r = this.agents.get(name);
-      if (!r?.handle) return;
-      await r.handle.shutdown();
-      r.handle = null;
-    });
-    this.stops.set(name, p);
-    return p;
+  shutdown(): Promise<'graceful' | 'forced'> {
+    this.ending ??= (async () => {
+      this.dispatch({ type: 'shutdown' });
+      this.deps.logger.info('stopping all agents');
+      // Bounded whatever the agents and workers do: past the longest stop an agent can honestly
+      // take, the graceful stop turns into the forced one by itself.
+      const deadline = shutdownDeadlineMs(this.config.agents);
+      if (await this.until(() => this.crew.phase === 'stopped', deadline)) {
+        await this.closeWorkers();
+        return this.crew.phase === 'stopped' && !this.forced ? 'graceful' : 'forced';
+      }
+      const late = this.config.agents.filter((a) => this.slot(a.name).phase === 'stopping').map((a) => `${a.name} (${this.slot(a.name).shown ?? 'pending'})`);
+      this.deps.logger.error({ agents: late }, `not stopped ${deadline}ms after the stop began: ${late.join(', ')}; forcing`);
+      await this.forceStop();
+      return 'forced';
+    })();
+    return this.ending;
   }
 
   /**
-   * Immediate: SIGKILL every agent's processes, then let each worker report its agent stopped
-   * and close. Workers are not terminated while they own a PTY: node-pty's exit callback running
-   * into a terminating thread aborts the whole process.
+   * Immediate: every run's stop goes straight to SIGKILL (a graceful stop in progress is aborted,
+   * not raced), then each worker reports its agent stopped and closes. Workers are not terminated
+   * while they own a PTY: node-pty's exit callback running into a terminating thread aborts the
+   * whole process.
    */
   async forceStop(): Promise<void> {
-    if (this.phase === 'stopped') return;
-    if (this.phase !== 'stopping') this.lifecycle('stopping');
-    this.phase = 'stopping';
-    for (const r of this.agents.values()) {
-      if (r.restartTimer) clearTimeout(r.restartTimer);
-      // The first SIGKILL round is synchronous; the workers' stop sequences verify the rest.
-      if (r.pid !== null) void killAgent(this.identity(r, r.pid));
+    this.forced = true;
+    this.dispatch({ type: 'force' });
+    if (!(await this.until(() => this.crew.phase === 'stopped', FORCED_CLOSE_MS))) {
+      // A worker that cannot act on the kill: its processes are killed from here.
+      const stuck = [...this.agents.values()].filter((r) => r.pid !== null);
+      this.deps.logger.error({ agents: stuck.map((r) => r.config.name) }, `agents not stopped ${FORCED_CLOSE_MS}ms after the forced stop: killing their processes from the supervisor`);
+      await Promise.all(stuck.map((r) => (r.pid === null ? undefined : this.killOrphans(r, r.pid, 'forced stop, worker not answering'))));
     }
-    await this.closeWorkers(FORCED_CLOSE_MS);
-    this.stopped();
+    await this.closeWorkers();
   }
 
   /**
-   * Waits for every worker to close, at most `ms`. A worker that does not (it never got its exit)
-   * is named and left: the caller's process exit ends it (see up.ts).
+   * Every worker closes (its agent settled, its log flushed), at most FORCED_CLOSE_MS. A worker
+   * that does not is named and left: the caller's process exit ends it (see up.ts).
    */
-  private async closeWorkers(ms: number): Promise<void> {
+  private async closeWorkers(): Promise<void> {
     const open = new Set<string>();
     const closing = [...this.agents.values()].flatMap((r) => {
-      if (!r.handle) return [];
+      if (!r.worker) return [];
       open.add(r.config.name);
-      return [r.handle.shutdown().then(() => open.delete(r.config.name))];
+      const worker = r.worker;
+      return [worker.shutdown().then(() => {
+        open.delete(r.config.name);
+        if (r.worker === worker) r.worker = null;
+      })];
     });
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    let timer: unknown;
+    const late = new Promise<void>((resolve) => (timer = this.clock.setTimeout(resolve, FORCED_CLOSE_MS)));
     await Promise.race([Promise.all(closing), late]);
-    clearTimeout(timer);
-    if (open.size > 0) this.deps.logger.error({ agents: [...open] }, `workers of ${[...open].join(', ')} did not close ${ms}ms after SIGKILL`);
+    this.clock.clearTimeout(timer);
+    if (open.size > 0) this.deps.logger.error({ agents: [...open] }, `workers of ${[...open].join(', ')} did not close ${FORCED_CLOSE_MS}ms after their agents stopped`);
   }
 
   // --- operations (the control socket's requests) -----------------------------------------------
@@ -388,7 +417,7 @@ export class Supervisor {
   status(): AgentStatus[] {
     return [...this.agents.values()].map((r) => ({
       name: r.config.name,
-      state: r.state ?? 'pending',
+      state: this.slot(r.config.name).shown ?? 'pending',
       pid: r.pid,
       startedAt: r.spawnedAt,
       restarts: r.restarts,
@@ -405,7 +434,7 @@ export class Supervisor {
 
   /** What the agent's input requests need to know of it now. */
   private now(r: AgentRecord): AgentNow {
-    return { name: r.config.name, handle: r.handle, state: r.state ?? 'not started yet', escapeEnabled: r.config.input.escape };
+    return { name: r.config.name, handle: r.worker, state: this.slot(r.config.name).shown ?? 'not started yet', escapeEnabled: r.config.input.escape };
   }
 
   /** Queues text for the agent; resolves with the final outcome (`queued` is only published). */
@@ -429,76 +458,53 @@ export class Supervisor {
   /** Attach keystrokes. */
   rawInput(name: string, data: Uint8Array): boolean {
     const r = this.record(name);
-    if (!r.handle || !r.state || !RUNNING.has(r.state)) return false;
-    r.handle.send({ type: 'input.raw', data });
+    const shown = this.slot(name).shown;
+    if (!r.worker || !shown || !RUNNING.has(shown)) return false;
+    r.worker.send({ type: 'input.raw', data });
     return true;
   }
 
   resize(name: string, cols: number, rows: number): void {
-    const r = this.record(name);
-    r.handle?.send({ type: 'resize', cols, rows });
+    this.record(name).worker?.send({ type: 'resize', cols, rows });
   }
 
   /** The newest `bytes` of the agent's output and the output seq they end at. */
   readRing(name: string, bytes: number): Promise<Results['logs']> {
     const r = this.record(name);
-    if (!r.handle) throw new ControlError('not-running', `agent "${name}" has no worker (state ${r.state ?? 'not started yet'}); its log file is ${r.config.log.file}`);
-    return r.requests.ring(r.handle, bytes);
-  }
-
-  /** Resolves once the agent's state satisfies `ok` (at once if it already does). */
-  private waitFor(r: AgentRecord, ok: (s: PublicState | null) => boolean, what: string): Promise<void> {
-    if (ok(r.state)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        r.watchers.delete(watch);
-        reject(new ControlError('internal', `agent "${r.config.name}" did not become ${what} within ${STATE_WAIT_MS}ms (state ${r.state})`));
-      }, STATE_WAIT_MS);
-      const watch = (to: PublicState) => {
-        if (!ok(to)) return;
-        clearTimeout(timer);
-        r.watchers.delete(watch);
-        resolve();
-      };
-      r.watchers.add(watch);
-    });
+    if (!r.worker) throw new ControlError('not-running', `agent "${name}" has no worker (state ${this.slot(name).shown ?? 'not started yet'}); its log file is ${r.config.log.file}`);
+    return r.requests.ring(r.worker, bytes);
   }
 
   private requireRunning(): void {
-    if (this.phase !== 'running') throw new ControlError('shutting-down', 'the supervisor is shutting down');
+    if (this.crew.phase !== 'running') throw new ControlError('shutting-down', 'the supervisor is shutting down');
+  }
+
+  private async waitFor(name: string, ok: (s: Slot) => boolean, what: string): Promise<void> {
+    if (!(await this.until(() => ok(this.slot(name)), STATE_WAIT_MS))) {
+      throw new ControlError('internal', `agent "${name}" did not become ${what} within ${STATE_WAIT_MS}ms (state ${this.slot(name).shown ?? 'pending'})`);
+    }
   }
 
   /** A deliberate stop: the agent ends `stopped` and no policy restarts it. */
   async stopAgent(name: string): Promise<Results['stop']> {
-    const r = this.record(name);
+    this.record(name);
     this.requireRunning();
-    if (r.restartTimer) {
-      // Waiting to respawn after a worker crash: there is no process, just cancel the restart.
-      clearTimeout(r.restartTimer);
-      r.restartTimer = undefined;
-      this.setState(r, 'stopped', 'stop requested while waiting to restart', null);
-    } else if (r.handle && r.state !== 'dead' && r.state !== 'stopped') {
-      r.handle.send({ type: 'agent.stop' });
-      await this.waitFor(r, (s) => s === 'stopped' || s === 'dead', 'stopped');
-    } else if (!r.handle && r.state === null) {
-      // Never started (waiting on its dependencies): it stays down until started.
-      this.setState(r, 'stopped', 'stop requested before start', null);
-    }
-    return { state: r.state ?? 'pending' };
+    this.dispatch({ type: 'agent.stop', agent: name });
+    await this.waitFor(name, (s) => s.phase === 'stopped' || s.phase === 'dead', 'stopped');
+    return { state: this.slot(name).shown ?? 'pending' };
   }
 
   /** Brings a stopped or dead agent back (a fresh restart budget); a running agent is left alone. */
   async startAgent(name: string): Promise<Results['start']> {
-    const r = this.record(name);
+    this.record(name);
     this.requireRunning();
-    if (r.state === 'stopping') await this.waitFor(r, (s) => s !== 'stopping', 'stopped');
-    if (r.state === 'stopped' || r.state === 'dead' || r.state === null) {
-      r.history = EMPTY_HISTORY;
-      if (r.handle) r.handle.send({ type: 'agent.start' });
-      else this.spawnWorker(r);
-      await this.waitFor(r, (s) => s !== null && s !== 'stopped' && s !== 'dead', 'started');
+    await this.waitFor(name, (s) => s.phase !== 'stopping', 'stopped');
+    const before = this.slot(name).phase;
+    this.dispatch({ type: 'agent.start', agent: name });
+    if (before === 'stopped' || before === 'dead' || before === 'waiting') {
+      await this.waitFor(name, (s) => s.phase !== 'running' || (s.shown !== null && s.shown !== 'stopped' && s.shown !== 'dead'), 'started');
     }
-    return { state: r.state ?? 'pending' };
+    return { state: this.slot(name).shown ?? 'pending' };
   }
 
   async restartAgent(name: string): Promise<Results['restart']> {

@@ -8,9 +8,16 @@ export interface HandleListener {
   crashed(reason: string): void;
 }
 
+/** What the supervisor does with a worker (a fake in the supervisor's unit tests). */
+export interface WorkerPort {
+  send(msg: ToWorker): void;
+  /** Resolves once the worker has closed (or its thread has ended). */
+  shutdown(): Promise<void>;
+}
+
 const WORKER_URL = new URL('../agent/agent-worker.js', import.meta.url);
 
-export class WorkerHandle {
+export class WorkerHandle implements WorkerPort {
   private readonly worker: Worker;
   private closedCleanly = false;
   private ended = false;

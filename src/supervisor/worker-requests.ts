@@ -7,7 +7,7 @@
 import { ControlError, type InputResult, type Results } from '../bus/control-protocol.js';
 import type { InputOutcome } from '../bus/protocol.js';
 import { randomBytes } from 'node:crypto';
-import type { WorkerHandle } from './worker-handle.js';
+import type { WorkerPort } from './worker-handle.js';
 import type { FromWorker, SendRequest, ToWorker } from '../agent/worker-protocol.js';
 
 export type InputRequest = 'send' | 'interrupt' | 'escape';
@@ -27,7 +27,7 @@ const KEYS = { interrupt: '\x03', escape: '\x1b' } as const;
 /** What the supervisor knows of the agent when a request comes in. */
 export interface AgentNow {
   readonly name: string;
-  readonly handle: WorkerHandle | null;
+  readonly handle: WorkerPort | null;
   /** Its state, for the reason when it has no worker. */
   readonly state: string;
   readonly escapeEnabled: boolean;
@@ -79,7 +79,7 @@ export class WorkerRequests {
   }
 
   /** Hands an input request to the worker; resolves with its final outcome. Not private: its unit tests drive it directly. */
-  input(handle: WorkerHandle, request: InputRequest, id: string, bytes: number, msg: ToWorker): Promise<InputResult> {
+  input(handle: WorkerPort, request: InputRequest, id: string, bytes: number, msg: ToWorker): Promise<InputResult> {
     return new Promise((done) => {
       this.inputs.set(id, { request, bytes, done });
       handle.send(msg);
@@ -87,7 +87,7 @@ export class WorkerRequests {
   }
 
   /** The newest `bytes` of output and the output seq they end at. */
-  ring(handle: WorkerHandle, bytes: number): Promise<Results['logs']> {
+  ring(handle: WorkerPort, bytes: number): Promise<Results['logs']> {
     const id = `ring-${++this.nextRing}`;
     return new Promise((resolve, reject) => {
       this.rings.set(id, (v) => (v instanceof ControlError ? reject(v) : resolve(v)));

@@ -1,0 +1,360 @@
+/**
+ * The supervisor against a fake worker on a simulated clock: every lifecycle path the main thread
+ * owns (start order, stop order, restarts, group strategies, budgets, forced stop) in milliseconds.
+ */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import type { ToWorker, WorkerInit } from '../../src/agent/worker-protocol.js';
+import type { Message } from '../../src/bus/protocol.js';
+import type { Publisher } from '../../src/bus/publisher.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { Reaper } from '../../src/host/reaper.js';
+import type { ChartState } from '../../src/machines/agent.js';
+import { Supervisor } from '../../src/supervisor/supervisor.js';
+import type { HandleListener, WorkerPort } from '../../src/supervisor/worker-handle.js';
+
+type Published = { kind: string; agent: string } & Record<string, unknown>;
+
+/**
+ * A worker that plays the agent chart's part as the tests say: a run starts `starting`; a stop ends
+ * `stopped` at once unless the agent is `deaf`; a kill always does.
+ */
+class FakeWorker implements WorkerPort {
+  state: ChartState = 'starting';
+  closed = false;
+  constructor(
+    readonly init: WorkerInit,
+    private readonly listener: HandleListener,
+    private readonly fleet: Fleet,
+  ) {
+    fleet.log.push(`spawn ${this.name}`);
+    this.run('created');
+  }
+  get name(): string {
+    return this.init.agent.name;
+  }
+  private run(reason: string): void {
+    this.pid = this.fleet.nextPid++;
+    this.listener.message({ type: 'spawned', pid: this.pid });
+    this.report('starting', reason);
+  }
+  pid = 0;
+  report(to: ChartState, reason: string = to): void {
+    this.state = to;
+    this.listener.message({ type: 'state', to, reason, pid: this.pid });
+  }
+  send(msg: ToWorker): void {
+    if (msg.type === 'supervisor.state') return;
+    this.fleet.log.push(`${msg.type} ${this.name}`);
+    if (msg.type === 'agent.start') this.run(msg.reason);
+    else if (msg.type === 'agent.stop') {
+      if (this.state === 'exited') return this.report('stopped', 'stop requested');
+      if (this.state === 'stopped') return;
+      this.report('stopping', 'stop requested');
+      if (!this.fleet.deaf.has(this.name)) this.report('stopped', 'stopped (signal SIGTERM)');
+    } else if (msg.type === 'agent.kill') {
+      if (this.state === 'stopped' || this.state === 'exited') return;
+      this.report('stopped', 'stopped (signal SIGKILL)');
+    }
+  }
+  /** The run ends by itself. */
+  exit(code: number): void {
+    this.report('exited', `exit code ${code}`);
+    this.listener.message({ type: 'exit', pid: this.pid, code, signal: null, cause: 'exit' });
+  }
+  crash(): void {
+    this.listener.crashed('worker thread exited with code 1');
+  }
+  shutdown(): Promise<void> {
+    this.closed = true;
+    this.fleet.log.push(`close ${this.name}`);
+    return Promise.resolve();
+  }
+}
+
+interface Fleet {
+  log: string[];
+  nextPid: number;
+  deaf: Set<string>;
+}
+
+function crew(agents: string, extra = '') {
+  const config = parseConfig(`session: t\n${extra}agents:\n${agents}`, join(tmpdir(), 'orchestra-supervisor-test.yaml'));
+  const clock = new SimulatedClock();
+  const published: Published[] = [];
+  const fleet: Fleet = { log: [], nextPid: 100, deaf: new Set() };
+  const workers = new Map<string, FakeWorker>();
+  const killed: string[] = [];
+  const publisher = {
+    publish(kind: string, agent: string, body: Record<string, unknown>) {
+      published.push({ ...body, kind, agent });
+      return { ...body, kind, agent } as unknown as Message;
+    },
+    publishEncodedOutput: () => undefined,
+  } as unknown as Publisher;
+  const reaper = { track: () => undefined, untrack: () => undefined } as unknown as Reaper;
+  const sup = new Supervisor(config, {
+    publisher,
+    logger: pino({ level: 'silent' }),
+    reaper,
+    clock,
+    random: () => 0.5,
+    workers: (init, listener) => {
+      const w = new FakeWorker(init, listener, fleet);
+      workers.set(init.agent.name, w);
+      return w;
+    },
+    killOrphans: async (id) => void killed.push(`${id.agent}:${id.sid}`),
+  });
+  const worker = (name: string) => {
+    const w = workers.get(name);
+    if (!w) throw new Error(`no worker for ${name}`);
+    return w;
+  };
+  return {
+    sup,
+    clock,
+    fleet,
+    killed,
+    published,
+    worker,
+    shown: (name: string) => sup.state.slots[name]?.shown ?? null,
+    states: (name: string) => published.filter((m) => m.kind === 'state' && m.agent === name).map((m) => m.to),
+    decisions: (name?: string) => published.filter((m) => m.kind === 'restart' && (name === undefined || m.agent === name)),
+    ready: (...names: string[]) => names.forEach((n) => worker(n).report('ready')),
+    /** Lets promise continuations (the fake's async kill, awaited waits) run. */
+    flush: () => new Promise<void>((resolve) => setImmediate(resolve)),
+  };
+}
+
+const agent = (name: string, deps: string[] = [], more = '') =>
+  `  ${name}:\n    command: sh\n${deps.length ? `    depends_on: [${deps.join(', ')}]\n` : ''}${more}`;
+const FAST = '    restart: { policy: always, backoff: { initial: 1s, max: 10s, jitter: 0 }, budget: { max_restarts: 3, window: 1m } }\n';
+
+describe('supervisor (simulated clock, fake workers)', () => {
+  it('starts agents in dependency order: a dependent only once its dependency is ready', () => {
+    const c = crew(agent('db') + agent('api', ['db']) + agent('web', ['api']));
+    c.sup.start();
+    expect(c.fleet.log).toEqual(['spawn db']);
+    c.ready('db');
+    expect(c.fleet.log).toEqual(['spawn db', 'spawn api']);
+    c.ready('api');
+    expect(c.fleet.log).toEqual(['spawn db', 'spawn api', 'spawn web']);
+    expect(c.published.find((m) => m.kind === 'supervisor')).toMatchObject({ event: 'started' });
+  });
+
+  it('stops in reverse dependency order, dependents first, and the crew ends stopped', async () => {
+    const c = crew(agent('db') + agent('api', ['db']) + agent('web', ['api']));
+    c.sup.start();
+    c.ready('db');
+    c.ready('api');
+    c.ready('web');
+    c.fleet.log.length = 0;
+    expect(await c.sup.shutdown()).toBe('graceful');
+    expect(c.fleet.log.filter((l) => l.startsWith('agent.stop'))).toEqual(['agent.stop web', 'agent.stop api', 'agent.stop db']);
+    expect(c.sup.state.phase).toBe('stopped');
+    expect(c.published.filter((m) => m.kind === 'supervisor').map((m) => m.event)).toEqual(['started', 'stopping', 'stopped']);
+    expect(c.fleet.log.filter((l) => l.startsWith('close'))).toHaveLength(3);
+  });
+
+  it('a crash is restarted after the backoff delay, by the supervisor, in the same worker', () => {
+    const c = crew(agent('a', [], FAST));
+    c.sup.start();
+    c.ready('a');
+    c.worker('a').exit(1);
+    expect(c.states('a')).toEqual(['starting', 'ready', 'exited', 'restarting']);
+    expect(c.decisions('a')[0]).toMatchObject({ action: 'restart', delayMs: 1000, attempt: 1 });
+    c.clock.increment(999);
+    expect(c.fleet.log).not.toContain('agent.start a');
+    c.clock.increment(1);
+    expect(c.fleet.log).toContain('agent.start a');
+    expect(c.states('a').at(-1)).toBe('starting');
+    expect(c.published.filter((m) => m.kind === 'state').at(-1)).toMatchObject({ from: 'restarting', to: 'starting', reason: 'restart delay elapsed' });
+  });
+
+  it('a worker crash kills the orphaned processes, is published as an exit, and restarts in a new worker', async () => {
+    const c = crew(agent('a', [], FAST));
+    c.sup.start();
+    c.ready('a');
+    const pid = c.worker('a').pid;
+    c.worker('a').crash();
+    await c.flush();
+    expect(c.killed).toEqual([`a:${pid}`]);
+    expect(c.published.find((m) => m.kind === 'exit')).toMatchObject({ cause: 'worker-crash', pid });
+    expect(c.states('a').slice(-2)).toEqual(['exited', 'restarting']);
+    c.clock.increment(1000);
+    expect(c.fleet.log.filter((l) => l === 'spawn a')).toHaveLength(2);
+    expect(c.worker('a').init.replacement).toBe(true);
+  });
+
+  it('a stop while restarting cancels the restart: stopped, and no run starts when the delay passes', async () => {
+    const c = crew(agent('a', [], FAST));
+    c.sup.start();
+    c.ready('a');
+    c.worker('a').exit(1);
+    expect(await c.sup.stopAgent('a')).toEqual({ state: 'stopped' });
+    c.clock.increment(60_000);
+    expect(c.fleet.log).not.toContain('agent.start a');
+    expect(c.states('a')).toEqual(['starting', 'ready', 'exited', 'restarting', 'stopped']);
+    // Started again on request, with a fresh budget.
+    await Promise.all([c.sup.startAgent('a'), c.flush()]);
+    expect(c.fleet.log).toContain('agent.start a');
+  });
+
+  it('budget exhausted: the agent is dead, loudly, and stays dead', () => {
+    const c = crew(agent('a', [], FAST));
+    c.sup.start();
+    for (let i = 0; i < 3; i++) {
+      c.worker('a').exit(1);
+      c.clock.increment(10_000);
+    }
+    c.worker('a').exit(1);
+    expect(c.decisions('a').at(-1)).toMatchObject({ action: 'give-up', why: 'budget-exhausted' });
+    expect(c.shown('a')).toBe('dead');
+    c.clock.increment(600_000);
+    expect(c.fleet.log.filter((l) => l === 'agent.start a')).toHaveLength(3);
+  });
+
+  it('one_for_one: a crash restarts only the crashed agent', () => {
+    const c = crew(agent('a', [], FAST) + agent('b', ['a'], FAST));
+    c.sup.start();
+    c.ready('a', 'b');
+    c.worker('a').exit(1);
+    expect(c.decisions().map((d) => d.agent)).toEqual(['a']);
+    expect(c.fleet.log).not.toContain('agent.stop b');
+  });
+
+  it('one_for_all: stops the others in reverse start order, then restarts all in start order, each restart published with its cause', () => {
+    const c = crew(agent('a', [], FAST) + agent('b', ['a'], FAST) + agent('c', ['b'], FAST) + agent('d', [], FAST), 'supervision: { strategy: one_for_all }\n');
+    c.sup.start();
+    c.ready('a', 'd');
+    c.ready('b');
+    c.ready('c');
+    c.fleet.log.length = 0;
+    c.worker('b').exit(1);
+    // Reverse start order, dependents first: d and c at once, a only once c (which depends on it
+    // through b) has stopped; b's run has already ended.
+    expect(c.fleet.log).toEqual(['agent.stop d', 'agent.stop c', 'agent.stop a']);
+    const d = c.decisions();
+    expect(d[0]).toMatchObject({ agent: 'b', action: 'restart', strategy: 'one_for_all' });
+    expect(d.slice(1).map((x) => [x.agent, x.because, x.strategy])).toEqual([
+      ['a', 'b', 'one_for_all'],
+      ['c', 'b', 'one_for_all'],
+      ['d', 'b', 'one_for_all'],
+    ]);
+    for (const n of ['a', 'b', 'c', 'd']) expect(c.shown(n)).toBe('restarting');
+    c.fleet.log.length = 0;
+    c.clock.increment(1000);
+    // In start order: a and d have no dependencies; b waits for a, c for b.
+    expect(c.fleet.log).toEqual(['agent.start a', 'agent.start d']);
+    c.ready('a');
+    expect(c.fleet.log.at(-1)).toBe('agent.start b');
+    c.ready('b');
+    expect(c.fleet.log.at(-1)).toBe('agent.start c');
+  });
+
+  it('a group stop waits for each dependent to have stopped before stopping what it depends on', () => {
+    const c = crew(agent('a', [], FAST) + agent('b', ['a'], FAST) + agent('x', [], FAST), 'supervision: { strategy: one_for_all }\n');
+    c.fleet.deaf.add('b');
+    c.sup.start();
+    c.ready('a', 'x');
+    c.ready('b');
+    c.fleet.log.length = 0;
+    c.worker('x').exit(1);
+    expect(c.fleet.log).toEqual(['agent.stop b']);
+    c.clock.increment(60_000);
+    // Due, but b is still stopping: nothing restarts while a member of the group runs.
+    expect(c.fleet.log).toEqual(['agent.stop b']);
+    c.worker('b').report('stopped', 'stopped (signal SIGTERM)');
+    expect(c.fleet.log).toEqual(['agent.stop b', 'agent.stop a', 'agent.start a', 'agent.start x']);
+    c.ready('a');
+    expect(c.fleet.log.slice(4)).toEqual(['agent.start b']);
+  });
+
+  it('rest_for_one: a chain of three: a crash of the first restarts all three; of the middle, it and the last; of the last, only it', () => {
+    const c = crew(agent('a', [], FAST) + agent('b', ['a'], FAST) + agent('c', ['b'], FAST) + agent('x', [], FAST), 'supervision: { strategy: rest_for_one }\n');
+    const upAll = () => {
+      c.ready('a', 'x');
+      c.ready('b');
+      c.ready('c');
+    };
+    c.sup.start();
+    upAll();
+    c.fleet.log.length = 0;
+    c.worker('a').exit(1);
+    expect(c.fleet.log).toEqual(['agent.stop c', 'agent.stop b']);
+    expect(c.decisions().map((d) => [d.agent, d.because])).toEqual([
+      ['a', undefined],
+      ['b', 'a'],
+      ['c', 'a'],
+    ]);
+    expect(c.shown('x')).toBe('ready');
+    c.clock.increment(1000);
+    upAll();
+    c.published.length = 0;
+    c.worker('b').exit(1);
+    expect(c.decisions().map((d) => [d.agent, d.because])).toEqual([
+      ['b', undefined],
+      ['c', 'b'],
+    ]);
+    expect(c.shown('a')).toBe('ready');
+    c.clock.increment(2000);
+    c.ready('b');
+    c.ready('c');
+    c.published.length = 0;
+    c.worker('c').exit(1);
+    expect(c.decisions().map((d) => [d.agent, d.because])).toEqual([['c', undefined]]);
+  });
+
+  it('a group strategy counts each group restart once against the group budget', () => {
+    const c = crew(agent('a', [], FAST) + agent('b', [], FAST), 'supervision: { strategy: one_for_all, budget: { max_restarts: 2, window: 1m } }\n');
+    c.sup.start();
+    c.ready('a', 'b');
+    c.worker('a').exit(1);
+    expect(c.decisions().at(-2)).toMatchObject({ agent: 'a', budgetLeft: 1 });
+    c.clock.increment(10_000);
+    c.ready('a', 'b');
+    c.worker('b').exit(1);
+    expect(c.decisions().at(-2)).toMatchObject({ agent: 'b', budgetLeft: 0 });
+    c.clock.increment(10_000);
+    c.ready('a', 'b');
+    c.worker('a').exit(1);
+    expect(c.decisions().at(-1)).toMatchObject({ agent: 'a', action: 'give-up', why: 'budget-exhausted', strategy: 'one_for_all' });
+    expect(c.shown('a')).toBe('dead');
+    expect(c.shown('b')).toBe('ready');
+  });
+
+  it('a forced stop during a graceful one aborts it: the agent stuck in its stop is killed, not waited for', async () => {
+    const c = crew(agent('a') + agent('b', ['a']));
+    c.fleet.deaf.add('a');
+    c.sup.start();
+    c.ready('a');
+    c.ready('b');
+    const graceful = c.sup.shutdown();
+    await c.flush();
+    expect(c.shown('a')).toBe('stopping');
+    expect(c.sup.state.phase).toBe('stopping');
+    await c.sup.forceStop();
+    expect(c.fleet.log).toContain('agent.kill a');
+    expect(c.shown('a')).toBe('stopped');
+    expect(c.sup.state.phase).toBe('stopped');
+    expect(await graceful).toBe('forced');
+    expect(c.published.filter((m) => m.kind === 'supervisor').map((m) => m.event)).toEqual(['started', 'stopping', 'stopped']);
+  });
+
+  it('the shutdown deadline turns a graceful stop that cannot finish into a forced one, on the clock', async () => {
+    const c = crew(agent('a', [], '    stop: { grace: 1s }\n'));
+    c.fleet.deaf.add('a');
+    c.sup.start();
+    c.ready('a');
+    const how = c.sup.shutdown();
+    await c.flush();
+    expect(c.fleet.log).not.toContain('agent.kill a');
+    c.clock.increment(60_000);
+    expect(await how).toBe('forced');
+    expect(c.fleet.log).toContain('agent.kill a');
+  });
+});
