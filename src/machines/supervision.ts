@@ -199,6 +199,9 @@ class Transition {
 
   private reported(name: string, to: PublicState, reason: string, pid: number | null): void {
     const s = this.slot(name);
+    // A run already ended in one of our states (dead, stopped while restarting): its worker's chart
+    // catching up from `exited` to `stopped` (a stop, the worker closing) is not news.
+    if (settled(s) && to === 'stopped') return;
     this.show(name, to, reason, pid);
     if (to !== 'stopped') return;
     if (s.phase === 'stopping' && s.relaunch) this.toRestarting(name, s.relaunch);

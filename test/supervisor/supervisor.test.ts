@@ -68,7 +68,9 @@ class FakeWorker implements WorkerPort {
   crash(): void {
     this.listener.crashed('worker thread exited with code 1');
   }
+  /** As the real worker: a chart still in `exited` is stopped first, then the worker closes. */
   shutdown(): Promise<void> {
+    if (this.state === 'exited') this.report('stopped', 'stop requested');
     this.closed = true;
     this.fleet.log.push(`close ${this.name}`);
     return Promise.resolve();
@@ -216,6 +218,16 @@ describe('supervisor (simulated clock, fake workers)', () => {
     expect(c.shown('a')).toBe('dead');
     c.clock.increment(600_000);
     expect(c.fleet.log.filter((l) => l === 'agent.start a')).toHaveLength(3);
+  });
+
+  it('regression: a dead agent was published dead -> stopped at shutdown (the chart of its worker, left in exited, reported the stop)', async () => {
+    const c = crew(agent('a', [], '    restart: { policy: "no" }\n'));
+    c.sup.start();
+    c.ready('a');
+    c.worker('a').exit(1);
+    expect(c.shown('a')).toBe('dead');
+    expect(await c.sup.shutdown()).toBe('graceful');
+    expect(c.states('a')).toEqual(['starting', 'ready', 'exited', 'dead']);
   });
 
   it('one_for_one: a crash restarts only the crashed agent', () => {
