@@ -39,7 +39,7 @@ export type ToWorker =
   /** A new run after `exited` or `stopped`; `reason` is published with its `starting`. */
   | { type: 'agent.start'; reason: string }
   /** Stop the run gracefully (stop keys, signal, grace, SIGKILL); after `exited`, just `stopped`. */
-  | { type: 'agent.stop' }
+  | { type: 'agent.stop'; reason?: string }
   /** Cut the stop short: SIGKILL the run now. `why` is logged. Nothing to do once it ended. */
   | { type: 'agent.kill'; why: string }
   /**

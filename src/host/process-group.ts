@@ -51,7 +51,7 @@ function hasEntry(environ: Buffer, entry: Buffer): boolean {
 }
 
 /** What /proc/PID/stat says of a process; undefined once it is gone (or elsewhere than Linux). */
-export interface ProcStat {
+interface ProcStat {
   /** One letter: R, S, D, Z (zombie), X (dead), … */
   readonly state: string;
   readonly ppid: number;
@@ -114,7 +114,7 @@ export function agentProcesses(id: AgentIdentity): AgentProcess[] {
 }
 
 /** True while the agent has a live process. */
-export function agentAlive(id: AgentIdentity): boolean {
+function agentAlive(id: AgentIdentity): boolean {
   return agentProcesses(id).length > 0;
 }
 
@@ -197,7 +197,7 @@ export class Escapees {
   }
 }
 
-export interface KillResult {
+interface KillResult {
   /** False when the first round found no process: there was nothing left to kill. */
   readonly found: boolean;
   /** True once no live process of the agent remains. */

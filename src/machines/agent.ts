@@ -52,7 +52,8 @@ export type AgentEvent =
   | { type: 'sidecar.heartbeat' }
   /** Input was typed and submitted: the agent has work until it goes quiet again. */
   | { type: 'input.submitted' }
-  | { type: 'agent.stop' }
+  /** `reason` is published with `stopping` (default: "stop requested"). */
+  | { type: 'agent.stop'; reason?: string }
   /** Skip what is left of the graceful stop: SIGKILL the run now. */
   | { type: 'agent.kill'; why: string }
   /** A new run; `reason` is published with it (the supervisor's, e.g. "restart delay elapsed"). */
@@ -141,7 +142,7 @@ export const agentMachine = setup({
             reason: ({ event }) => `spawn failed: ${event.message}`,
           }),
         },
-        'agent.stop': { target: '.run.stopping', actions: note('stop requested') },
+        'agent.stop': { target: '.run.stopping', actions: assign({ reason: ({ event }) => event.reason ?? 'stop requested' }) },
         // Raised again so that stopping handles it: the PTY gets its stop request (stopping's entry)
         // first, and the kill cuts it short.
         'agent.kill': { target: '.run.stopping', actions: [assign({ reason: ({ event }) => event.why }), raise(({ event }) => event)] },
@@ -248,7 +249,9 @@ export const agentMachine = setup({
     exited: {
       on: {
         'agent.start': { target: 'live', actions: assign({ reason: ({ event }) => event.reason }) },
-        'agent.stop': { target: 'stopped', actions: note('stop requested') },
+        'agent.stop': { target: 'stopped', actions: assign({ reason: ({ event }) => event.reason ?? 'stop requested' }) },
+        // The run is over already: nothing to kill, and a forced stop must not wait on it.
+        'agent.kill': { target: 'stopped', actions: assign({ reason: ({ event }) => event.why }) },
       },
     },
     stopped: { on: { 'agent.start': { target: 'live', actions: assign({ reason: ({ event }) => event.reason }) } } },

@@ -34,12 +34,15 @@ export interface Relaunch {
 }
 
 export type SlotPhase =
-  /** Not running: waits for every dependency to be ready (at start, after a restart's delay). */
-  | { readonly phase: 'waiting'; readonly reason: string }
+  /**
+   * Not running: waits for `deps` to be ready — all its dependencies at the crew's start; after a
+   * restart's delay, those restarted with it (under one_for_one, none: as soon as it is due).
+   */
+  | { readonly phase: 'waiting'; readonly reason: string; readonly deps: readonly string[] }
   /** A run in the agent's worker; what it is doing is `shown` (starting, ready, busy, …). */
   | { readonly phase: 'running' }
   /** The supervisor stops the run: `sent` once it was asked (dependents go first); then stopped or relaunched. */
-  | { readonly phase: 'stopping'; readonly sent: boolean; readonly relaunch: Relaunch | undefined }
+  | { readonly phase: 'stopping'; readonly sent: boolean; readonly relaunch: Relaunch | undefined; readonly reason: string }
   | { readonly phase: 'restarting'; readonly relaunch: Relaunch }
   | { readonly phase: 'stopped' }
   | { readonly phase: 'dead' };
@@ -53,6 +56,8 @@ export type Slot = SlotPhase & {
 
 export interface Crew {
   readonly phase: 'idle' | 'running' | 'stopping' | 'forcing' | 'stopped';
+  /** The stop was forced (asked for, or the shutdown deadline passed): it did not end gracefully. */
+  readonly forced: boolean;
   readonly slots: Readonly<Record<string, Slot>>;
   /** Restarts granted to the group inside its window (one_for_all, rest_for_one). */
   readonly group: RestartHistory;
@@ -66,7 +71,9 @@ export type CrewEvent =
   | { readonly type: 'run.exit'; readonly agent: string; readonly exit: ExitInfo; readonly pid: number | null }
   /** The worker thread died; its processes have been killed. */
   | { readonly type: 'worker.crashed'; readonly agent: string; readonly reason: string; readonly runMs: number; readonly pid: number | null }
-  /** A restarting slot's time has come (the interpreter's timer). */
+  /** A forced stop's processes were killed from the main thread: the worker never reported the end. */
+  | { readonly type: 'run.killed'; readonly agent: string; readonly reason: string }
+  /** Time passed: a restarting slot's `dueAt` (the interpreter's timer). */
   | { readonly type: 'restart.due'; readonly agent: string }
   | { readonly type: 'agent.stop'; readonly agent: string }
   | { readonly type: 'agent.start'; readonly agent: string }
@@ -80,8 +87,8 @@ export type Effect =
   | { readonly do: 'decision'; readonly agent: string; readonly decision: RestartDecision }
   /** Start a run (in the agent's worker; a new worker if it has none). */
   | { readonly do: 'run'; readonly agent: string; readonly reason: string }
-  /** Graceful stop of the run (stop keys, signal, grace, kill, verify). */
-  | { readonly do: 'stop'; readonly agent: string }
+  /** Graceful stop of the run (stop keys, signal, grace, kill, verify); `reason` is published with it. */
+  | { readonly do: 'stop'; readonly agent: string; readonly reason: string }
   /** Forced stop: the run's graceful stop, if any, goes straight to kill. */
   | { readonly do: 'kill'; readonly agent: string }
   | { readonly do: 'lifecycle'; readonly event: 'started' | 'stopping' | 'stopped' };
@@ -99,8 +106,8 @@ export interface Context {
 
 export function initialCrew(spec: CrewSpec): Crew {
   const slots: Record<string, Slot> = {};
-  for (const a of spec.agents) slots[a.name] = { phase: 'waiting', reason: 'dependencies ready', shown: null, history: EMPTY_HISTORY };
-  return { phase: 'idle', slots, group: EMPTY_HISTORY };
+  for (const a of spec.agents) slots[a.name] = { phase: 'waiting', reason: 'dependencies ready', deps: a.dependsOn, shown: null, history: EMPTY_HISTORY };
+  return { phase: 'idle', forced: false, slots, group: EMPTY_HISTORY };
 }
 
 /** A slot whose agent is up for its dependents. */
@@ -128,6 +135,7 @@ export function step(crew: Crew, event: CrewEvent, ctx: Context): Step {
 /** Mutable only inside one step: the slots as they become, and the effects in order. */
 class Transition {
   private phase: Crew['phase'];
+  private forced: boolean;
   private readonly slots: Record<string, Slot>;
   private group: RestartHistory;
   readonly effects: Effect[] = [];
@@ -137,12 +145,13 @@ class Transition {
     private readonly ctx: Context,
   ) {
     this.phase = before.phase;
+    this.forced = before.forced;
     this.slots = { ...before.slots };
     this.group = before.group;
   }
 
   crew(): Crew {
-    return { phase: this.phase, slots: this.slots, group: this.group };
+    return { phase: this.phase, forced: this.forced, slots: this.slots, group: this.group };
   }
 
   private slot(name: string): Slot {
@@ -184,7 +193,11 @@ class Transition {
         return this.ended(e.agent, e.exit);
       case 'worker.crashed':
         return this.workerCrashed(e);
+      case 'run.killed':
+        if (hasRun(this.slot(e.agent))) this.runEnded(e.agent, e.reason, null);
+        return;
       case 'restart.due':
+        // Nothing but time: settle() starts what is due.
         return;
       case 'agent.stop':
         return this.stopAgent(e.agent);
@@ -219,17 +232,20 @@ class Transition {
   private workerCrashed(e: Extract<CrewEvent, { type: 'worker.crashed' }>): void {
     const s = this.slot(e.agent);
     if (!hasRun(s)) return;
-    if (this.phase !== 'running' || s.phase === 'stopping') {
-      // Nothing will report the stop's end: the crash (its processes killed) is that end.
-      this.show(e.agent, 'stopped', `${e.reason}; its processes were killed`, e.pid);
-      if (this.phase === 'running' && s.phase === 'stopping' && s.relaunch) this.toRestarting(e.agent, s.relaunch);
-      else this.set(e.agent, { phase: 'stopped' });
-      return;
-    }
+    // Nothing will report the stop's end: the crash (its processes killed) is that end.
+    if (this.phase !== 'running' || s.phase === 'stopping') return this.runEnded(e.agent, `${e.reason}; its processes were killed`, e.pid);
     this.show(e.agent, 'exited', e.reason, e.pid);
     const exit: ExitInfo = { code: null, signal: null, cause: 'worker-crash', runMs: e.runMs };
     this.effects.push({ do: 'exit', agent: e.agent, pid: e.pid, exit });
     this.decide(e.agent, exit);
+  }
+
+  /** A run being stopped ended without its worker reporting it: stopped, or relaunched with its group. */
+  private runEnded(name: string, reason: string, pid: number | null): void {
+    const s = this.slot(name);
+    this.show(name, 'stopped', reason, pid);
+    if (this.phase === 'running' && s.phase === 'stopping' && s.relaunch) this.toRestarting(name, s.relaunch);
+    else this.set(name, { phase: 'stopped' });
   }
 
   /** The crashed agent's policy decides; under a group strategy, the group's budget counts. */
@@ -267,6 +283,7 @@ class Transition {
     const names = spec.strategy === 'one_for_all' ? spec.agents.map((a) => a.name).filter((n) => n !== name) : spec.strategy === 'rest_for_one' ? dependentsOf(spec, name) : [];
     return names.filter((n) => {
       const s = this.slot(n);
+      if (this.config(n).restart.policy === 'no') return false;
       return s.phase === 'running' || s.phase === 'restarting' || (s.phase === 'stopping' && s.relaunch !== undefined);
     });
   }
@@ -285,7 +302,7 @@ class Transition {
       dueAt: Math.max(relaunch.dueAt, prev?.dueAt ?? 0),
       group: [...new Set([...(prev?.group ?? []), ...relaunch.group])],
     });
-    if (s.phase === 'running') this.set(name, { phase: 'stopping', sent: false, relaunch: merged(undefined) });
+    if (s.phase === 'running') this.set(name, { phase: 'stopping', sent: false, relaunch: merged(undefined), reason });
     else if (s.phase === 'stopping') this.set(name, { ...s, relaunch: merged(s.relaunch) });
     else if (s.phase === 'restarting') this.toRestarting(name, merged(s.relaunch), reason);
   }
@@ -300,21 +317,19 @@ class Transition {
     if (this.phase !== 'running') return;
     switch (s.phase) {
       case 'running':
-        this.set(name, { phase: 'stopping', sent: true, relaunch: undefined });
-        this.effects.push({ do: 'stop', agent: name });
+        this.set(name, { phase: 'stopping', sent: true, relaunch: undefined, reason: 'stop requested' });
+        this.effects.push({ do: 'stop', agent: name, reason: 'stop requested' });
         return;
       case 'stopping':
         this.set(name, { ...s, relaunch: undefined });
         return;
       case 'restarting':
-        this.show(name, 'stopped', 'stop requested while waiting to restart');
-        this.set(name, { phase: 'stopped' });
-        // Its worker's chart waits in `exited`: it ends the run there.
-        this.effects.push({ do: 'stop', agent: name });
-        return;
       case 'waiting':
         this.show(name, 'stopped', s.shown === null ? 'stop requested before start' : 'stop requested while waiting to restart');
         this.set(name, { phase: 'stopped' });
+        // Its worker's chart (if it ran before) waits in `exited`: it ends the run there, and the
+        // sends waiting for the agent to come back fail now instead of at their timeout.
+        this.effects.push({ do: 'stop', agent: name, reason: 'stop requested' });
         return;
       default:
     }
@@ -326,22 +341,25 @@ class Transition {
     if (this.phase !== 'running') return;
     if (s.phase === 'stopped' || s.phase === 'dead' || s.phase === 'waiting') {
       this.set(name, { phase: 'running' }, { history: EMPTY_HISTORY });
+      // A fresh budget: under a group strategy the budget is the group's.
+      if (this.ctx.spec.strategy !== 'one_for_one') this.group = EMPTY_HISTORY;
       this.effects.push({ do: 'run', agent: name, reason: 'start requested' });
     }
   }
 
   private shutdown(force: boolean): void {
-    if (this.phase === 'stopped' || (this.phase === 'forcing' && force) || (this.phase === 'stopping' && !force)) return;
+    if (this.phase === 'stopped' || this.phase === 'forcing' || (this.phase === 'stopping' && !force)) return;
     if (this.phase === 'idle' || this.phase === 'running') this.effects.push({ do: 'lifecycle', event: 'stopping' });
     this.phase = force ? 'forcing' : 'stopping';
+    this.forced = force;
     for (const a of this.ctx.spec.agents) {
       const s = this.slot(a.name);
       if (s.phase === 'waiting' || s.phase === 'restarting') {
         if (s.shown !== null) this.show(a.name, 'stopped', s.phase === 'restarting' ? 'stop requested while waiting to restart' : 'stopped before its restart');
         this.set(a.name, { phase: 'stopped' });
-        if (s.phase === 'restarting') this.effects.push({ do: 'stop', agent: a.name });
+        if (s.shown !== null) this.effects.push({ do: 'stop', agent: a.name, reason: 'stop requested' });
       } else if (s.phase === 'running') {
-        this.set(a.name, { phase: 'stopping', sent: false, relaunch: undefined });
+        this.set(a.name, { phase: 'stopping', sent: false, relaunch: undefined, reason: 'stop requested' });
       } else if (s.phase === 'stopping') {
         this.set(a.name, { ...s, relaunch: undefined });
       }
@@ -352,25 +370,27 @@ class Transition {
   /** What follows from the slots as they are now: stops to send, relaunches due, starts, the end. */
   settle(): void {
     const { spec, now } = this.ctx;
-    // Dependents first: a stop is sent once nothing that depends on the agent still runs.
+    // Dependents first: a stop is sent once nothing that depends on the agent is still being
+    // stopped with it (an agent started on purpose meanwhile does not hold the others up).
     for (const a of [...spec.agents].reverse()) {
       const s = this.slot(a.name);
       if (s.phase !== 'stopping' || s.sent) continue;
-      if (dependentsOf(spec, a.name).some((d) => hasRun(this.slot(d)))) continue;
+      if (dependentsOf(spec, a.name).some((d) => this.slot(d).phase === 'stopping')) continue;
       this.set(a.name, { ...s, sent: true });
-      if (this.phase !== 'forcing') this.effects.push({ do: 'stop', agent: a.name });
+      if (this.phase !== 'forcing') this.effects.push({ do: 'stop', agent: a.name, reason: s.reason });
     }
     if (this.phase === 'running') {
       for (const a of spec.agents) {
         const s = this.slot(a.name);
         if (s.phase !== 'restarting' || s.relaunch.dueAt > now) continue;
         if (s.relaunch.group.some((n) => this.slot(n).phase === 'stopping')) continue;
-        this.set(a.name, { phase: 'waiting', reason: 'restart delay elapsed' });
+        const group = s.relaunch.group;
+        this.set(a.name, { phase: 'waiting', reason: 'restart delay elapsed', deps: a.dependsOn.filter((d) => group.includes(d)) });
       }
       // In start order, so that an agent started in this step counts for the next ones once up.
       for (const a of spec.agents) {
         const s = this.slot(a.name);
-        if (s.phase !== 'waiting' || !a.dependsOn.every((d) => isUp(this.slot(d)))) continue;
+        if (s.phase !== 'waiting' || !s.deps.every((d) => isUp(this.slot(d)))) continue;
         this.set(a.name, { phase: 'running' });
         this.effects.push({ do: 'run', agent: a.name, reason: s.reason });
       }

@@ -86,8 +86,6 @@ export class Supervisor {
   private readonly pending: CrewEvent[] = [];
   private stepping = false;
   private ending: Promise<'graceful' | 'forced'> | undefined;
-  /** A forced stop was asked for (or the shutdown deadline passed). */
-  private forced = false;
 
   constructor(
     private readonly config: OrchestraConfig,
@@ -164,7 +162,7 @@ export class Supervisor {
         return;
       }
       case 'stop':
-        this.record(e.agent).worker?.send({ type: 'agent.stop' });
+        this.record(e.agent).worker?.send({ type: 'agent.stop', reason: e.reason });
         return;
       case 'kill': {
         const r = this.record(e.agent);
@@ -183,11 +181,15 @@ export class Supervisor {
     }
   }
 
-  /** A timer exactly for each restarting slot's due time. */
+  /**
+   * A timer for each restarting slot's due time still to come. One that is due but held back (its
+   * group is still stopping) needs none: the step in which the group has stopped relaunches it.
+   */
   private syncTimers(): void {
+    const now = this.clock.now();
     for (const [name, s] of Object.entries(this.crew.slots)) {
       const t = this.timers.get(name);
-      const dueAt = s.phase === 'restarting' ? s.relaunch.dueAt : undefined;
+      const dueAt = s.phase === 'restarting' && s.relaunch.dueAt > now ? s.relaunch.dueAt : undefined;
       if (t && t.dueAt === dueAt) continue;
       if (t) this.clock.clearTimeout(t.id);
       this.timers.delete(name);
@@ -195,7 +197,7 @@ export class Supervisor {
       const id = this.clock.setTimeout(() => {
         this.timers.delete(name);
         this.dispatch({ type: 'restart.due', agent: name });
-      }, Math.max(0, dueAt - this.clock.now()));
+      }, dueAt - now);
       this.timers.set(name, { dueAt, id });
     }
   }
@@ -356,7 +358,7 @@ export class Supervisor {
       const deadline = shutdownDeadlineMs(this.config.agents);
       if (await this.until(() => this.crew.phase === 'stopped', deadline)) {
         await this.closeWorkers();
-        return this.crew.phase === 'stopped' && !this.forced ? 'graceful' : 'forced';
+        return this.crew.forced ? 'forced' : 'graceful';
       }
       const late = this.config.agents.filter((a) => this.slot(a.name).phase === 'stopping').map((a) => `${a.name} (${this.slot(a.name).shown ?? 'pending'})`);
       this.deps.logger.error({ agents: late }, `not stopped ${deadline}ms after the stop began: ${late.join(', ')}; forcing`);
@@ -373,13 +375,18 @@ export class Supervisor {
    * whole process.
    */
   async forceStop(): Promise<void> {
-    this.forced = true;
     this.dispatch({ type: 'force' });
     if (!(await this.until(() => this.crew.phase === 'stopped', FORCED_CLOSE_MS))) {
       // A worker that cannot act on the kill: its processes are killed from here.
-      const stuck = [...this.agents.values()].filter((r) => r.pid !== null);
+      const stuck = [...this.agents.values()].filter((r) => ['running', 'stopping'].includes(this.slot(r.config.name).phase));
       this.deps.logger.error({ agents: stuck.map((r) => r.config.name) }, `agents not stopped ${FORCED_CLOSE_MS}ms after the forced stop: killing their processes from the supervisor`);
-      await Promise.all(stuck.map((r) => (r.pid === null ? undefined : this.killOrphans(r, r.pid, 'forced stop, worker not answering'))));
+      await Promise.all(
+        stuck.map(async (r) => {
+          if (r.pid !== null) await this.killOrphans(r, r.pid, 'forced stop, worker not answering');
+          this.endRun(r);
+          this.dispatch({ type: 'run.killed', agent: r.config.name, reason: 'killed by the supervisor: its worker did not answer the forced stop' });
+        }),
+      );
     }
     await this.closeWorkers();
   }
@@ -502,7 +509,8 @@ export class Supervisor {
     const before = this.slot(name).phase;
     this.dispatch({ type: 'agent.start', agent: name });
     if (before === 'stopped' || before === 'dead' || before === 'waiting') {
-      await this.waitFor(name, (s) => s.phase !== 'running' || (s.shown !== null && s.shown !== 'stopped' && s.shown !== 'dead'), 'started');
+      // Until its worker reports the new run (a waiting agent shows `restarting` until then).
+      await this.waitFor(name, (s) => s.phase !== 'running' || (s.shown !== null && s.shown !== 'stopped' && s.shown !== 'dead' && s.shown !== 'restarting'), 'started');
     }
     return { state: this.slot(name).shown ?? 'pending' };
   }

@@ -19,17 +19,21 @@ const WORKER_URL = new URL('../agent/agent-worker.js', import.meta.url);
 
 export class WorkerHandle implements WorkerPort {
   private readonly worker: Worker;
-  private closedCleanly = false;
-  private ended = false;
-  private readonly closeWaiters: (() => void)[] = [];
+  /** The thread's life: running, closed by its own report, or ended (cleanly or not). */
+  private life: 'running' | 'closed' | 'ended' = 'running';
   private crashReason: string | undefined;
+  /** Settles once the worker has closed or its thread has ended, whichever comes first. */
+  private readonly gone: Promise<void>;
+  private shutdownSent = false;
 
   constructor(init: WorkerInit, private readonly listener: HandleListener) {
     this.worker = new Worker(WORKER_URL, { workerData: init, name: `agent:${init.agent.name}` });
+    let settle: () => void = () => undefined;
+    this.gone = new Promise((resolve) => (settle = resolve));
     this.worker.on('message', (msg: FromWorker) => {
       if (msg.type === 'worker.closed') {
-        this.closedCleanly = true;
-        for (const w of this.closeWaiters.splice(0)) w();
+        this.life = 'closed';
+        settle();
         void this.worker.terminate();
         return;
       }
@@ -39,14 +43,14 @@ export class WorkerHandle implements WorkerPort {
       this.crashReason = `worker error: ${err.message}`;
     });
     this.worker.on('exit', (code) => {
-      this.ended = true;
-      if (!this.closedCleanly) this.listener.crashed(this.crashReason ?? `worker thread exited with code ${code}`);
-      for (const w of this.closeWaiters.splice(0)) w();
+      if (this.life === 'running') this.listener.crashed(this.crashReason ?? `worker thread exited with code ${code}`);
+      this.life = 'ended';
+      settle();
     });
   }
 
   send(msg: ToWorker): void {
-    if (!this.ended) this.worker.postMessage(msg);
+    if (this.life !== 'ended') this.worker.postMessage(msg);
   }
 
   /**
@@ -54,10 +58,10 @@ export class WorkerHandle implements WorkerPort {
    * then is terminated: a worker is never terminated while it owns a live PTY.
    */
   shutdown(): Promise<void> {
-    if (this.ended || this.closedCleanly) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.closeWaiters.push(resolve);
+    if (this.life === 'running' && !this.shutdownSent) {
+      this.shutdownSent = true;
       this.send({ type: 'worker.shutdown' });
-    });
+    }
+    return this.gone;
   }
 }

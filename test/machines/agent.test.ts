@@ -265,12 +265,11 @@ describe('agent machine', () => {
     expect(a.actor.getSnapshot().context.exit?.cause).toBe('ready-timeout');
   });
 
-  it('agent.kill after the run ended does nothing', () => {
+  it('regression: a forced stop of a run that had already exited was dropped, and the forced shutdown waited for its fallback; agent.kill in exited ends it stopped, killing nothing', () => {
     const a = start();
     a.actor.send({ type: 'pty.exit', code: 1, signal: null });
-    a.actor.send({ type: 'agent.kill', why: 'x' });
-    expect(a.state()).toBe('exited');
-    a.actor.send({ type: 'agent.stop' });
+    a.actor.send({ type: 'agent.kill', why: 'forced stop' });
+    expect(a.state()).toBe('stopped');
     a.actor.send({ type: 'agent.kill', why: 'x' });
     expect(a.state()).toBe('stopped');
     expect(a.commands).toEqual([]);

@@ -13,6 +13,7 @@ import type { Publisher } from '../../src/bus/publisher.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Reaper } from '../../src/host/reaper.js';
 import type { ChartState } from '../../src/machines/agent.js';
+import { FORCED_CLOSE_MS } from '../../src/machines/shutdown-deadline.js';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
 import type { HandleListener, WorkerPort } from '../../src/supervisor/worker-handle.js';
 
@@ -51,12 +52,13 @@ class FakeWorker implements WorkerPort {
     this.fleet.log.push(`${msg.type} ${this.name}`);
     if (msg.type === 'agent.start') this.run(msg.reason);
     else if (msg.type === 'agent.stop') {
+      if (this.fleet.frozen.has(this.name)) return;
       if (this.state === 'exited') return this.report('stopped', 'stop requested');
       if (this.state === 'stopped') return;
       this.report('stopping', 'stop requested');
       if (!this.fleet.deaf.has(this.name)) this.report('stopped', 'stopped (signal SIGTERM)');
     } else if (msg.type === 'agent.kill') {
-      if (this.state === 'stopped' || this.state === 'exited') return;
+      if (this.state === 'stopped' || this.fleet.frozen.has(this.name)) return;
       this.report('stopped', 'stopped (signal SIGKILL)');
     }
   }
@@ -80,14 +82,24 @@ class FakeWorker implements WorkerPort {
 interface Fleet {
   log: string[];
   nextPid: number;
+  /** Agents whose stop never ends by itself (a kill still ends it). */
   deaf: Set<string>;
+  /** Workers that answer nothing, not even a kill. */
+  frozen: Set<string>;
+  /** Timers armed on the clock. */
+  timers: number;
 }
 
 function crew(agents: string, extra = '') {
   const config = parseConfig(`session: t\n${extra}agents:\n${agents}`, join(tmpdir(), 'orchestra-supervisor-test.yaml'));
+  const fleet: Fleet = { log: [], nextPid: 100, deaf: new Set(), frozen: new Set(), timers: 0 };
   const clock = new SimulatedClock();
+  const arm = clock.setTimeout.bind(clock);
+  clock.setTimeout = (fn, ms) => {
+    fleet.timers++;
+    return arm(fn, ms);
+  };
   const published: Published[] = [];
-  const fleet: Fleet = { log: [], nextPid: 100, deaf: new Set() };
   const workers = new Map<string, FakeWorker>();
   const killed: string[] = [];
   const publisher = {
@@ -355,6 +367,109 @@ describe('supervisor (simulated clock, fake workers)', () => {
     expect(c.sup.state.phase).toBe('stopped');
     expect(await graceful).toBe('forced');
     expect(c.published.filter((m) => m.kind === 'supervisor').map((m) => m.event)).toEqual(['started', 'stopping', 'stopped']);
+  });
+
+  it('regression: a relaunch due while its group still stopped re-armed a 0 ms timer in a loop; no timer is armed for a due restart', () => {
+    const c = crew(agent('a', [], FAST) + agent('x', [], FAST), 'supervision: { strategy: one_for_all }\n');
+    c.fleet.deaf.add('a');
+    c.sup.start();
+    c.ready('a', 'x');
+    c.worker('x').exit(1);
+    const armed = c.fleet.timers;
+    c.clock.increment(5000);
+    c.clock.increment(5000);
+    expect(c.fleet.timers - armed).toBe(0);
+    expect(c.shown('x')).toBe('restarting');
+    c.worker('a').report('stopped', 'stopped (signal SIGKILL)');
+    expect(c.fleet.log.slice(-2)).toEqual(['agent.start a', 'agent.start x']);
+  });
+
+  it('regression: an agent started on purpose during a group stop held the stop of its dependency for ever', async () => {
+    const c = crew(agent('a', [], FAST) + agent('b', ['a'], FAST) + agent('d', ['a'], FAST) + agent('c', [], FAST), 'supervision: { strategy: one_for_all }\n');
+    c.fleet.deaf.add('d');
+    c.sup.start();
+    c.ready('a', 'c');
+    c.ready('b', 'd');
+    void c.sup.stopAgent('b');
+    c.worker('c').exit(1);
+    // a waits for d; b is started on purpose meanwhile.
+    void c.sup.startAgent('b');
+    await c.flush();
+    expect(c.shown('b')).toBe('starting');
+    c.worker('d').report('stopped', 'stopped (signal SIGTERM)');
+    expect(c.fleet.log).toContain('agent.stop a');
+    c.clock.increment(1000);
+    expect(c.shown('a')).toBe('starting');
+  });
+
+  it('regression: a forced stop whose worker answered nothing never ended the crew stopped (no lifecycle stopped published)', async () => {
+    const c = crew(agent('a'));
+    c.fleet.frozen.add('a');
+    c.sup.start();
+    c.ready('a');
+    const forced = c.sup.forceStop();
+    await c.flush();
+    c.clock.increment(FORCED_CLOSE_MS);
+    await forced;
+    expect(c.killed).toHaveLength(1);
+    expect(c.sup.state.phase).toBe('stopped');
+    expect(c.published.filter((m) => m.kind === 'supervisor').map((m) => m.event)).toEqual(['started', 'stopping', 'stopped']);
+  });
+
+  it('a shutdown asked for after a forced stop does not turn it back into a graceful one', async () => {
+    const c = crew(agent('a'));
+    c.fleet.deaf.add('a');
+    c.sup.start();
+    c.ready('a');
+    c.fleet.frozen.add('a');
+    const forced = c.sup.forceStop();
+    void c.sup.shutdown();
+    expect(c.sup.state.phase).toBe('forcing');
+    await c.flush();
+    c.clock.increment(FORCED_CLOSE_MS);
+    await forced;
+    expect(c.sup.state).toMatchObject({ phase: 'stopped', forced: true });
+  });
+
+  it('a stop of an agent waiting to be relaunched reaches its worker (its waiting sends fail now)', async () => {
+    const c = crew(agent('a', [], FAST) + agent('b', ['a'], FAST), 'supervision: { strategy: rest_for_one }\n');
+    c.sup.start();
+    c.ready('a');
+    c.ready('b');
+    c.worker('a').exit(1);
+    c.clock.increment(1000);
+    expect(c.sup.state.slots.b?.phase).toBe('waiting');
+    c.fleet.log.length = 0;
+    await c.sup.stopAgent('b');
+    expect(c.fleet.log).toEqual(['agent.stop b']);
+  });
+
+  it('one_for_one: a restart does not wait for a dependency that is stopped (it did not before group strategies)', () => {
+    const c = crew(agent('a', [], FAST) + agent('b', ['a'], FAST));
+    c.sup.start();
+    c.ready('a');
+    c.ready('b');
+    void c.sup.stopAgent('a');
+    c.worker('b').exit(1);
+    c.clock.increment(1000);
+    expect(c.fleet.log.at(-1)).toBe('agent.start b');
+  });
+
+  it('group strategies leave agents with restart "no" alone; start of a dead agent gives the group a fresh budget', async () => {
+    const once = '    restart: { policy: always, backoff: { initial: 1s, jitter: 0 } }\n';
+    const c = crew(agent('a', [], once) + agent('n', [], '    restart: { policy: "no" }\n'), 'supervision: { strategy: one_for_all, budget: { max_restarts: 1, window: 1m } }\n');
+    c.sup.start();
+    c.ready('a', 'n');
+    c.worker('a').exit(1);
+    expect(c.decisions().map((d) => d.agent)).toEqual(['a']);
+    expect(c.shown('n')).toBe('ready');
+    c.clock.increment(1000);
+    c.worker('a').exit(1);
+    expect(c.shown('a')).toBe('dead');
+    void c.sup.startAgent('a');
+    await c.flush();
+    c.worker('a').exit(1);
+    expect(c.decisions().at(-1)).toMatchObject({ agent: 'a', action: 'restart' });
   });
 
   it('the shutdown deadline turns a graceful stop that cannot finish into a forced one, on the clock', async () => {
