@@ -1,7 +1,8 @@
 /**
  * The rendered screen of an agent (headless xterm), used for readiness detection and to answer
- * the queries TUIs send at start-up and wait on (DA1/DA2/CPR/DSR are answered by xterm itself;
- * OSC 10/11 colours and XTVERSION are added here), as tmux does for its panes.
+ * the queries TUIs send at start-up and wait on, as tmux does for its panes. xterm itself answers
+ * DA1/DA2, CPR/DSR and DECRQM; the ones it leaves to its embedder are answered here: colours
+ * (OSC 4/10/11/12), XTVERSION, XTGETTCAP, the kitty keyboard flags and modifyOtherKeys.
  *
  * Parsing is slower than the kernel PTY (~30 vs ~50 MB/s here) and shares the worker thread with
  * the PTY reads, so the model is off the lossless path: small amounts are parsed at once (query
@@ -17,6 +18,62 @@ const FLOOD_PAUSE_MS = 100;
 /** Under a flood, only the newest bytes are parsed (~0.5 ms of parsing, shorter than the PTY's slack). */
 const KEEP = 16 * 1024;
 const ST = '\x1b\\';
+const BEL = 0x07;
+const ESC = 0x1b;
+const NOTHING = Buffer.alloc(0);
+/** Default foreground, background and cursor colours (OSC 10, 11, 12): white on black. */
+const SPECIAL_COLOURS: Readonly<Record<number, string>> = {
+  10: 'rgb:ffff/ffff/ffff',
+  11: 'rgb:0000/0000/0000',
+  12: 'rgb:ffff/ffff/ffff',
+};
+/** xterm's 16 named colours (0xrrggbb), the start of the palette that TERM=xterm-256color promises. */
+const NAMED_COLOURS = [
+  0x000000, 0xcd0000, 0x00cd00, 0xcdcd00, 0x0000ee, 0xcd00cd, 0x00cdcd, 0xe5e5e5,
+  0x7f7f7f, 0xff0000, 0x00ff00, 0xffff00, 0x5c5cff, 0xff00ff, 0x00ffff, 0xffffff,
+];
+/**
+ * XTGETTCAP answers, by terminfo and termcap name: the agent's TERM and what the model renders
+ * (RGB is a boolean capability, answered without a value).
+ */
+const CAPABILITIES: Readonly<Record<string, string | true>> = {
+  TN: 'xterm-256color',
+  name: 'xterm-256color',
+  Co: '256',
+  colors: '256',
+  RGB: true,
+};
+/** The five progressive enhancement flags the kitty keyboard protocol defines. */
+const KITTY_FLAGS = 0b11111;
+/** Entries in each screen's kitty keyboard stack, as in kitty: a push beyond drops the oldest. */
+const KITTY_STACK_DEPTH = 8;
+
+/** Palette entry `n` of xterm's 256 colours (16 named, a 6×6×6 cube, 24 greys) as `rgb:rrrr/gggg/bbbb`. */
+function paletteColour(n: number): string {
+  const named = NAMED_COLOURS[n];
+  const cube = (v: number) => (v === 0 ? 0 : 55 + 40 * v);
+  const rgb =
+    named !== undefined ? [named >> 16, (named >> 8) & 0xff, named & 0xff]
+    : n < 232 ? [Math.floor((n - 16) / 36), Math.floor((n - 16) / 6) % 6, (n - 16) % 6].map(cube)
+    : Array<number>(3).fill(8 + 10 * (n - 232));
+  return `rgb:${rgb.map((v) => v.toString(16).padStart(2, '0').repeat(2)).join('/')}`;
+}
+
+/** XTGETTCAP's answer for one hex-encoded name: `DCS 1 + r name[=value] ST`, or `DCS 0 + r name ST`. */
+function capabilityAnswer(hexName: string): string {
+  const value = /^(?:[0-9a-fA-F]{2})+$/.test(hexName)
+    ? CAPABILITIES[Buffer.from(hexName, 'hex').toString('latin1')]
+    : undefined;
+  if (value === undefined) return `\x1bP0+r${hexName}${ST}`;
+  if (value === true) return `\x1bP1+r${hexName}${ST}`;
+  return `\x1bP1+r${hexName}=${Buffer.from(value, 'latin1').toString('hex').toUpperCase()}${ST}`;
+}
+
+/** A numeric parameter of a CSI sequence, `fallback` when it is absent or 0 (xterm's "default"). */
+function param(params: (number | number[])[], i: number, fallback: number): number {
+  const p = params[i];
+  return typeof p === 'number' && p !== 0 ? p : fallback;
+}
 
 export class TerminalModel {
   private readonly term: xterm.Terminal;
@@ -25,6 +82,13 @@ export class TerminalModel {
   private phase: 'idle' | 'parsing' | 'paused' = 'idle';
   private pauseTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The chunk xterm is parsing, and how far in it the answered OSC queries end. */
+  private chunk = NOTHING;
+  private oscSeen = 0;
+  /** Kitty keyboard flags pushed by the program; the main and the alternate screen each have their own. */
+  private readonly keyboardStacks = { normal: [] as number[], alternate: [] as number[] };
+  /** xterm's modifyOtherKeys level, as last set by the program (XTMODKEYS). */
+  private modifyOtherKeys = 0;
   /** Bytes never parsed because a flood outran the parser. */
   skipped = 0;
 
@@ -38,20 +102,110 @@ export class TerminalModel {
   ) {
     this.term = new xterm.Terminal({ cols, rows, allowProposedApi: true, scrollback: 0, logLevel: 'off' });
     this.term.onData((d) => this.reply(d));
-    // OSC 10/11 "?" asks for the default foreground/background colour.
-    this.term.parser.registerOscHandler(10, (data) => this.answerColour(10, data, 'ffff/ffff/ffff'));
-    this.term.parser.registerOscHandler(11, (data) => this.answerColour(11, data, '0000/0000/0000'));
+    this.answerQueries();
+  }
+
+  private answerQueries(): void {
+    const parser = this.term.parser;
+    // OSC 10/11/12 "?" asks for a default colour; "?;?" asks for the next one too, as xterm reads it.
+    for (const code of [10, 11, 12]) parser.registerOscHandler(code, (data) => this.answerSpecialColours(code, data));
+    parser.registerOscHandler(4, (data) => this.answerPalette(data));
     // XTVERSION: CSI > q  →  DCS > | name(version) ST
-    this.term.parser.registerCsiHandler({ prefix: '>', final: 'q' }, () => {
+    parser.registerCsiHandler({ prefix: '>', final: 'q' }, () => {
       this.reply(`\x1bP>|orchestra(${VERSION})${ST}`);
+      return true;
+    });
+    // XTGETTCAP: DCS + q hex(name);hex(name)… ST, one answer per name (as foot gives).
+    parser.registerDcsHandler({ intermediates: '+', final: 'q' }, (data) => {
+      for (const hexName of data.split(';')) this.reply(capabilityAnswer(hexName));
+      return true;
+    });
+    // Kitty keyboard protocol: CSI ? u asks for the flags in force; CSI > f u pushes, CSI < n u
+    // pops, CSI = f ; mode u sets (1), adds (2) or removes (3) flags in the top entry.
+    parser.registerCsiHandler({ prefix: '?', final: 'u' }, () => {
+      this.reply(`\x1b[?${this.keyboardFlags()}u`);
+      return true;
+    });
+    parser.registerCsiHandler({ prefix: '>', final: 'u' }, (params) => {
+      const stack = this.keyboardStack();
+      stack.push(param(params, 0, 0) & KITTY_FLAGS);
+      if (stack.length > KITTY_STACK_DEPTH) stack.shift();
+      return true;
+    });
+    parser.registerCsiHandler({ prefix: '<', final: 'u' }, (params) => {
+      const stack = this.keyboardStack();
+      stack.splice(Math.max(0, stack.length - param(params, 0, 1)));
+      return true;
+    });
+    parser.registerCsiHandler({ prefix: '=', final: 'u' }, (params) => {
+      const flags = param(params, 0, 0) & KITTY_FLAGS;
+      const mode = param(params, 1, 1);
+      const now = this.keyboardFlags();
+      const next = mode === 2 ? now | flags : mode === 3 ? now & ~flags : flags;
+      const stack = this.keyboardStack();
+      stack.splice(Math.max(0, stack.length - 1), 1, next);
+      return true;
+    });
+    // modifyOtherKeys: CSI > 4 ; v m sets it (CSI > 4 m resets it), XTQMODKEYS CSI ? 4 m asks.
+    // Gemini's "CSI > 4 ; ? m" is malformed and ignored, by xterm.js as by tmux: its DA1 sentinel
+    // then tells it the level is 0, which is what it would be told here.
+    parser.registerCsiHandler({ prefix: '>', final: 'm' }, (params) => {
+      if (params[0] === 4) this.modifyOtherKeys = param(params, 1, 0);
+      return true;
+    });
+    parser.registerCsiHandler({ prefix: '?', final: 'm' }, (params) => {
+      if (params[0] !== 4) return false;
+      this.reply(`\x1b[>4;${this.modifyOtherKeys}m`);
       return true;
     });
   }
 
-  private answerColour(code: number, data: string, rgb: string): boolean {
-    if (data !== '?') return false;
-    this.reply(`\x1b]${code};rgb:${rgb}${ST}`);
+  private keyboardStack(): number[] {
+    return this.keyboardStacks[this.term.buffer.active.type];
+  }
+
+  private keyboardFlags(): number {
+    return this.keyboardStack().at(-1) ?? 0;
+  }
+
+  private answerSpecialColours(code: number, data: string): boolean {
+    const items = data.split(';');
+    if (!items.includes('?')) return false;
+    const end = this.oscTerminator(code, data);
+    items.forEach((item, i) => {
+      const colour = SPECIAL_COLOURS[code + i];
+      if (item === '?' && colour) this.reply(`\x1b]${code + i};${colour}${end}`);
+    });
     return true;
+  }
+
+  /** OSC 4 ; n ; ? (any number of pairs): one answer per entry asked, as xterm gives. */
+  private answerPalette(data: string): boolean {
+    const items = data.split(';');
+    const asked: number[] = [];
+    for (let i = 0; i + 1 < items.length; i += 2) {
+      const n = Number(items[i]);
+      if (items[i + 1] === '?' && /^\d+$/.test(items[i] ?? '') && n < 256) asked.push(n);
+    }
+    if (asked.length === 0) return false;
+    const end = this.oscTerminator(4, data);
+    for (const n of asked) this.reply(`\x1b]4;${n};${paletteColour(n)}${end}`);
+    return true;
+  }
+
+  /**
+   * BEL or ST, whichever ended the OSC being handled: xterm answers in kind, and some programs
+   * read only the terminator they sent. xterm.js does not tell its handlers, so this finds it in
+   * the chunk being parsed; an OSC holds neither BEL nor ESC, so it ends at the first of them
+   * after its text, or, when it began in an earlier chunk, at the first of them in this one.
+   */
+  private oscTerminator(code: number, data: string): string {
+    const text = `\x1b]${code};${data}`;
+    const at = this.chunk.indexOf(text, this.oscSeen, 'latin1');
+    let end = at < 0 ? this.oscSeen : at + text.length;
+    while (end < this.chunk.length && this.chunk[end] !== BEL && this.chunk[end] !== ESC) end++;
+    this.oscSeen = end + 1;
+    return this.chunk[end] === BEL ? '\x07' : ST;
   }
 
   /**
@@ -86,7 +240,10 @@ export class TerminalModel {
     const chunk = Buffer.concat(this.backlog, this.backlogBytes);
     this.backlog = [];
     this.backlogBytes = 0;
+    this.chunk = chunk;
+    this.oscSeen = 0;
     this.term.write(chunk, () => {
+      this.chunk = NOTHING;
       if (this.closed) return;
       this.onParsed();
       if (this.backlogBytes < FLOOD_BYTES) {

@@ -23,3 +23,132 @@ describe('TerminalModel', () => {
     model.close();
   });
 });
+
+/** What the model answers to `writes`, each write parsed (as its own chunk) before the next is made. */
+async function answersTo(...writes: string[]): Promise<string[]> {
+  const answers: string[] = [];
+  let parsed = () => undefined as void;
+  const model = new TerminalModel(80, 24, (data) => answers.push(data), () => parsed());
+  for (const data of writes) {
+    const done = new Promise<void>((resolve) => (parsed = resolve));
+    model.write(Buffer.from(data, 'latin1'));
+    await done;
+  }
+  model.close();
+  return answers;
+}
+
+const ST = '\x1b\\';
+const hex = (name: string) => Buffer.from(name, 'latin1').toString('hex');
+
+describe('TerminalModel answers the queries agent CLIs wait on at start-up', () => {
+  it("gemini-cli's probe is answered in order, before its DA1 sentinel", async () => {
+    // Its malformed modifyOtherKeys query "CSI > 4 ; ? m" goes unanswered, as in tmux.
+    expect(await answersTo('\x1b[?u\x1b]11;?\x1b\\\x1b[>q\x1b[>4;?m\x1b[c')).toEqual([
+      '\x1b[?0u',
+      `\x1b]11;rgb:0000/0000/0000${ST}`,
+      `\x1bP>|orchestra(0.1.0)${ST}`,
+      '\x1b[?1;2c',
+    ]);
+  });
+
+  it('kitty keyboard: CSI ? u gets the flags pushed, set and popped, each screen its own stack', async () => {
+    expect(
+      await answersTo(
+        '\x1b[?u',
+        '\x1b[>1u\x1b[?u',
+        '\x1b[>31u\x1b[?u',
+        '\x1b[=4;3u\x1b[?u', // remove flag 4
+        '\x1b[=4;2u\x1b[?u', // add it back
+        '\x1b[=8u\x1b[?u', // set to 8
+        '\x1b[?1049h\x1b[?u\x1b[>3u\x1b[?u', // the alternate screen starts empty
+        '\x1b[?1049l\x1b[?u',
+        '\x1b[<u\x1b[?u',
+        '\x1b[<5u\x1b[?u', // popping more than was pushed leaves no flags
+        '\x1b[=5u\x1b[?u', // setting with an empty stack
+      ),
+    ).toEqual(['\x1b[?0u', '\x1b[?1u', '\x1b[?31u', '\x1b[?27u', '\x1b[?31u', '\x1b[?8u', '\x1b[?0u', '\x1b[?3u', '\x1b[?8u', '\x1b[?1u', '\x1b[?0u', '\x1b[?5u']);
+  });
+
+  it('kitty keyboard: a push beyond 8 entries drops the oldest', async () => {
+    const pushes = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((f) => `\x1b[>${f}u`).join('');
+    expect(await answersTo(`${pushes}\x1b[<7u\x1b[?u`, '\x1b[<u\x1b[?u')).toEqual(['\x1b[?2u', '\x1b[?0u']);
+  });
+
+  it('modifyOtherKeys: CSI ? 4 m gets the level last set', async () => {
+    expect(await answersTo('\x1b[?4m', '\x1b[>4;2m\x1b[?4m', '\x1b[>4m\x1b[?4m')).toEqual([
+      '\x1b[>4;0m',
+      '\x1b[>4;2m',
+      '\x1b[>4;0m',
+    ]);
+  });
+
+  it('XTGETTCAP: the names it knows get their value, an unknown one the "invalid" answer', async () => {
+    const names = ['TN', 'name', 'Co', 'colors', 'RGB', 'Ms'].map(hex).join(';');
+    expect(await answersTo(`\x1bP+q${names}${ST}`, `\x1bP+qzz${ST}`)).toEqual([
+      `\x1bP1+r544e=${hex('xterm-256color').toUpperCase()}${ST}`,
+      `\x1bP1+r6e616d65=${hex('xterm-256color').toUpperCase()}${ST}`,
+      `\x1bP1+r436f=323536${ST}`,
+      `\x1bP1+r636f6c6f7273=323536${ST}`,
+      `\x1bP1+r524742${ST}`,
+      `\x1bP0+r4d73${ST}`,
+      `\x1bP0+rzz${ST}`,
+    ]);
+  });
+
+  it('OSC 4: palette entries (named, cube, grey) in one query, each answered', async () => {
+    expect(await answersTo(`\x1b]4;1;?;12;?;196;?;244;?${ST}`)).toEqual([
+      `\x1b]4;1;rgb:cdcd/0000/0000${ST}`,
+      `\x1b]4;12;rgb:5c5c/5c5c/ffff${ST}`,
+      `\x1b]4;196;rgb:ffff/0000/0000${ST}`,
+      `\x1b]4;244;rgb:8080/8080/8080${ST}`,
+    ]);
+  });
+
+  it('OSC 10/11/12: default colours; "?;?" asks for the next colour too', async () => {
+    expect(await answersTo(`\x1b]12;?${ST}`, `\x1b]10;?;?${ST}`)).toEqual([
+      `\x1b]12;rgb:ffff/ffff/ffff${ST}`,
+      `\x1b]10;rgb:ffff/ffff/ffff${ST}`,
+      `\x1b]11;rgb:0000/0000/0000${ST}`,
+    ]);
+  });
+
+  it('an OSC query ended by BEL is answered with BEL, one ended by ST with ST, even side by side', async () => {
+    expect(await answersTo(`\x1b]11;?\x07\x1b]11;?${ST}\x1b]4;0;?\x07\x1b]10;?\x07`)).toEqual([
+      '\x1b]11;rgb:0000/0000/0000\x07',
+      `\x1b]11;rgb:0000/0000/0000${ST}`,
+      '\x1b]4;0;rgb:0000/0000/0000\x07',
+      '\x1b]10;rgb:ffff/ffff/ffff\x07',
+    ]);
+  });
+
+  it('queries split across two writes are answered once, OSCs in kind', async () => {
+    expect(
+      await answersTo(
+        '\x1b[?', 'u',
+        '\x1b]11', ';?\x07',
+        '\x1b]11;?\x1b', '\\',
+        `\x1bP+q54`, `4e${ST}`,
+        '\x1b]4;1;', `?${ST}text`,
+      ),
+    ).toEqual([
+      '\x1b[?0u',
+      '\x1b]11;rgb:0000/0000/0000\x07',
+      `\x1b]11;rgb:0000/0000/0000${ST}`,
+      `\x1bP1+r544e=${hex('xterm-256color').toUpperCase()}${ST}`,
+      `\x1b]4;1;rgb:cdcd/0000/0000${ST}`,
+    ]);
+  });
+
+  it('DECRQM is answered by xterm itself (mode set, reset, unknown)', async () => {
+    expect(await answersTo('\x1b[?2004$p', '\x1b[?2004h\x1b[?2004$p', '\x1b[?9999$p')).toEqual([
+      '\x1b[?2004;2$y',
+      '\x1b[?2004;1$y',
+      '\x1b[?9999;0$y',
+    ]);
+  });
+
+  it('setting colours is not a query: nothing is answered', async () => {
+    expect(await answersTo(`\x1b]11;#102030${ST}\x1b]4;1;#ff0000\x07\x1b]10;rgb:ff/ff/ff\x07hello`)).toEqual([]);
+  });
+});
