@@ -8,7 +8,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createActor } from 'xstate';
 import { encodeOutput } from '../bus/protocol.js';
-import { agentMachine, type ChartState, publicState, stopDeadlineMs } from '../machines/agent.js';
+import { BLOCKED_KINDS } from '../config/schema.js';
+import { type AgentEvent, agentMachine, type Blocked, type BlockedKind, type ChartState, publicState, stopDeadlineMs } from '../machines/agent.js';
+import { compileSignatures, NO_VERDICT, sameVerdict, type ScreenVerdict, screenVerdict } from '../machines/screen-verdict.js';
 import { OutputLog } from './output-log.js';
 import { activityWindowFor, OutputPipeline } from './output-pipeline.js';
 import { InputQueue } from './input-queue.js';
@@ -32,7 +34,7 @@ const ring = new RingBuffer(agent.log.ringSize);
 const outputLog = new OutputLog(agent.log.file, agent.log.maxSize, agent.log.keep, (err) =>
   log('error', `cannot write the output log ${agent.log.file}: ${err.message}`),
 );
-const readyPattern = agent.readyPattern ? new RegExp(agent.readyPattern, 'm') : undefined;
+const signatures = compileSignatures(agent.blocked.signatures, agent.readyPattern);
 
 let model: TerminalModel | undefined;
 let outputSeq = init.outputSeq;
@@ -90,6 +92,12 @@ function onSidecar(item: SidecarItem): void {
     sidecarFlush ??= setImmediate(flushSidecar);
     return;
   }
+  const blocked = item.type === 'blocked' ? blockedEvent(item.event) : undefined;
+  if (blocked) {
+    flushSidecar();
+    actor.send(blocked);
+    return;
+  }
   const drives = Object.hasOwn(MACHINE_EVENTS, item.type) ? MACHINE_EVENTS[item.type] : undefined;
   const beat = item.type === 'heartbeat' || item.type === 'progress';
   if (!drives && !beat) {
@@ -100,6 +108,13 @@ function onSidecar(item: SidecarItem): void {
   flushSidecar();
   if (beat) actor.send({ type: 'sidecar.heartbeat' });
   if (drives) actor.send({ type: drives });
+}
+
+/** `{"type":"blocked","on":"permission","text":"…"}`: the agent (its hooks) waits for a human. */
+function blockedEvent(event: Record<string, unknown>): AgentEvent | undefined {
+  const on = event.on;
+  if (typeof on !== 'string' || !(BLOCKED_KINDS as readonly string[]).includes(on)) return undefined;
+  return { type: 'sidecar.blocked', on: on as BlockedKind, evidence: typeof event.text === 'string' ? [event.text.slice(0, 200)] : [] };
 }
 
 const sidecar = new SidecarServer(agent.sidecar.path, agent.sidecar.maxLine, onSidecar);
@@ -134,11 +149,18 @@ function injectFault(): void {
   }
 }
 
-/** Readiness by screen pattern: only while starting, on the rendered screen (not the byte stream). */
+/**
+ * What the rendered screen says (blocked on a dialog, ready, nothing), told to the chart when it
+ * changes: the chart decides once it has held. The byte stream is never matched, only the screen.
+ */
+let verdict: ScreenVerdict = NO_VERDICT;
+const evidenceOf = (v: ScreenVerdict) => (v.kind === 'none' ? '' : v.evidence.join('\n'));
 function checkScreen(): void {
-  if (!readyPattern || !model) return;
-  if (publicState(actor.getSnapshot().value) !== 'starting') return;
-  if (readyPattern.test(model.screenText())) actor.send({ type: 'screen.ready' });
+  if (!model || (signatures.blocked.length === 0 && !signatures.ready)) return;
+  const now = screenVerdict(model.screenText(), signatures);
+  if (sameVerdict(now, verdict) && evidenceOf(now) === evidenceOf(verdict)) return;
+  verdict = now;
+  actor.send({ type: 'screen.seen', verdict: now });
 }
 
 const input = new InputQueue(agent.input, {
@@ -151,27 +173,43 @@ const input = new InputQueue(agent.input, {
 
 const faults = testFaults(agent.name);
 const pty = faults.has('lose-stop') ? losingStops(ptyActor) : ptyActor;
-const actor = createActor(agentMachine.provide({ actors: { pty } }), {
+/** blocked.after passed: the bus says so (and how long, on what); an interrupt if so configured. */
+function escalate(blocked: Blocked | null): void {
+  if (!blocked) return;
+  post({ type: 'escalation', on: blocked.on, evidence: blocked.evidence, forMs: agent.blocked.afterMs, then: agent.blocked.then });
+  if (agent.blocked.then === 'interrupt') io.write('\x03');
+}
+
+const actor = createActor(agentMachine.provide({ actors: { pty }, actions: { escalate: ({ context }) => escalate(context.blocked) } }), {
   input: {
-    hasReadyPattern: readyPattern !== undefined,
+    hasReadyPattern: agent.readyPattern !== undefined,
     readyTimeoutMs: agent.readyTimeoutMs,
     idleAfterMs: agent.idleAfterMs,
     busyAfterMs: agent.busyAfterMs,
     stopDeadlineMs: stopDeadlineMs(agent.stop),
     hangTimeoutMs: agent.sidecar.hangTimeoutMs,
+    screenHoldMs: agent.blocked.holdMs,
+    blockedAfterMs: agent.blocked.afterMs,
+    blockedThen: agent.blocked.then,
   },
 });
 
 let last: ChartState | null = null;
+/** What the last published `blocked` was on (a change of dialog is news too). */
+let lastBlocked: string | undefined;
 /** The host's own lifecycle (the agent's is the chart): serving until asked to shut down. */
 let host: 'serving' | 'shutting-down' | 'closed' = 'serving';
 
 actor.subscribe((snap) => {
   const to = publicState(snap.value);
-  if (to === last) return;
+  const b = to === 'blocked' ? snap.context.blocked : null;
+  const on = b ? `${b.on}\n${b.evidence.join('\n')}` : undefined;
+  if (to === last && on === lastBlocked) return;
   last = to;
-  post({ type: 'state', to, reason: snap.context.reason, pid: snap.context.pid });
-  input.stateChanged(to);
+  lastBlocked = on;
+  const blocked = b ? { on: b.on, evidence: b.evidence, ...(b.resets ? { resets: b.resets } : {}) } : undefined;
+  post({ type: 'state', to, reason: snap.context.reason, pid: snap.context.pid, ...(blocked ? { blocked } : {}) });
+  input.stateChanged(to, b?.on);
   if (to === 'exited' && snap.context.exit) {
     const { code, signal, cause } = snap.context.exit;
     post({ type: 'exit', pid: snap.context.pid, code, signal, cause });

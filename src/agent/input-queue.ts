@@ -41,6 +41,8 @@ export class InputQueue {
   private writing = false;
   private readonly held: (string | Buffer)[] = [];
   private state: PublicState = 'starting';
+  /** While blocked: on what (a dialog is on screen; text typed now would answer it). */
+  private blockedOn: string | undefined;
   private readonly timers: NonNullable<InputIo['timers']>;
 
   constructor(
@@ -62,6 +64,7 @@ export class InputQueue {
     }
     if (this.queue.length >= MAX_QUEUED) return this.io.outcome(req.id, 'refused', `${MAX_QUEUED} inputs are already queued for this agent`);
     if (!this.reachable(req.mode)) return this.io.outcome(req.id, 'agent-not-running', `the agent is ${this.state}`);
+    if (req.mode === 'now' && this.state === 'blocked') return this.refuseBlocked(req.id);
     const timer = this.timers.setTimeout(() => this.expire(req.id), req.timeoutMs);
     this.queue.push({ req, timer });
     this.pump();
@@ -81,8 +84,9 @@ export class InputQueue {
     else this.io.outcome(id, 'delivered', 'written to the terminal');
   }
 
-  stateChanged(to: PublicState): void {
+  stateChanged(to: PublicState, blockedOn?: string): void {
     this.state = to;
+    this.blockedOn = blockedOn;
     if (LIVE.has(to) || RETURNING.has(to)) return this.pump();
     // Stopping, stopped, dead: nobody will be there to read it.
     this.failAll('agent-not-running', `the agent is ${to}`);
@@ -96,6 +100,11 @@ export class InputQueue {
 
   private reachable(mode: SendRequest['mode']): boolean {
     return LIVE.has(this.state) || (mode === 'wait-idle' && RETURNING.has(this.state));
+  }
+
+  /** Never typed into a dialog: a send that would not wait for the agent is refused while it is blocked. */
+  private refuseBlocked(id: string): void {
+    this.io.outcome(id, 'refused', `agent-blocked: ${this.blockedOn ?? 'unknown'}: the agent waits on a dialog; nothing was typed (a send that waits for the agent to be ready is delivered once it is)`);
   }
 
   private failAll(outcome: FinalOutcome, reason: string): void {
@@ -116,6 +125,12 @@ export class InputQueue {
     if (this.writing) return;
     const next = this.queue[0];
     if (!next) return;
+    if (next.req.mode === 'now' && this.state === 'blocked') {
+      this.queue.shift();
+      this.timers.clearTimeout(next.timer);
+      this.refuseBlocked(next.req.id);
+      return this.pump();
+    }
     const go = next.req.mode === 'now' ? LIVE.has(this.state) : this.state === 'ready';
     if (!go) return;
     this.queue.shift();

@@ -1,5 +1,5 @@
 /** Messages between the supervisor (main thread) and an agent worker: one union per direction. */
-import type { InputOutcome, OutputPart } from '../bus/protocol.js';
+import type { AlertBody, BlockedInfo, InputOutcome, OutputPart } from '../bus/protocol.js';
 import type { AgentConfig } from '../config/types.js';
 import type { ChartState, ExitCause } from '../machines/agent.js';
 
@@ -71,7 +71,9 @@ export type FromWorker =
    * The chart's state changed. The chart ends a run at `exited`; the supervisor publishes its own
    * states (`restarting`, `dead`) between these, so it computes each change's `from` itself.
    */
-  | { type: 'state'; to: ChartState; reason: string; pid: number | null }
+  | { type: 'state'; to: ChartState; reason: string; pid: number | null; blocked?: BlockedInfo }
+  /** blocked.after passed (published as an `alert`). */
+  | ({ type: 'escalation' } & Omit<AlertBody, 'kind' | 'alert'>)
   | { type: 'spawned'; pid: number }
   /** The run ended (its length is the supervisor's to measure, from `spawned`). */
   | { type: 'exit'; pid: number | null; code: number | null; signal: string | null; cause: ExitCause }

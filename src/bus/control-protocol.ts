@@ -8,7 +8,7 @@
  * Reply:   `{id, ok: true, result}` or `{id, ok: false, error: {code, message}}`.
  */
 import { z } from 'zod';
-import type { PublicState } from '../machines/agent.js';
+import type { BlockedInfo, PublicState } from '../machines/agent.js';
 import type { InputOutcome, Message } from './protocol.js';
 
 export const CONTROL_VERSION = 1;
@@ -73,6 +73,8 @@ export interface AgentStatus {
   readonly lastExit: { readonly code: number | null; readonly signal: string | null; readonly at: number } | null;
   /** Sends accepted and not yet delivered or failed. */
   readonly queued: number;
+  /** While `blocked`: on what, since when (ms since the epoch), and the evidence. */
+  readonly blocked?: BlockedInfo & { readonly since: number };
 }
 
 export interface InputResult {

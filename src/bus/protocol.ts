@@ -6,7 +6,9 @@
  * Topics are `KIND/AGENT/` (`supervisor/` has no agent). The trailing slash makes prefix
  * subscriptions exact: `state/a/` never matches agent `ab`, `state/` matches every agent.
  */
-import type { PublicState } from '../machines/agent.js';
+import type { BlockedInfo, PublicState } from '../machines/agent.js';
+
+export type { BlockedInfo };
 import type { ExitInfo } from '../machines/exit.js';
 import type { RestartDecision } from '../machines/restart-policy.js';
 import { pack, packr, unpack, wireInt } from './msgpack.js';
@@ -41,6 +43,15 @@ export interface StateBody {
   readonly to: PublicState;
   readonly reason: string;
   readonly pid: number | null;
+  /** With `to: blocked`: what the agent waits on, the screen lines (or hook text) that say so. */
+  readonly blocked?: BlockedInfo;
+}
+/** Something a human should look at: an agent blocked for `blocked.after` (then what orchestra does about it). */
+export interface AlertBody extends BlockedInfo {
+  readonly kind: 'alert';
+  readonly alert: 'blocked';
+  readonly forMs: number;
+  readonly then: 'none' | 'interrupt' | 'restart';
 }
 export interface ExitBody extends ExitInfo {
   readonly kind: 'exit';
@@ -99,6 +110,7 @@ export type Bodies = KindChecked<{
   sidecar: SidecarBody;
   drops: DropsBody;
   supervisor: SupervisorBody;
+  alert: AlertBody;
 }>;
 export type Kind = keyof Bodies;
 export type BodyOf<K extends Kind> = Bodies[K];
@@ -116,6 +128,7 @@ const KIND_NAMES: { readonly [K in Kind]: K } = {
   sidecar: 'sidecar',
   drops: 'drops',
   supervisor: 'supervisor',
+  alert: 'alert',
 };
 /** Every kind, for validating names at the edge (CLI flags) and listing them. */
 export const KINDS: readonly Kind[] = Object.values(KIND_NAMES);

@@ -58,7 +58,10 @@ export function toLine(msg: Message, gap: number): string {
   let body: string;
   switch (msg.kind) {
     case 'state':
-      body = `${msg.from ?? 'new'} -> ${msg.to} (${msg.reason})${msg.pid ? ` pid ${msg.pid}` : ''}`;
+      body = `${msg.from ?? 'new'} -> ${msg.to}${msg.blocked ? ` on ${msg.blocked.on}` : ''} (${msg.reason})${msg.pid ? ` pid ${msg.pid}` : ''}`;
+      break;
+    case 'alert':
+      body = `blocked on ${msg.on} for ${formatDuration(msg.forMs)}${msg.then === 'none' ? '' : `; ${msg.then}`}: ${msg.evidence[0] ?? ''}`;
       break;
     case 'exit':
       body = `${msg.signal ?? `code ${msg.code}`} (cause ${msg.cause}, ran ${formatDuration(msg.runMs)})`;

@@ -29,7 +29,7 @@ export function psTable(agents: readonly AgentStatus[], now = Date.now()): strin
     const exit = a.lastExit ? (a.lastExit.signal ?? String(a.lastExit.code)) : '-';
     rows.push([
       a.name,
-      a.state,
+      a.blocked ? `blocked (${a.blocked.on}, ${formatDuration(now - a.blocked.since)})` : a.state,
       a.pid === null ? '-' : String(a.pid),
       a.startedAt === null ? '-' : formatDuration(now - a.startedAt),
       String(a.restarts),

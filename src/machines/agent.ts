@@ -4,15 +4,20 @@
  * worker in production, a fake in tests).
  *
  *   live.run: starting → ready ⇄ busy           (live invokes the PTY)
+ *   live.run: starting | ready | busy → blocked  (a dialog waits for a human: permission, login, …)
  *   live.run: stopping → stopped                (deliberate: never a crash)
  *   live.run: aborting → exited                 (ready timeout or hang: a failure)
  *   live.watchdog: unarmed ⇄ armed              (hang detection, beside the run)
+ *   live.screen: steady ⇄ holding               (a screen verdict counts once it has held)
  *   exited | stopped → live on agent.start      (whether and when is the supervisor's decision)
  */
 import { and, assign, fromCallback, not, or, raise, sendTo, setup, stateIn, type StateValue, type StateValueMap } from 'xstate';
+import type { BlockedKind } from '../config/types.js';
 import type { ExitCause } from './exit.js';
+import { NO_VERDICT, sameVerdict, type ScreenVerdict } from './screen-verdict.js';
 
 export type { ExitCause } from './exit.js';
+export type { BlockedKind };
 
 export interface AgentTiming {
   /** A screen pattern decides readiness; quiet output alone then never does. */
@@ -24,6 +29,28 @@ export interface AgentTiming {
   readonly stopDeadlineMs: number;
   /** Sidecar silence, once the run has sent a heartbeat, that counts as a hang; 0 turns the watchdog off. */
   readonly hangTimeoutMs: number;
+  /** How long a screen verdict (blocked, ready) must hold before it counts. */
+  readonly screenHoldMs: number;
+  /** Blocked this long → the escalation (0: never). */
+  readonly blockedAfterMs: number;
+  /** What the escalation does besides telling: nothing, an interrupt, or ending the run (a failure). */
+  readonly blockedThen: 'none' | 'interrupt' | 'restart';
+}
+
+/** What a blocked agent waits for a human on, as published (`state` with `to: blocked`). */
+export interface BlockedInfo {
+  readonly on: BlockedKind;
+  /** The screen lines (or the sidecar's words) that say so. */
+  readonly evidence: readonly string[];
+  /** When a usage limit ends, as the agent shows it ("5am (Europe/Paris)"). */
+  readonly resets?: string;
+}
+
+/** What the agent is blocked on, how that is known, and where the run goes back to once it is not. */
+export interface Blocked extends BlockedInfo {
+  /** Sidecar (hooks) outrank the screen: a screen verdict does not end a block the sidecar reported. */
+  readonly source: 'screen' | 'sidecar';
+  readonly resumeTo: 'starting' | 'ready' | 'busy';
 }
 
 /** The stop sequence's own bound for "every process is gone after SIGKILL" (src/host/process-group.ts). */
@@ -45,7 +72,12 @@ export type AgentEvent =
   | { type: 'pty.output' }
   | { type: 'pty.exit'; code: number | null; signal: string | null }
   | { type: 'pty.failed'; message: string }
-  | { type: 'screen.ready' }
+  /** The screen's verdict changed (the worker's classifier); it counts once it has held. */
+  | { type: 'screen.seen'; verdict: ScreenVerdict }
+  /** A verdict held for screenHoldMs (raised by the chart itself). */
+  | { type: 'screen.settled'; verdict: ScreenVerdict }
+  /** The agent (its hooks) says it waits for a human. */
+  | { type: 'sidecar.blocked'; on: BlockedKind; evidence: readonly string[] }
   | { type: 'sidecar.ready' }
   | { type: 'sidecar.busy' }
   /** The agent's sidecar said it is alive (a `heartbeat` or `progress` item): the watchdog is re-armed. */
@@ -71,11 +103,15 @@ export interface AgentContext {
   /** The agent reports ready/busy over its sidecar this run: screen heuristics no longer decide. */
   sidecarDriven: boolean;
   /** Why the run is being aborted (the exit's cause once it ends). */
-  abortCause: 'ready-timeout' | 'hang';
+  abortCause: 'ready-timeout' | 'hang' | 'blocked';
+  /** The run's latest block: what it is on while in `blocked`. */
+  blocked: Blocked | null;
+  /** The screen verdict that counts, and the one waiting to (equal when none is). */
+  screen: { settled: ScreenVerdict; candidate: ScreenVerdict };
 }
 
 /** The states this chart produces: a run, and how it ended. */
-export type ChartState = 'starting' | 'ready' | 'busy' | 'stopping' | 'stopped' | 'exited';
+export type ChartState = 'starting' | 'ready' | 'busy' | 'blocked' | 'stopping' | 'stopped' | 'exited';
 
 /**
  * The states users see. The chart (in the agent's worker) produces the ChartState ones; after an
@@ -85,7 +121,7 @@ export type ChartState = 'starting' | 'ready' | 'busy' | 'stopping' | 'stopped' 
 export type PublicState = ChartState | 'restarting' | 'dead';
 
 /** The states in which the agent's process runs and can take input. */
-export const RUNNING_STATES: ReadonlySet<PublicState> = new Set<PublicState>(['starting', 'ready', 'busy']);
+export const RUNNING_STATES: ReadonlySet<PublicState> = new Set<PublicState>(['starting', 'ready', 'busy', 'blocked']);
 
 /** A parameterised action: records why the transition happened. */
 const note = (reason: string) => ({ type: 'note' as const, params: { reason } });
@@ -106,25 +142,62 @@ export const agentMachine = setup({
     busyAfter: ({ context }) => context.timing.busyAfterMs,
     stopDeadline: ({ context }) => context.timing.stopDeadlineMs,
     hangTimeout: ({ context }) => context.timing.hangTimeoutMs,
+    screenHold: ({ context }) => context.timing.screenHoldMs,
+    blockedAfter: ({ context }) => context.timing.blockedAfterMs,
   },
   actions: {
     note: assign((_, params: { reason: string }) => ({ reason: params.reason })),
     killPty: sendTo('pty', (_, params: { why: string }) => ({ type: 'pty.kill' as const, why: params.why })),
+    /** Provided by the host: the block lasted blocked.after; tell, and interrupt if so configured. */
+    escalate: () => undefined,
+    candidate: assign({ screen: ({ context, event }) => ({ settled: context.screen.settled, candidate: (event as Extract<AgentEvent, { type: 'screen.seen' }>).verdict }) }),
+    /** The same verdict redrawn: the newest evidence, nothing else. */
+    keepEvidence: assign(({ context, event }) => {
+      const v = (event as Extract<AgentEvent, { type: 'screen.seen' }>).verdict;
+      return { screen: { settled: v, candidate: v }, ...(context.blocked?.source === 'screen' && v.kind === 'blocked' ? { blocked: { ...context.blocked, evidence: v.evidence } } : {}) };
+    }),
+    // `from`: the run state the block interrupts (undefined: already blocked, another dialog).
+    blockOnScreen: assign(({ context, event }, params: { from: Blocked['resumeTo'] | undefined }) => {
+      const v = (event as Extract<AgentEvent, { type: 'screen.settled' }>).verdict;
+      if (v.kind !== 'blocked') return {};
+      const resumeTo = params.from ?? context.blocked?.resumeTo ?? 'starting';
+      return { blocked: { on: v.on, evidence: v.evidence, ...(v.resets ? { resets: v.resets } : {}), source: 'screen' as const, resumeTo }, reason: `blocked on ${v.on}: ${v.evidence[0] ?? ''}`.trimEnd() };
+    }),
+    blockOnSidecar: assign(({ context, event }, params: { from: Blocked['resumeTo'] | undefined }) => {
+      const e = event as Extract<AgentEvent, { type: 'sidecar.blocked' }>;
+      const resumeTo = params.from ?? context.blocked?.resumeTo ?? 'starting';
+      return { sidecarDriven: true, blocked: { on: e.on, evidence: e.evidence, source: 'sidecar' as const, resumeTo }, reason: `sidecar reported blocked on ${e.on}` };
+    }),
   },
   guards: {
     hasReadyPattern: ({ context }) => context.timing.hasReadyPattern,
     sidecarDriven: ({ context }) => context.sidecarDriven,
     running: or([stateIn('#agent.live.run.starting'), stateIn('#agent.live.run.ready'), stateIn('#agent.live.run.busy')]),
     watched: and([({ context }) => context.timing.hangTimeoutMs > 0, 'running']),
+    verdictBlocked: ({ event }) => event.type === 'screen.settled' && event.verdict.kind === 'blocked',
+    verdictReady: ({ event }) => event.type === 'screen.settled' && event.verdict.kind === 'ready',
+    blockedByScreen: ({ context }) => context.blocked?.source === 'screen',
+    resumesTo: ({ context }, to: Blocked['resumeTo']) => context.blocked?.resumeTo === to,
+    escalates: ({ context }) => context.timing.blockedAfterMs > 0,
+    restartsWhenBlocked: ({ context }) => context.timing.blockedThen === 'restart',
   },
 }).createMachine({
   id: 'agent',
-  context: ({ input }) => ({ timing: input, pid: null, reason: 'created', exit: null, sidecarDriven: false, abortCause: 'ready-timeout' as const }),
+  context: ({ input }) => ({
+    timing: input,
+    pid: null,
+    reason: 'created',
+    exit: null,
+    sidecarDriven: false,
+    abortCause: 'ready-timeout' as const,
+    blocked: null,
+    screen: { settled: NO_VERDICT, candidate: NO_VERDICT },
+  }),
   initial: 'live',
   states: {
     live: {
       type: 'parallel',
-      entry: assign({ pid: null, exit: null, sidecarDriven: false }),
+      entry: assign({ pid: null, exit: null, sidecarDriven: false, blocked: null, screen: { settled: NO_VERDICT, candidate: NO_VERDICT } }),
       invoke: { id: 'pty', src: 'pty' },
       on: {
         'pty.spawned': { actions: assign({ pid: ({ event }) => event.pid }) },
@@ -159,7 +232,11 @@ export const agentMachine = setup({
                 },
               },
               on: {
-                'screen.ready': { target: 'ready', actions: note('ready pattern matched on screen') },
+                'screen.settled': [
+                  { guard: and(['verdictBlocked', not('sidecarDriven')]), target: 'blocked', actions: { type: 'blockOnScreen', params: { from: 'starting' as const } } },
+                  { guard: 'verdictReady', target: 'ready', actions: note('ready pattern matched on screen') },
+                ],
+                'sidecar.blocked': { target: 'blocked', actions: { type: 'blockOnSidecar', params: { from: 'starting' as const } } },
                 'sidecar.ready': { target: 'ready', actions: [assign({ sidecarDriven: true }), note('sidecar reported ready')] },
                 'sidecar.busy': { target: 'busy', actions: [assign({ sidecarDriven: true }), note('sidecar reported busy')] },
               },
@@ -179,6 +256,8 @@ export const agentMachine = setup({
             ready: {
               initial: 'idle',
               on: {
+                'screen.settled': { guard: and(['verdictBlocked', not('sidecarDriven')]), target: 'blocked', actions: { type: 'blockOnScreen', params: { from: 'ready' as const } } },
+                'sidecar.blocked': { target: 'blocked', actions: { type: 'blockOnSidecar', params: { from: 'ready' as const } } },
                 'sidecar.busy': { target: 'busy', actions: [assign({ sidecarDriven: true }), note('sidecar reported busy')] },
                 'sidecar.ready': { actions: assign({ sidecarDriven: true }) },
                 'input.submitted': { target: 'busy', actions: note('input submitted') },
@@ -198,8 +277,38 @@ export const agentMachine = setup({
               after: { idleAfter: { guard: not('sidecarDriven'), target: 'ready', actions: assign({ reason: ({ context }) => `quiet for ${context.timing.idleAfterMs}ms` }) } },
               on: {
                 'pty.output': { target: 'busy', reenter: true },
+                'screen.settled': { guard: and(['verdictBlocked', not('sidecarDriven')]), target: 'blocked', actions: { type: 'blockOnScreen', params: { from: 'busy' as const } } },
+                'sidecar.blocked': { target: 'blocked', actions: { type: 'blockOnSidecar', params: { from: 'busy' as const } } },
                 'sidecar.ready': { target: 'ready', actions: [assign({ sidecarDriven: true }), note('sidecar reported ready')] },
                 'sidecar.busy': { actions: assign({ sidecarDriven: true }) },
+              },
+            },
+            // Waiting for a human: never ready (input would be typed into the dialog), never taken
+            // for hung or timed out; quiet and output change nothing. It ends when what said so —
+            // the screen or the sidecar — says otherwise; the sidecar outranks the screen.
+            // `context.blocked` says on what while here (and is kept after, until the next block or run).
+            blocked: {
+              after: {
+                blockedAfter: [
+                  {
+                    guard: and(['escalates', 'restartsWhenBlocked']),
+                    target: 'aborting',
+                    actions: ['escalate', assign({ abortCause: 'blocked' as const, reason: ({ context }) => `blocked on ${context.blocked?.on ?? '?'} for ${context.timing.blockedAfterMs}ms` })],
+                  },
+                  { guard: 'escalates', actions: 'escalate' },
+                ],
+              },
+              on: {
+                'screen.settled': [
+                  { guard: and(['verdictBlocked', 'blockedByScreen']), actions: { type: 'blockOnScreen', params: { from: undefined } } },
+                  { guard: and(['verdictReady', 'blockedByScreen']), target: 'ready', actions: note('the dialog is gone: ready pattern on screen') },
+                  { guard: and(['blockedByScreen', { type: 'resumesTo', params: 'starting' as const }]), target: 'starting', actions: note('the dialog is gone') },
+                  { guard: and(['blockedByScreen', { type: 'resumesTo', params: 'ready' as const }]), target: 'ready', actions: note('the dialog is gone') },
+                  { guard: 'blockedByScreen', target: 'busy', actions: note('the dialog is gone') },
+                ],
+                'sidecar.blocked': { actions: { type: 'blockOnSidecar', params: { from: undefined } } },
+                'sidecar.ready': { target: 'ready', actions: [assign({ sidecarDriven: true }), note('sidecar reported ready')] },
+                'sidecar.busy': { target: 'busy', actions: [assign({ sidecarDriven: true }), note('sidecar reported busy')] },
               },
             },
             // Both stops are bounded: a stop without an exit by the deadline was lost, and waiting
@@ -241,6 +350,36 @@ export const agentMachine = setup({
                 },
               },
               on: { 'sidecar.heartbeat': { target: 'armed', reenter: true } },
+            },
+          },
+        },
+        // A verdict counts once it has held screenHoldMs: a frame drawn in passing (codex draws its
+        // input box for ~260 ms before its login screen) decides nothing.
+        screen: {
+          initial: 'steady',
+          states: {
+            steady: {
+              on: {
+                'screen.seen': [
+                  { guard: ({ context, event }) => sameVerdict(event.verdict, context.screen.settled), actions: 'keepEvidence' },
+                  { target: 'holding', actions: 'candidate' },
+                ],
+              },
+            },
+            holding: {
+              after: {
+                screenHold: {
+                  target: 'steady',
+                  actions: [assign({ screen: ({ context }) => ({ settled: context.screen.candidate, candidate: context.screen.candidate }) }), raise(({ context }) => ({ type: 'screen.settled' as const, verdict: context.screen.candidate }))],
+                },
+              },
+              on: {
+                'screen.seen': [
+                  { guard: ({ context, event }) => sameVerdict(event.verdict, context.screen.settled), target: 'steady', actions: 'keepEvidence' },
+                  { guard: ({ context, event }) => sameVerdict(event.verdict, context.screen.candidate), actions: 'candidate' },
+                  { target: 'holding', reenter: true, actions: 'candidate' },
+                ],
+              },
             },
           },
         },

@@ -10,6 +10,8 @@ export type ExitCause =
   | 'ready-timeout'
   /** orchestra stopped it: its sidecar heartbeats stopped for `sidecar.hang_timeout`. */
   | 'hang'
+  /** orchestra stopped it: it was blocked (a dialog waiting for a human) for `blocked.after`, with `blocked.then: restart`. */
+  | 'blocked'
   /** The worker thread that owned its PTY died; orchestra killed the orphaned process group. */
   | 'worker-crash'
   /** The command could not be started at all (not found, not executable). */

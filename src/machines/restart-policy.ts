@@ -56,6 +56,7 @@ export function isSuccess(policy: RestartPolicy, exit: ExitInfo): boolean {
 export function describeExit(exit: ExitInfo): string {
   if (exit.cause === 'ready-timeout') return 'ready timeout';
   if (exit.cause === 'hang') return 'hang (sidecar heartbeats stopped)';
+  if (exit.cause === 'blocked') return 'blocked too long (a dialog waiting for a human)';
   if (exit.cause === 'worker-crash') return 'worker thread crashed';
   if (exit.cause === 'spawn-failed') return 'spawn failed';
   return exit.signal ? `killed by ${exit.signal}` : `exit code ${String(exit.code)}`;

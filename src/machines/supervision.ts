@@ -13,7 +13,7 @@
  * restart, give up, restart others with it (group strategy) — is decided here, and only here.
  */
 import type { AgentConfig } from '../config/types.js';
-import type { PublicState } from './agent.js';
+import type { BlockedInfo, PublicState } from './agent.js';
 import { decideRestart, EMPTY_HISTORY, type ExitInfo, type RestartDecision, type RestartHistory, type Strategy } from './restart-policy.js';
 
 export interface CrewSpec {
@@ -66,7 +66,7 @@ export interface Crew {
 export type CrewEvent =
   | { readonly type: 'start' }
   /** The worker's chart changed state. */
-  | { readonly type: 'run.state'; readonly agent: string; readonly to: PublicState; readonly reason: string; readonly pid: number | null }
+  | { readonly type: 'run.state'; readonly agent: string; readonly to: PublicState; readonly reason: string; readonly pid: number | null; readonly blocked?: BlockedInfo }
   /** A run ended by itself (the worker's chart is `exited`). */
   | { readonly type: 'run.exit'; readonly agent: string; readonly exit: ExitInfo; readonly pid: number | null }
   /** The worker thread died; its processes have been killed. */
@@ -82,7 +82,7 @@ export type CrewEvent =
   | { readonly type: 'force' };
 
 export type Effect =
-  | { readonly do: 'state'; readonly agent: string; readonly from: PublicState | null; readonly to: PublicState; readonly reason: string; readonly pid: number | null }
+  | { readonly do: 'state'; readonly agent: string; readonly from: PublicState | null; readonly to: PublicState; readonly reason: string; readonly pid: number | null; readonly blocked?: BlockedInfo }
   | { readonly do: 'exit'; readonly agent: string; readonly pid: number | null; readonly exit: ExitInfo }
   | { readonly do: 'decision'; readonly agent: string; readonly decision: RestartDecision }
   /** Start a run (in the agent's worker; a new worker if it has none). */
@@ -171,11 +171,11 @@ class Transition {
     this.slots[name] = { ...next, shown: s.shown, history: extra.history ?? s.history };
   }
 
-  /** Publishes a state change (only a change: the worker's reports and ours interleave). */
-  private show(name: string, to: PublicState, reason: string, pid: number | null = null): void {
+  /** Publishes a state change (only a change: the worker's reports and ours interleave; a new dialog is one). */
+  private show(name: string, to: PublicState, reason: string, pid: number | null = null, blocked?: BlockedInfo): void {
     const s = this.slot(name);
-    if (s.shown === to) return;
-    this.effects.push({ do: 'state', agent: name, from: s.shown, to, reason, pid });
+    if (s.shown === to && !blocked) return;
+    this.effects.push({ do: 'state', agent: name, from: s.shown, to, reason, pid, ...(blocked ? { blocked } : {}) });
     this.slots[name] = { ...s, shown: to };
   }
 
@@ -187,7 +187,7 @@ class Transition {
         this.effects.push({ do: 'lifecycle', event: 'started' });
         return;
       case 'run.state':
-        return this.reported(e.agent, e.to, e.reason, e.pid);
+        return this.reported(e.agent, e.to, e.reason, e.pid, e.blocked);
       case 'run.exit':
         this.effects.push({ do: 'exit', agent: e.agent, pid: e.pid, exit: e.exit });
         return this.ended(e.agent, e.exit);
@@ -210,12 +210,12 @@ class Transition {
     }
   }
 
-  private reported(name: string, to: PublicState, reason: string, pid: number | null): void {
+  private reported(name: string, to: PublicState, reason: string, pid: number | null, blocked: BlockedInfo | undefined): void {
     const s = this.slot(name);
     // A run already ended in one of our states (dead, stopped while restarting): its worker's chart
     // catching up from `exited` to `stopped` (a stop, the worker closing) is not news.
     if (settled(s) && to === 'stopped') return;
-    this.show(name, to, reason, pid);
+    this.show(name, to, reason, pid, blocked);
     if (to !== 'stopped') return;
     if (s.phase === 'stopping' && s.relaunch) this.toRestarting(name, s.relaunch);
     else if (s.phase === 'running' || s.phase === 'stopping') this.set(name, { phase: 'stopped' });

@@ -11,7 +11,7 @@ import { type AgentStatus, ControlError, type InputResult, type Results } from '
 import type { InputOutcome, Message } from '../bus/protocol.js';
 import type { Publisher } from '../bus/publisher.js';
 import type { AgentConfig, OrchestraConfig } from '../config/types.js';
-import { type PublicState, RUNNING_STATES as RUNNING } from '../machines/agent.js';
+import { type BlockedInfo, type PublicState, RUNNING_STATES as RUNNING } from '../machines/agent.js';
 import type { RestartDecision } from '../machines/restart-policy.js';
 import { FORCED_CLOSE_MS, shutdownDeadlineMs } from '../machines/shutdown-deadline.js';
 import { type Crew, type CrewEvent, type CrewSpec, type Effect, initialCrew, type Slot, step } from '../machines/supervision.js';
@@ -50,6 +50,8 @@ interface AgentRecord {
   readonly requests: WorkerRequests;
   /** The last `sidecar.keep` sidecar messages as published, for catch-up. */
   recentSidecar: Message[];
+  /** While the agent is blocked: on what, since when. */
+  blocked: (BlockedInfo & { since: number }) | null;
 }
 
 /** How long stop/start requests wait for the agent to reach the state they ask for. */
@@ -109,6 +111,7 @@ export class Supervisor {
         lastExit: null,
         requests: new WorkerRequests((id, request, outcome, reason, bytes) => this.publishInput(a.name, request, id, outcome, reason, bytes)),
         recentSidecar: [],
+        blocked: null,
       });
     }
   }
@@ -149,7 +152,7 @@ export class Supervisor {
   private perform(e: Effect): void {
     switch (e.do) {
       case 'state':
-        return this.publishState(e.agent, e.from, e.to, e.reason, e.pid);
+        return this.publishState(e.agent, e.from, e.to, e.reason, e.pid, e.blocked);
       case 'exit':
         this.deps.publisher.publish('exit', e.agent, { kind: 'exit', pid: e.pid, ...e.exit });
         return;
@@ -241,8 +244,14 @@ export class Supervisor {
         reaper.track(msg.pid, this.runId);
         return;
       case 'state':
-        this.dispatch({ type: 'run.state', agent: name, to: msg.to, reason: msg.reason, pid: msg.pid ?? r.pid });
+        this.dispatch({ type: 'run.state', agent: name, to: msg.to, reason: msg.reason, pid: msg.pid ?? r.pid, ...(msg.blocked ? { blocked: msg.blocked } : {}) });
         return;
+      case 'escalation': {
+        const { type: _, ...alert } = msg;
+        publisher.publish('alert', name, { kind: 'alert', alert: 'blocked', ...alert });
+        logger.warn({ agent: name, ...alert }, `blocked on ${alert.on} for ${alert.forMs}ms${alert.then === 'none' ? '' : `: ${alert.then}`}`);
+        return;
+      }
       case 'exit': {
         r.lastExit = { code: msg.code, signal: msg.signal, at: this.clock.now() };
         const { pid, runMs } = this.endRun(r);
@@ -270,11 +279,12 @@ export class Supervisor {
     }
   }
 
-  private publishState(name: string, from: PublicState | null, to: PublicState, reason: string, pid: number | null): void {
-    this.deps.publisher.publish('state', name, { kind: 'state', from, to, reason, pid });
+  private publishState(name: string, from: PublicState | null, to: PublicState, reason: string, pid: number | null, blocked?: BlockedInfo): void {
+    this.deps.publisher.publish('state', name, { kind: 'state', from, to, reason, pid, ...(blocked ? { blocked } : {}) });
     this.deps.listener?.state?.(name, from, to, reason);
     this.deps.logger.info({ agent: name, from, to, reason }, `${from ?? 'new'} -> ${to}: ${reason}`);
     const r = this.record(name);
+    r.blocked = blocked ? { ...blocked, since: from === 'blocked' && r.blocked ? r.blocked.since : this.clock.now() } : null;
     if (to === 'restarting' || to === 'dead') r.worker?.send({ type: 'supervisor.state', to });
     // A deliberate stop ends the run without an exit.
     if (to === 'stopped' && r.pid !== null) this.endRun(r);
@@ -431,6 +441,7 @@ export class Supervisor {
       lastOutputAt: r.lastOutputAt,
       lastExit: r.lastExit,
       queued: r.requests.queuedSends,
+      ...(r.blocked ? { blocked: r.blocked } : {}),
     }));
   }
 

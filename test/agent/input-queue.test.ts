@@ -134,5 +134,42 @@ describe('input queue', () => {
     await vi.advanceTimersByTimeAsync(50);
     expect(raw.outcomes).toEqual([['a', 'delivered', 'typed and submitted']]);
   });
-});
 
+  it('regression: a send to claude on its trust dialog pressed Enter on "No, exit"; blocked, a waiting send is not typed until the dialog is gone', async () => {
+    const t = make();
+    t.q.stateChanged('blocked', 'trust');
+    t.q.send({ id: 'a', text: 'hello', mode: 'wait-idle', timeoutMs: 60_000 });
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(t.writes).toEqual([]);
+    t.q.stateChanged('ready');
+    await vi.advanceTimersByTimeAsync(50);
+    expect(t.writes).toEqual(['hello', '\r']);
+  });
+
+  it('blocked, a send that would not wait is refused with what the agent is blocked on, and nothing is typed', async () => {
+    const t = make();
+    t.q.stateChanged('blocked', 'permission');
+    t.q.send({ id: 'a', text: 'yes', mode: 'now', timeoutMs: 5000 });
+    expect(t.outcomes).toEqual([['a', 'refused', expect.stringMatching(/^agent-blocked: permission: /)]]);
+    // One queued behind a delivery when the block comes is refused too.
+    t.q.stateChanged('ready');
+    t.q.send({ id: 'b', text: 'first', mode: 'now', timeoutMs: 5000 });
+    t.q.send({ id: 'c', text: 'second', mode: 'now', timeoutMs: 5000 });
+    t.q.stateChanged('blocked', 'question');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(t.outcomes.map((o) => [o[0], o[1]])).toEqual([
+      ['a', 'refused'],
+      ['b', 'delivered'],
+      ['c', 'refused'],
+    ]);
+    expect(t.writes.join('')).not.toContain('second');
+  });
+
+  it('blocked, keystrokes from an attached human and keys still go through: that is how a dialog is answered', () => {
+    const t = make();
+    t.q.stateChanged('blocked', 'permission');
+    expect(t.q.raw('1')).toBe(true);
+    t.q.key('k', '\x1b');
+    expect(t.writes).toEqual(['1', '\x1b']);
+  });
+});

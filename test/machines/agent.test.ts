@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, SimulatedClock } from 'xstate';
+import type { ScreenVerdict } from '../../src/machines/screen-verdict.js';
 import { type AgentTiming, agentMachine, KILL_VERIFY_MS, type PtyCommand, publicState, STOP_MARGIN_MS, stopDeadlineMs } from '../../src/machines/agent.js';
 
-const timing: AgentTiming = { hasReadyPattern: false, readyTimeoutMs: 10_000, idleAfterMs: 2000, busyAfterMs: 250, stopDeadlineMs: 13_000, hangTimeoutMs: 30_000 };
+const timing: AgentTiming = { hasReadyPattern: false, readyTimeoutMs: 10_000, idleAfterMs: 2000, busyAfterMs: 250, stopDeadlineMs: 13_000, hangTimeoutMs: 30_000, screenHoldMs: 0, blockedAfterMs: 0, blockedThen: 'none' };
 
 /** `loseStops`: the fake PTY ignores stop requests, as when the signal went to a group not made yet. */
 function start(t: Partial<AgentTiming> = {}, opts: { loseStops?: boolean } = {}) {
+  const escalated: { at: number; on: string | undefined }[] = [];
   const clock = new SimulatedClock();
   const commands: { at: number; cmd: PtyCommand }[] = [];
   let spawns = 0;
@@ -19,13 +21,20 @@ function start(t: Partial<AgentTiming> = {}, opts: { loseStops?: boolean } = {})
     });
     return () => undefined;
   });
-  const actor = createActor(agentMachine.provide({ actors: { pty } }), { input: { ...timing, ...t }, clock });
+  const escalate = ({ context }: { context: { blocked: { on: string } | null } }) => void escalated.push({ at: clock.now(), on: context.blocked?.on });
+  const actor = createActor(agentMachine.provide({ actors: { pty }, actions: { escalate } }), { input: { ...timing, ...t }, clock });
   actor.start();
   const state = () => publicState(actor.getSnapshot().value);
   const stops = () => commands.filter((c) => c.cmd.type === 'pty.stop').map((c) => c.at);
   const kills = () => commands.flatMap((c) => (c.cmd.type === 'pty.kill' ? [{ at: c.at, why: c.cmd.why }] : []));
   const aborting = () => actor.getSnapshot().matches({ live: { run: 'aborting' } });
-  return { actor, clock, state, commands, stops, kills, aborting, spawns: () => spawns };
+  /** The screen shows `verdict` for as long as a verdict must hold. */
+  const screen = (verdict: ScreenVerdict) => {
+    actor.send({ type: 'screen.seen', verdict });
+    clock.increment(actor.getSnapshot().context.timing.screenHoldMs);
+  };
+  const readyOnScreen = () => screen({ kind: 'ready', evidence: ['>'] });
+  return { actor, clock, state, commands, stops, kills, aborting, screen, readyOnScreen, escalated, spawns: () => spawns };
 }
 
 describe('agent machine', () => {
@@ -58,7 +67,7 @@ describe('agent machine', () => {
     a.actor.send({ type: 'pty.output' });
     a.clock.increment(5_000);
     expect(a.state()).toBe('starting');
-    a.actor.send({ type: 'screen.ready' });
+    a.readyOnScreen();
     expect(a.state()).toBe('ready');
   });
 
@@ -72,7 +81,7 @@ describe('agent machine', () => {
 
   it('ready -> busy on sustained output, back to ready after idle_after of quiet', () => {
     const a = start();
-    a.actor.send({ type: 'screen.ready' });
+    a.readyOnScreen();
     a.actor.send({ type: 'pty.output' });
     a.clock.increment(100);
     a.actor.send({ type: 'pty.output' });
@@ -87,7 +96,7 @@ describe('agent machine', () => {
 
   it('flapping output is debounced: isolated blips never make a ready agent busy', () => {
     const a = start();
-    a.actor.send({ type: 'screen.ready' });
+    a.readyOnScreen();
     const seen = new Set<string>();
     a.actor.subscribe((s) => seen.add(publicState(s.value)));
     for (let i = 0; i < 20; i++) {
@@ -99,7 +108,7 @@ describe('agent machine', () => {
 
   it('a deliberate stop ends in stopped, never exited', () => {
     const a = start();
-    a.actor.send({ type: 'screen.ready' });
+    a.readyOnScreen();
     a.actor.send({ type: 'agent.stop' });
     expect(a.state()).toBe('stopped');
     expect(a.actor.getSnapshot().context.exit).toBeNull();
@@ -196,7 +205,7 @@ describe('agent machine', () => {
 
   it('a lost stop (the signal found no process group yet) left the agent in stopping for ever: at the stop deadline the PTY is told to kill the run', () => {
     const a = start({}, { loseStops: true });
-    a.actor.send({ type: 'screen.ready' });
+    a.readyOnScreen();
     a.clock.increment(500);
     a.actor.send({ type: 'agent.stop' });
     a.clock.increment(12_999);
@@ -222,7 +231,7 @@ describe('agent machine', () => {
 
   it('a stop that ends in time is never escalated', () => {
     const a = start();
-    a.actor.send({ type: 'screen.ready' });
+    a.readyOnScreen();
     a.actor.send({ type: 'agent.stop' });
     a.clock.increment(60_000);
     expect([a.state(), a.kills()]).toEqual(['stopped', []]);
@@ -230,7 +239,7 @@ describe('agent machine', () => {
 
   it('agent.kill in ready stops the run and kills it at once: the stop request first, the kill right after', () => {
     const a = start({}, { loseStops: true });
-    a.actor.send({ type: 'screen.ready' });
+    a.readyOnScreen();
     a.clock.increment(700);
     a.actor.send({ type: 'agent.kill', why: 'forced stop' });
     expect(a.state()).toBe('stopping');
@@ -245,7 +254,7 @@ describe('agent machine', () => {
 
   it('agent.kill while stopping kills at once, not at the stop deadline, and does not restart the stop', () => {
     const a = start({}, { loseStops: true });
-    a.actor.send({ type: 'screen.ready' });
+    a.readyOnScreen();
     a.actor.send({ type: 'agent.stop' });
     a.clock.increment(1_000);
     a.actor.send({ type: 'agent.kill', why: 'second Ctrl-C' });
@@ -364,5 +373,114 @@ describe('agent machine', () => {
       expect([a.state(), a.stops()]).toEqual(['ready', []]);
     });
   });
-});
 
+  describe('blocked (a dialog waiting for a human)', () => {
+    const trust: ScreenVerdict = { kind: 'blocked', on: 'trust', evidence: ['Do you trust the files in this folder?'] };
+    const permission: ScreenVerdict = { kind: 'blocked', on: 'permission', evidence: ['Do you want to proceed?'] };
+    const none: ScreenVerdict = { kind: 'none' };
+    const held = { screenHoldMs: 300 };
+
+    it('a screen verdict counts only once it has held: a trust dialog makes a starting agent blocked, with the evidence', () => {
+      const a = start({ ...held, hasReadyPattern: true });
+      a.actor.send({ type: 'screen.seen', verdict: trust });
+      a.clock.increment(299);
+      expect(a.state()).toBe('starting');
+      a.clock.increment(1);
+      expect(a.state()).toBe('blocked');
+      expect(a.actor.getSnapshot().context.blocked).toMatchObject({ on: 'trust', evidence: ['Do you trust the files in this folder?'], source: 'screen' });
+      expect(a.actor.getSnapshot().context.reason).toBe('blocked on trust: Do you trust the files in this folder?');
+    });
+
+    it('regression: an input box drawn for one frame before a login screen (codex, ~260 ms) made the agent ready; it is blocked on login', () => {
+      const a = start({ ...held, hasReadyPattern: true });
+      a.actor.send({ type: 'screen.seen', verdict: { kind: 'ready', evidence: ['› Ask Codex to do anything'] } });
+      a.clock.increment(260);
+      a.actor.send({ type: 'screen.seen', verdict: { kind: 'blocked', on: 'login', evidence: ['Sign in with ChatGPT'] } });
+      a.clock.increment(300);
+      expect(a.state()).toBe('blocked');
+      expect(a.actor.getSnapshot().context.blocked?.on).toBe('login');
+    });
+
+    it('regression: a CLI waiting on its trust dialog ended in a ready-timeout restart loop; blocked, the ready timeout does not run, and it starts over once the dialog is gone', () => {
+      const a = start({ ...held, hasReadyPattern: true });
+      a.screen(trust);
+      a.clock.increment(60_000);
+      expect(a.state()).toBe('blocked');
+      expect(a.stops()).toEqual([]);
+      a.screen(none);
+      expect(a.state()).toBe('starting');
+      a.clock.increment(9_000);
+      a.readyOnScreen();
+      expect(a.state()).toBe('ready');
+    });
+
+    it('a permission prompt while busy: blocked, then back where it was once answered; a dialog gone to the idle screen is ready', () => {
+      const a = start({ ...held, hasReadyPattern: true });
+      a.readyOnScreen();
+      a.actor.send({ type: 'input.submitted' });
+      expect(a.state()).toBe('busy');
+      a.screen(permission);
+      expect(a.state()).toBe('blocked');
+      // Output and quiet change nothing while blocked.
+      a.actor.send({ type: 'pty.output' });
+      a.clock.increment(10_000);
+      expect(a.state()).toBe('blocked');
+      a.screen(none);
+      expect(a.state()).toBe('busy');
+      a.screen(permission);
+      a.readyOnScreen();
+      expect(a.state()).toBe('ready');
+    });
+
+    it('another dialog while blocked is news: the kind and evidence change', () => {
+      const a = start(held);
+      a.screen(trust);
+      a.screen(permission);
+      expect(a.actor.getSnapshot().context.blocked?.on).toBe('permission');
+    });
+
+    it('the sidecar outranks the screen: a block it reported ends only when it says so; a screen verdict does not block a sidecar-driven run', () => {
+      const a = start(held);
+      a.actor.send({ type: 'sidecar.blocked', on: 'permission', evidence: ['Claude needs your permission to use Bash'] });
+      expect(a.state()).toBe('blocked');
+      a.screen(none);
+      expect(a.state()).toBe('blocked');
+      a.actor.send({ type: 'sidecar.busy' });
+      expect(a.state()).toBe('busy');
+      a.screen(trust);
+      expect(a.state()).toBe('busy');
+    });
+
+    it('blocked, the hang watchdog is disarmed: waiting for a human is not a hang', () => {
+      const a = start({ ...held, hangTimeoutMs: 1000 });
+      a.actor.send({ type: 'sidecar.ready' });
+      a.actor.send({ type: 'sidecar.heartbeat' });
+      a.actor.send({ type: 'sidecar.blocked', on: 'question', evidence: [] });
+      a.clock.increment(60_000);
+      expect(a.state()).toBe('blocked');
+      expect(a.stops()).toEqual([]);
+    });
+
+    it('escalation: after blocked.after the host is told once, with what the agent is blocked on; the run stays blocked', () => {
+      const a = start({ ...held, blockedAfterMs: 600_000, blockedThen: 'none' });
+      a.actor.send({ type: 'sidecar.blocked', on: 'permission', evidence: [] });
+      const since = a.clock.now();
+      a.clock.increment(599_999);
+      expect(a.escalated).toEqual([]);
+      a.clock.increment(1);
+      expect(a.escalated).toEqual([{ at: since + 600_000, on: 'permission' }]);
+      a.clock.increment(600_000);
+      expect([a.state(), a.escalated.length]).toEqual(['blocked', 1]);
+    });
+
+    it('escalation with then: restart ends the run as a failure with cause blocked, the host told first', () => {
+      const a = start({ ...held, blockedAfterMs: 600_000, blockedThen: 'restart' });
+      a.screen(permission);
+      a.clock.increment(600_000);
+      expect(a.escalated.map((e) => e.on)).toEqual(['permission']);
+      expect(a.state()).toBe('exited');
+      expect(a.actor.getSnapshot().context.exit).toMatchObject({ cause: 'blocked' });
+      expect(a.actor.getSnapshot().context.reason).toMatch(/^stopped|blocked on permission for 600000ms/);
+    });
+  });
+});

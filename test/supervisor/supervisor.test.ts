@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import type { ToWorker, WorkerInit } from '../../src/agent/worker-protocol.js';
+import type { FromWorker, ToWorker, WorkerInit } from '../../src/agent/worker-protocol.js';
 import type { Message } from '../../src/bus/protocol.js';
 import type { Publisher } from '../../src/bus/publisher.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Reaper } from '../../src/host/reaper.js';
-import type { ChartState } from '../../src/machines/agent.js';
+import type { BlockedInfo, ChartState } from '../../src/machines/agent.js';
 import { FORCED_CLOSE_MS } from '../../src/machines/shutdown-deadline.js';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
 import type { HandleListener, WorkerPort } from '../../src/supervisor/worker-handle.js';
@@ -43,9 +43,12 @@ class FakeWorker implements WorkerPort {
     this.report('starting', reason);
   }
   pid = 0;
-  report(to: ChartState, reason: string = to): void {
+  report(to: ChartState, reason: string = to, blocked?: BlockedInfo): void {
     this.state = to;
-    this.listener.message({ type: 'state', to, reason, pid: this.pid });
+    this.listener.message({ type: 'state', to, reason, pid: this.pid, ...(blocked ? { blocked } : {}) });
+  }
+  post(msg: FromWorker): void {
+    this.listener.message(msg);
   }
   send(msg: ToWorker): void {
     if (msg.type === 'supervisor.state') return;
@@ -240,6 +243,25 @@ describe('supervisor (simulated clock, fake workers)', () => {
     expect(c.shown('a')).toBe('dead');
     expect(await c.sup.shutdown()).toBe('graceful');
     expect(c.states('a')).toEqual(['starting', 'ready', 'exited', 'dead']);
+  });
+
+  it('a blocked agent: its state says on what (and a new dialog is published too), ps says since when, an escalation is an alert; dependents wait', () => {
+    const c = crew(agent('a') + agent('b', ['a']));
+    c.sup.start();
+    c.clock.increment(1000);
+    const trust = { on: 'trust' as const, evidence: ['Do you trust the files in this folder?'] };
+    c.worker('a').report('blocked', 'blocked on trust: Do you trust the files in this folder?', trust);
+    expect(c.published.filter((m) => m.kind === 'state').at(-1)).toMatchObject({ from: 'starting', to: 'blocked', blocked: trust });
+    expect(c.fleet.log).toEqual(['spawn a']);
+    c.clock.increment(5000);
+    c.worker('a').report('blocked', 'blocked on login: Sign in', { on: 'login', evidence: ['Sign in'] });
+    expect(c.published.filter((m) => m.kind === 'state').at(-1)).toMatchObject({ from: 'blocked', to: 'blocked', blocked: { on: 'login' } });
+    expect(c.sup.status()[0]).toMatchObject({ state: 'blocked', blocked: { on: 'login', since: 1000 } });
+    c.worker('a').post({ type: 'escalation', on: 'login', evidence: ['Sign in'], forMs: 600_000, then: 'none' });
+    expect(c.published.at(-1)).toMatchObject({ kind: 'alert', agent: 'a', alert: 'blocked', on: 'login', forMs: 600_000 });
+    c.ready('a');
+    expect(c.sup.status()[0]?.blocked).toBeUndefined();
+    expect(c.fleet.log).toEqual(['spawn a', 'spawn b']);
   });
 
   it('one_for_one: a crash restarts only the crashed agent', () => {

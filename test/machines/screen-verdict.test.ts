@@ -1,0 +1,35 @@
+/** The screen classifier: which signature the rendered screen matches, and the evidence lines. */
+import { describe, expect, it } from 'vitest';
+import { compileSignatures, sameVerdict, screenVerdict } from '../../src/machines/screen-verdict.js';
+
+const sig = compileSignatures(
+  [
+    { kind: 'trust', pattern: 'Do you trust the files in this folder\\?' },
+    { kind: 'quota', pattern: 'usage limit' },
+  ],
+  '^> Type your message',
+);
+
+describe('screen verdict', () => {
+  it('a blocked signature outranks the ready one (a dialog drawn over the input box); the evidence is the matching line, trimmed', () => {
+    const screen = ['  Gemini', '  Do you trust the files in this folder?   ', '  1. Yes', '> Type your message'].join('\n');
+    expect(screenVerdict(screen, sig)).toEqual({ kind: 'blocked', on: 'trust', evidence: ['Do you trust the files in this folder?'] });
+  });
+
+  it('the ready signature alone is ready; nothing matching is no verdict', () => {
+    expect(screenVerdict('> Type your message or @path', sig)).toMatchObject({ kind: 'ready' });
+    expect(screenVerdict('loading…', sig)).toEqual({ kind: 'none' });
+  });
+
+  it('a usage limit says when it resets, as shown', () => {
+    const v = screenVerdict("You've hit your usage limit · resets 5am (Europe/Paris)", sig);
+    expect(v).toMatchObject({ kind: 'blocked', on: 'quota', resets: '5am (Europe/Paris)' });
+  });
+
+  it('the same dialog redrawn is the same verdict; another dialog is not', () => {
+    const a = screenVerdict('Do you trust the files in this folder?', sig);
+    const b = screenVerdict('x\nDo you trust the files in this folder?', sig);
+    expect(sameVerdict(a, b)).toBe(true);
+    expect(sameVerdict(a, screenVerdict('usage limit', sig))).toBe(false);
+  });
+});
