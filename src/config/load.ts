@@ -3,11 +3,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError, type ConfigIssue, Locator } from './issues.js';
-import { AGENT_NAME, type AgentFields, fileSchema } from './schema.js';
-import type { AgentConfig, OrchestraConfig, RestartPolicy } from './types.js';
+import { ConfigError, type ConfigIssue, type Locator } from './issues.js';
+import { parseYaml, sortIssues } from './parse.js';
+import { loadPreset, type Preset, presetNames, PROVIDERS_DIR } from './providers.js';
+import { AGENT_NAME, type AgentFields, BLOCKED_KINDS, fileSchema } from './schema.js';
+import type { AgentConfig, BlockedKind, BlockedSettings, OrchestraConfig, RestartPolicy } from './types.js';
 
 /** Built-in defaults, applied under the file's `defaults:` block. */
 export const BUILTIN = {
@@ -22,6 +23,7 @@ export const BUILTIN = {
     budget: { maxRestarts: 10, windowMs: 600_000 },
   } satisfies RestartPolicy,
   readyTimeoutMs: 60_000,
+  blocked: { holdMs: 300, afterMs: 600_000, then: 'none' as const },
   idleAfterMs: 2000,
   busyAfterMs: 250,
   stop: { signal: 'SIGTERM', graceMs: 10_000 },
@@ -36,7 +38,7 @@ export const BUILTIN = {
 const MAX_STATE_DIR = 80;
 
 /** Loads and validates `file`; throws ConfigError listing every problem found. */
-export function loadConfig(file: string): OrchestraConfig {
+export function loadConfig(file: string, opts: LoadOptions = {}): OrchestraConfig {
   const abs = resolve(file);
   let text: string;
   try {
@@ -46,86 +48,24 @@ export function loadConfig(file: string): OrchestraConfig {
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String((err as Error).message);
     throw new ConfigError([{ file: abs, line: 0, col: 0, path: '', message: `cannot read config: ${why}` }]);
   }
-  return parseConfig(text, abs);
+  return parseConfig(text, abs, opts);
+}
+
+/** Where presets are read from; tests point it at a directory of their own. */
+export interface LoadOptions {
+  readonly providersDir?: string;
 }
 
 /** Validates config text as if it were the file `abs`. */
-export function parseConfig(text: string, abs: string): OrchestraConfig {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const shown = relativeName(abs);
-  const loc = new Locator(shown, doc, lines);
-  if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => loc.atOffset(e.pos[0], `invalid YAML: ${firstLine(e.message)}`)));
-  }
-  const raw = stripExtensions(doc.toJS());
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError([loc.at([], 'expected a mapping with an `agents:` key')]);
-  }
-  const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(sortIssues(parsed.error.issues.flatMap((i) => toIssues(i, loc))));
-  return resolveConfig(parsed.data, abs, loc);
-}
-
-function firstLine(s: string): string {
-  return s.split('\n')[0] ?? s;
-}
-
-function relativeName(abs: string): string {
-  const rel = abs.startsWith(process.cwd() + '/') ? abs.slice(process.cwd().length + 1) : abs;
-  return rel;
-}
-
-/** Keys starting with `x-` are for the user (anchors, notes) and are ignored, as in compose files. */
-function stripExtensions(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(stripExtensions);
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, val] of Object.entries(v)) if (!k.startsWith('x-')) out[k] = stripExtensions(val);
-    return out;
-  }
-  return v;
-}
-
-function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
-  return issues.sort((a, b) => a.line - b.line || a.col - b.col);
-}
-
-type ZodIssue = z.core.$ZodIssue;
-
-function toIssues(issue: ZodIssue, loc: Locator): ConfigIssue[] {
-  const path = issue.path.filter((k): k is string | number => typeof k !== 'symbol');
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return issue.keys.map((k) => loc.atKey(path, k, `unknown key "${k}"`));
-    case 'invalid_type':
-      if (issue.input === undefined && loc.valueAt(path) === undefined) {
-        return [loc.at(path, 'missing required key', { found: false })];
-      }
-      return [loc.at(path, expectation(issue))];
-    case 'invalid_union': {
-      // Report the branch that got furthest, so the user sees the specific key.
-      const deepest = issue.errors.flat().sort((a, b) => b.path.length - a.path.length)[0];
-      if (deepest && deepest.path.length > 0) return toIssues({ ...deepest, path: [...issue.path, ...deepest.path] } as ZodIssue, loc);
-      return [loc.at(path, expectation(issue))];
-    }
-    default:
-      return [loc.at(path, expectation(issue))];
-  }
-}
-
-function expectation(issue: ZodIssue): string {
-  if (issue.message.startsWith('expected')) return issue.message;
-  if (issue.code === 'too_small') return `expected a value >= ${String(issue.minimum)}`;
-  if (issue.code === 'too_big') return `expected a value <= ${String(issue.maximum)}`;
-  if (issue.code === 'invalid_type') return `expected ${issue.expected}`;
-  return `expected a valid value (${issue.message})`;
+export function parseConfig(text: string, abs: string, opts: LoadOptions = {}): OrchestraConfig {
+  const { data, loc } = parseYaml(text, abs, fileSchema, 'a mapping with an `agents:` key');
+  return resolveConfig(data, abs, loc, opts.providersDir ?? PROVIDERS_DIR);
 }
 
 type File = z.output<typeof fileSchema>;
 type RawBudget = NonNullable<File['supervision']>['budget'];
 
-function resolveConfig(file: File, abs: string, loc: Locator): OrchestraConfig {
+function resolveConfig(file: File, abs: string, loc: Locator, providersDir: string): OrchestraConfig {
   const issues: ConfigIssue[] = [];
   const dir = dirname(abs);
   const names = Object.keys(file.agents);
@@ -141,9 +81,28 @@ function resolveConfig(file: File, abs: string, loc: Locator): OrchestraConfig {
     issues.push(loc.at(['state_dir'], `expected a state directory path of at most ${MAX_STATE_DIR} characters (Unix socket paths are short); "${stateDir}" is ${stateDir.length}`, { found: false }));
   }
   const defaults = file.defaults ?? {};
+  const presets = presetLoader(providersDir);
+  // A broken preset's issues are in its own file: they follow the config's, once per preset.
+  const broken = new Set<ConfigError>();
   const agents = new Map<string, AgentConfig>();
   for (const [name, own] of Object.entries(file.agents)) {
-    const a = mergeFields(defaults, own);
+    // defaults < preset < the agent's own settings.
+    let base = defaults;
+    const provider = own.provider ?? defaults.provider;
+    if (provider !== undefined) {
+      const found = presets(provider);
+      if (found instanceof ConfigError) {
+        broken.add(found);
+        continue;
+      }
+      if (found === undefined) {
+        const at = own.provider !== undefined ? ['agents', name, 'provider'] : ['defaults', 'provider'];
+        issues.push(loc.at(at, `expected a known provider (${presetNames(providersDir).join(', ') || `none in ${providersDir}`})`));
+        continue;
+      }
+      base = mergeFields(defaults, found.fields);
+    }
+    const a = mergeFields(base, own);
     if (!a.command) {
       issues.push(loc.at(['agents', name, 'command'], 'missing required key', { found: false }));
       continue;
@@ -159,7 +118,7 @@ function resolveConfig(file: File, abs: string, loc: Locator): OrchestraConfig {
     }
     agents.set(name, toAgentConfig(name, a, cwd, stateDir));
   }
-  if (issues.length > 0) throw new ConfigError(sortIssues(issues));
+  if (issues.length > 0 || broken.size > 0) throw new ConfigError([...sortIssues(issues), ...[...broken].flatMap((e) => e.issues)]);
   const ordered = dependencyOrder(agents, loc);
   return deepFreeze({
     file: abs,
@@ -195,7 +154,23 @@ export function defaultStateDir(session: string, abs: string): string {
   return join(base, `orchestra-${uid}`, `${session.slice(0, 24)}-${hash}`);
 }
 
-/** Agent settings over `defaults:`; nested mappings merge one level deep. */
+/** Each preset read and validated once per config; a broken one is its own file's error. */
+function presetLoader(dir: string): (name: string) => Preset | ConfigError | undefined {
+  const seen = new Map<string, Preset | ConfigError | undefined>();
+  return (name) => {
+    if (!seen.has(name)) {
+      try {
+        seen.set(name, loadPreset(name, dir));
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        seen.set(name, err);
+      }
+    }
+    return seen.get(name);
+  };
+}
+
+/** Agent settings over `defaults:` (or over a preset); nested mappings merge one level deep. */
 function mergeFields(d: AgentFields, a: AgentFields): AgentFields {
   const restart = d.restart || a.restart ? { ...d.restart, ...a.restart, backoff: { ...d.restart?.backoff, ...a.restart?.backoff }, budget: { ...d.restart?.budget, ...a.restart?.budget } } : undefined;
   return {
@@ -207,6 +182,9 @@ function mergeFields(d: AgentFields, a: AgentFields): AgentFields {
     log: { ...d.log, ...a.log },
     input: { ...d.input, ...a.input },
     sidecar: { ...d.sidecar, ...a.sidecar },
+    busy: { ...d.busy, ...a.busy },
+    // Signatures merge by kind, as restart.backoff does by key: an agent adds or replaces a kind (`[]` removes it).
+    blocked: { ...d.blocked, ...a.blocked, signatures: { ...d.blocked?.signatures, ...a.blocked?.signatures } },
     restart,
   };
 }
@@ -229,6 +207,7 @@ function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: stri
   const b = BUILTIN.restart;
   return {
     name,
+    provider: a.provider,
     command: a.command ?? '',
     args: a.args ?? [],
     cwd,
@@ -250,6 +229,8 @@ function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: stri
     },
     readyPattern: a.ready?.pattern?.source,
     readyTimeoutMs: a.ready?.timeout ?? BUILTIN.readyTimeoutMs,
+    busyPattern: a.busy?.pattern?.source,
+    blocked: toBlocked(a.blocked),
     idleAfterMs: a.idle_after ?? BUILTIN.idleAfterMs,
     busyAfterMs: a.busy_after ?? BUILTIN.busyAfterMs,
     stop: { keys: a.stop?.keys, signal: a.stop?.signal ?? BUILTIN.stop.signal, graceMs: a.stop?.grace ?? BUILTIN.stop.graceMs },
@@ -275,6 +256,18 @@ function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: stri
       ringSize: a.log?.ring ?? BUILTIN.log.ringSize,
     },
   };
+}
+
+function isBlockedKind(k: string): k is BlockedKind {
+  return (BLOCKED_KINDS as readonly string[]).includes(k);
+}
+
+/** One signature per pattern, in the file's order (a kind with a list gives one per entry). */
+function toBlocked(b: AgentFields['blocked']): BlockedSettings {
+  const signatures = Object.entries(b?.signatures ?? {}).flatMap(([kind, patterns]) =>
+    isBlockedKind(kind) ? (patterns ?? []).map((re) => ({ kind, pattern: re.source })) : [],
+  );
+  return { holdMs: b?.hold ?? BUILTIN.blocked.holdMs, afterMs: b?.after ?? BUILTIN.blocked.afterMs, then: b?.then ?? BUILTIN.blocked.then, signatures };
 }
 
 /** Topological order (file order among peers); a cycle is a config error naming it. */

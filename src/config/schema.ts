@@ -14,6 +14,10 @@ export const RESTART_MODES = ['no', 'on-failure', 'always'] as const;
 export const BRACKETED_PASTE = ['auto', 'always', 'never'] as const;
 /** OTP's group strategies: which agents a crash restarts (see docs/config.md#supervision). */
 export const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one'] as const;
+/** What an agent waits on when a blocked signature matches (see docs/config.md#blocked). */
+export const BLOCKED_KINDS = ['permission', 'question', 'trust', 'login', 'quota', 'error'] as const;
+/** What orchestra does once an agent has been blocked for `blocked.after`. */
+export const BLOCKED_ESCALATIONS = ['none', 'interrupt', 'restart'] as const;
 
 /** One of a few words, the message listing them the way users write them. */
 function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
@@ -82,6 +86,23 @@ const regex = z.string({ error: 'expected a regular expression string' }).transf
   }
 });
 
+/** A screen signature: one pattern, or a list of them (each one a signature of its own). */
+const patterns = z.preprocess(
+  (v) => (typeof v === 'string' ? [v] : v),
+  z.array(regex, { error: 'expected a regular expression string or a list of them' }),
+);
+
+/** Screens an agent waits on a human at, and what to do when it waits too long. */
+const blocked = z.strictObject({
+  hold: duration.optional(),
+  after: duration.optional(),
+  then: oneOf(BLOCKED_ESCALATIONS).optional(),
+  // A record, not an object: it keeps the file's order, and a preset lists specific screens before generic ones.
+  signatures: z
+    .partialRecord(oneOf(BLOCKED_KINDS), patterns, { error: `expected kinds ${BLOCKED_KINDS.join(', ')}, each with a pattern or a list of patterns` })
+    .optional(),
+});
+
 /** A restart budget (OTP's intensity and period): an agent's own, or the crew's under `supervision`. */
 const budget = z.strictObject({
   max_restarts: z.number({ error: 'expected a whole number >= 0' }).int().min(0).optional(),
@@ -113,6 +134,7 @@ const restart = z.preprocess((v) => (typeof v === 'string' ? { policy: v } : v),
 
 /** Every per-agent setting, all optional: used for `defaults:` and for each agent. */
 export const agentFields = z.strictObject({
+  provider: z.string({ error: 'expected a provider name (string)' }).optional(),
   command: z.string({ error: 'expected a command (string)' }).min(1, { error: 'expected a non-empty command' }).optional(),
   args: z.array(z.string({ error: 'expected a string argument' }), { error: 'expected a list of strings' }).optional(),
   cwd: z.string({ error: 'expected a directory path' }).optional(),
@@ -126,6 +148,8 @@ export const agentFields = z.strictObject({
       timeout: durationAtLeast(DURATION_FLOORS.readyTimeoutMs, 'a program needs time to start and draw its screen; a shorter timeout aborts every run as it starts').optional(),
     })
     .optional(),
+  busy: z.strictObject({ pattern: regex.optional() }).optional(),
+  blocked: blocked.optional(),
   idle_after: durationAtLeast(DURATION_FLOORS.idleAfterMs, 'pauses this short are normal between chunks of output; a shorter one makes the agent flap between busy and ready').optional(),
   busy_after: durationAtLeast(DURATION_FLOORS.busyAfterMs, 'a second chunk of output within this time makes the agent busy; a shorter one never sees the second chunk').optional(),
   stop: z
@@ -162,6 +186,18 @@ export const agentFields = z.strictObject({
     .optional(),
 });
 export type AgentFields = z.output<typeof agentFields>;
+
+/**
+ * A provider preset (`providers/NAME.yaml`): an agent entry as written in orchestra.yaml, so it
+ * can be copied into one, plus what it is and what it was checked against.
+ */
+export const presetSchema = agentFields.omit({ provider: true }).extend({
+  name: z.string({ error: 'expected the preset name (its file name without .yaml)' }),
+  description: z.string({ error: 'expected a one-line description' }),
+  checked: z.array(z.string({ error: 'expected a version string (quote it)' }), { error: 'expected a list of the CLI versions the signatures were checked against' }),
+  docs: z.url({ error: 'expected a URL' }).optional(),
+});
+export type PresetFile = z.output<typeof presetSchema>;
 
 const endpoint = z
   .string({ error: 'expected "ipc" or a tcp://127.0.0.1:PORT endpoint' })

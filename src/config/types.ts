@@ -14,7 +14,7 @@
  * config built by hand must still say them.
  */
 import { z } from 'zod';
-import { BRACKETED_PASTE, RESTART_MODES, SIGNALS, STRATEGIES } from './schema.js';
+import { BLOCKED_ESCALATIONS, BLOCKED_KINDS, BRACKETED_PASTE, RESTART_MODES, SIGNALS, STRATEGIES } from './schema.js';
 
 /** Milliseconds, bytes and counts are plain numbers; the field names carry the unit. */
 const num = z.number();
@@ -23,6 +23,20 @@ const maybe = <T extends z.ZodType>(value: T) => value.or(z.undefined());
 
 const restartMode = z.enum(RESTART_MODES);
 const strategy = z.enum(STRATEGIES);
+
+const blockedKind = z.enum(BLOCKED_KINDS);
+
+const blockedSettings = z
+  .object({
+    /** A screen signature (a blocked one, or the ready pattern) counts once it has held this long. */
+    holdMs: num,
+    /** Blocked this long: an event, then `then` (0: never). */
+    afterMs: num,
+    then: z.enum(BLOCKED_ESCALATIONS),
+    /** Sources of regular expressions (flag `m`) matched against the rendered screen, in file order. */
+    signatures: list(z.object({ kind: blockedKind, pattern: z.string() }).readonly()),
+  })
+  .readonly();
 
 const budget = z.object({ maxRestarts: num, windowMs: num }).readonly();
 
@@ -60,6 +74,8 @@ const inputSettings = z
 const agentConfig = z
   .object({
     name: z.string(),
+    /** The preset the agent's settings were merged over (`provider:`), if any. */
+    provider: maybe(z.string()),
     command: z.string(),
     args: list(z.string()),
     cwd: z.string(),
@@ -70,6 +86,9 @@ const agentConfig = z
     /** Source of a regular expression matched against the rendered screen. */
     readyPattern: maybe(z.string()),
     readyTimeoutMs: num,
+    /** Source of a regular expression: the rendered screen shows the agent working. */
+    busyPattern: maybe(z.string()),
+    blocked: blockedSettings,
     idleAfterMs: num,
     busyAfterMs: num,
     stop: z.object({ keys: maybe(z.string()), signal: z.enum(SIGNALS), graceMs: num }).readonly(),
@@ -109,6 +128,8 @@ const orchestraConfig = z
 export type RestartMode = z.output<typeof restartMode>;
 export type Strategy = z.output<typeof strategy>;
 export type RestartPolicy = z.output<typeof restartPolicy>;
+export type BlockedKind = z.output<typeof blockedKind>;
+export type BlockedSettings = z.output<typeof blockedSettings>;
 export type InputSettings = z.output<typeof inputSettings>;
 export type AgentConfig = z.output<typeof agentConfig>;
 export type OrchestraConfig = z.output<typeof orchestraConfig>;

@@ -210,6 +210,88 @@ describe('config loading', () => {
     });
   });
 
+  describe('busy and blocked screens', () => {
+    it('are unset by default: hold 300ms, escalation after 10m doing nothing, no signatures, no provider', () => {
+      const a = parseConfig('agents:\n  a: { command: sh }\n', file).agents[0];
+      expect([a?.provider, a?.busyPattern]).toEqual([undefined, undefined]);
+      expect(a?.blocked).toEqual({ holdMs: 300, afterMs: 600_000, then: 'none', signatures: [] });
+      expect(Object.isFrozen(a?.blocked.signatures)).toBe(true);
+    });
+
+    it('signatures keep the file order, one per pattern of a list, and hold, after and then are read', () => {
+      const a = parseConfig(
+        [
+          'agents:',
+          '  a:',
+          '    command: sh',
+          '    busy: { pattern: "esc to interrupt" }',
+          '    blocked:',
+          '      hold: 0ms',
+          '      after: 0s',
+          '      then: restart',
+          '      signatures:',
+          '        trust: "Quick safety check"',
+          "        permission: ['Do you want to proceed\\?', 'Allow command\\?']",
+          '        login: Sign in',
+        ].join('\n'),
+        file,
+      ).agents[0];
+      expect(a?.busyPattern).toBe('esc to interrupt');
+      expect(a?.blocked).toEqual({
+        holdMs: 0,
+        afterMs: 0,
+        then: 'restart',
+        signatures: [
+          { kind: 'trust', pattern: 'Quick safety check' },
+          { kind: 'permission', pattern: 'Do you want to proceed\\?' },
+          { kind: 'permission', pattern: 'Allow command\\?' },
+          { kind: 'login', pattern: 'Sign in' },
+        ],
+      });
+    });
+
+    it("defaults' signatures merge by kind: an agent replaces a kind, adds one, or removes one with []", () => {
+      const a = parseConfig(
+        'defaults:\n  blocked: { after: 1m, signatures: { login: a, quota: b, error: c } }\n' +
+          'agents:\n  a: { command: sh, blocked: { then: interrupt, signatures: { quota: B, error: [], trust: t } } }\n',
+        file,
+      ).agents[0];
+      expect(a?.blocked).toEqual({
+        holdMs: 300,
+        afterMs: 60_000,
+        then: 'interrupt',
+        signatures: [
+          { kind: 'login', pattern: 'a' },
+          { kind: 'quota', pattern: 'B' },
+          { kind: 'trust', pattern: 't' },
+        ],
+      });
+    });
+
+    it('a pattern that does not compile is reported at its line:col (in a list, at its index)', () => {
+      expect(errorsOf('agents:\n  a:\n    command: sh\n    busy: { pattern: "[" }\n    blocked:\n      signatures:\n        error: "(x"\n        quota: [ok, "a{1"  , "*"]\n')).toEqual([
+        'F:4:22: agents.a.busy.pattern: expected a valid regular expression (Invalid regular expression: /[/m: Unterminated character class), found "["',
+        'F:7:16: agents.a.blocked.signatures.error: expected a valid regular expression (Invalid regular expression: /(x/m: Unterminated group), found "(x"',
+        'F:8:30: agents.a.blocked.signatures.quota[2]: expected a valid regular expression (Invalid regular expression: /*/m: Nothing to repeat), found "*"',
+      ]);
+    });
+
+    it('an unknown kind of blocked screen is an error at its key, listing the kinds', () => {
+      expect(errorsOf('agents:\n  a:\n    command: sh\n    blocked:\n      signatures: { prompt: x, login: [3] }\n')).toEqual([
+        'F:5:21: agents.a.blocked.signatures.prompt: unknown key "prompt": expected kinds permission, question, trust, login, quota, error, each with a pattern or a list of patterns',
+        'F:5:40: agents.a.blocked.signatures.login[0]: expected a regular expression string, found number 3',
+      ]);
+    });
+
+    it('an unknown escalation and durations that are not durations', () => {
+      expect(errorsOf('agents:\n  a:\n    command: sh\n    blocked: { then: kill, after: soon, hold: 1 }\n')).toEqual([
+        'F:4:22: agents.a.blocked.then: expected one of "none", "interrupt", "restart", found "kill"',
+        'F:4:35: agents.a.blocked.after: expected a duration such as "500ms", "2s" or "5m", found "soon"',
+        'F:4:47: agents.a.blocked.hold: expected a duration such as "500ms", "2s" or "5m", found number 1',
+      ]);
+    });
+  });
+
   it('a missing file is a clear error, not a stack trace', () => {
     expect(() => loadConfig(join(dir, 'nope.yaml'))).toThrow(/cannot read config: no such file/);
   });

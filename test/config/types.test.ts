@@ -1,7 +1,7 @@
 /** The resolved config's types, inferred from a schema: what the rest of orchestra and embedders rely on. */
 import { describe, expectTypeOf, it } from 'vitest';
-import type { SIGNALS } from '../../src/config/schema.js';
-import type { AgentConfig, OrchestraConfig, RestartPolicy, Strategy } from '../../src/config/types.js';
+import type { BLOCKED_KINDS, SIGNALS } from '../../src/config/schema.js';
+import type { AgentConfig, BlockedKind, BlockedSettings, OrchestraConfig, RestartPolicy, Strategy } from '../../src/config/types.js';
 
 describe('resolved config types', () => {
   it('supervision: a strategy and the crew budget, read-only', () => {
@@ -24,5 +24,20 @@ describe('resolved config types', () => {
 
   it('the stop signal is one the config file accepts', () => {
     expectTypeOf<AgentConfig['stop']['signal']>().toEqualTypeOf<(typeof SIGNALS)[number]>();
+  });
+
+  it('busy and blocked screens: the pattern sources the agent chart compiles, with the kinds the file accepts', () => {
+    expectTypeOf<BlockedKind>().toEqualTypeOf<(typeof BLOCKED_KINDS)[number]>();
+    expectTypeOf<BlockedKind>().toEqualTypeOf<'permission' | 'question' | 'trust' | 'login' | 'quota' | 'error'>();
+    expectTypeOf<Pick<AgentConfig, 'busyPattern' | 'provider'>>().toEqualTypeOf<{ readonly busyPattern: string | undefined; readonly provider: string | undefined }>();
+    expectTypeOf<AgentConfig['blocked']>().toEqualTypeOf<BlockedSettings>();
+    expectTypeOf<BlockedSettings>().toEqualTypeOf<
+      Readonly<{
+        holdMs: number;
+        afterMs: number;
+        then: 'none' | 'interrupt' | 'restart';
+        signatures: readonly Readonly<{ kind: BlockedKind; pattern: string }>[];
+      }>
+    >();
   });
 });
