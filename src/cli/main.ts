@@ -7,6 +7,7 @@ import { upDetached } from './detach.js';
 import { events, parseKinds } from './events.js';
 import { logs, parseLines } from './logs.js';
 import { down, key, lifecycle, ps, send } from './ops.js';
+import { providerList, providerShow } from './provider.js';
 import { up } from './up.js';
 import { parseDuration, parseSize } from '../config/duration.js';
 import { validate } from './validate.js';
@@ -150,6 +151,21 @@ function program(): Command {
     .argument('[file]', 'config file (or -f)')
     .action((file: string | undefined) => {
       process.exitCode = validate(file ?? fileOf({}), process.stdout);
+    });
+
+  const provider = cmd.command('provider').description('the provider presets (claude, codex, gemini, …): list them, or print one to copy');
+  provider
+    .command('list')
+    .description('each preset: name, the CLI versions its signatures were checked against, description')
+    .action(() => {
+      process.exitCode = providerList(process.stdout);
+    });
+  provider
+    .command('show')
+    .description('print a preset file as it is, to read or copy into a config')
+    .argument('<name>')
+    .action((name: string) => {
+      process.exitCode = providerShow(name, process.stdout);
     });
 
   return cmd;
