@@ -59,6 +59,16 @@ describe('provider presets', () => {
     }
   });
 
+  it('the settings part of each preset file, pasted under an agent, is that agent (a preset can be copied)', () => {
+    for (const name of presetNames()) {
+      const text = loadPreset(name)?.text ?? '';
+      const settings = text.slice(text.indexOf('# The agent settings, from here on'));
+      const pasted = parseConfig(`agents:\n  a:\n${settings.replace(/^/gm, '    ')}\n`, file).agents[0];
+      const named = parseConfig(`agents:\n  a: { provider: ${name} }\n`, file).agents[0];
+      expect({ ...pasted, provider: name }).toEqual(named);
+    }
+  });
+
   it('each real CLI preset names the version its signatures were checked against', () => {
     const checked = Object.fromEntries(presetNames().map((n) => [n, loadPreset(n)?.checked]));
     expect(checked).toEqual({ aider: [], claude: ['2.1.332'], codex: ['0.169.0'], gemini: ['0.61.0'], opencode: ['1.18.33'], shell: [] });
