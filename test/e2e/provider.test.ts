@@ -1,8 +1,9 @@
 /** `orchestra provider list|show`: the shipped presets, read through the real CLI. */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, runCli } from './harness.js';
+import { ROOT, runCli, runtimeCommand } from './harness.js';
 
 describe('orchestra provider', () => {
   it('list prints each preset with the CLI versions it was checked against', async () => {
@@ -31,5 +32,12 @@ describe('orchestra provider', () => {
     const r = await runCli(['provider', 'show', 'cursor']);
     expect([r.code, r.stdout]).toEqual([2, '']);
     expect(r.stderr).toBe('orchestra: unknown provider "cursor"; known: aider, claude, codex, gemini, opencode, shell\n');
+  });
+
+  it('finds the presets from dist/ under Deno too, from any working directory', () => {
+    const [cmd, args] = runtimeCommand('deno', ['provider', 'show', 'shell']);
+    const r = spawnSync(cmd, args, { cwd: '/', encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(readFileSync(join(ROOT, 'providers/shell.yaml'), 'utf8'));
   });
 });
