@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { nextRun, sessionId, transcriptPath } from '../../src/agent/resume.js';
+import { nextRun, sessionId, transcriptPath } from '../../src/host/resume.js';
 
 const claude = { start: ['--session-id', '{id}'], again: ['--resume', '{id}'], transcript: '${CLAUDE_CONFIG_DIR:-~/.claude}/projects/{cwd_slug}/{id}.jsonl' };
 
