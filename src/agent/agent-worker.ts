@@ -15,6 +15,7 @@ import { OutputLog } from './output-log.js';
 import { activityWindowFor, OutputPipeline } from './output-pipeline.js';
 import { InputQueue } from './input-queue.js';
 import { createPtyActor, type PtyIo } from './pty-actor.js';
+import { nextRun, sessionId } from '../host/resume.js';
 import { RingBuffer } from './ring-buffer.js';
 import { SidecarServer } from './sidecar.js';
 import { TerminalModel } from './terminal-model.js';
@@ -119,7 +120,19 @@ function blockedEvent(event: Record<string, unknown>): AgentEvent | undefined {
 
 const sidecar = new SidecarServer(agent.sidecar.path, agent.sidecar.maxLine, onSidecar);
 
+// One conversation for every run of this agent, with the provider's resume flags (src/agent/resume.ts).
+const resumeId = agent.resume ? sessionId(init.session, agent.name, agent.cwd) : undefined;
+let runsStarted = 0;
+function runArgs(): readonly string[] {
+  const ranBefore = runsStarted++ > 0;
+  if (!agent.resume || resumeId === undefined) return [];
+  const run = nextRun(agent.resume, resumeId, agent.cwd, env, ranBefore);
+  log('info', run.resumed ? `resuming conversation ${run.id}` : `new conversation ${run.id}`, { session: run.id, resumed: run.resumed });
+  return run.args;
+}
+
 const ptyActor = createPtyActor(agent, env, {
+  runArgs,
   spawned(pid, ptyIo) {
     io = ptyIo;
     model?.close();

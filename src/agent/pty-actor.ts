@@ -48,6 +48,8 @@ export interface PtySink {
   /** Called before the exit is reported: everything read so far must be delivered and logged. */
   flush(): Promise<void>;
   log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
+  /** Arguments for this run after the configured ones (resuming a conversation); asked once per spawn. */
+  runArgs?(): readonly string[];
 }
 
 /** Resolves `command` like execvp would, so "not found" is a clear error instead of a crash loop. */
@@ -81,7 +83,7 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
     if (!file) return fail(`command not found: ${agent.command}`);
     let term: pty.IPty;
     let drain: Drain | undefined;
-    const spawn = isolatedSpawn(file, agent.args, env);
+    const spawn = isolatedSpawn(file, [...agent.args, ...(sink.runArgs?.() ?? [])], env);
     if (!spawn.isolated) sink.log('warn', `no perl found to close inherited descriptors: agent ${agent.name} starts holding the terminals of agents started before it`);
     try {
       // Reads arrive from the next event-loop turn on, once `drain` is set.

@@ -27,6 +27,8 @@ interface GroupCause {
   /** The agent whose crash caused this decision (never this agent itself). */
   readonly because?: string;
   readonly strategy?: Strategy;
+  /** For an agent whose provider resumes conversations: the session, and whether the next run resumes it. */
+  readonly resume?: { readonly id: string; readonly resumed: boolean };
 }
 
 export type RestartDecision = GroupCause &

@@ -21,6 +21,7 @@ import { Termination } from '../host/termination.js';
 import type { Reaper } from '../host/reaper.js';
 import { type HandleListener, WorkerHandle, type WorkerPort } from './worker-handle.js';
 import { type AgentNow, type InputRequest, WorkerRequests } from './worker-requests.js';
+import { nextRun, sessionId } from '../host/resume.js';
 import type { FromWorker, SendRequest, WorkerInit } from '../agent/worker-protocol.js';
 
 /** What the CLI (or an embedding program) can observe in-process. */
@@ -300,12 +301,21 @@ export class Supervisor {
     return { pid, runMs };
   }
 
-  private publishDecision(name: string, d: RestartDecision): void {
+  private publishDecision(name: string, decision: RestartDecision): void {
+    const d = decision.action === 'restart' ? { ...decision, ...this.resumeOf(name) } : decision;
     this.deps.publisher.publish('restart', name, { kind: 'restart', ...d });
     if (d.action === 'restart') this.record(name).restarts++;
     this.deps.listener?.decision?.(name, d);
     if (d.action === 'give-up' && d.why === 'budget-exhausted') this.deps.logger.error({ agent: name, ...d }, `giving up: ${d.reason}`);
     else this.deps.logger.info({ agent: name, ...d }, `${d.action}: ${d.reason}`);
+  }
+
+  /** Whether the agent's next run resumes its conversation (as its worker will decide at the spawn). */
+  private resumeOf(name: string): Pick<RestartDecision, 'resume'> {
+    const { config } = this.record(name);
+    if (!config.resume) return {};
+    const run = nextRun(config.resume, sessionId(this.config.session, name, config.cwd), config.cwd, { ...process.env, ...config.env }, true);
+    return { resume: { id: run.id, resumed: run.resumed } };
   }
 
   /** The thread died: its PTY's processes are orphaned. Kill them, then the chart decides as for an exit. */
