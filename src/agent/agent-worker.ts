@@ -5,6 +5,9 @@
  * The worker never ends itself (process.exit in a worker that owns a PTY can abort the whole
  * process): it reports `worker.closed` and the supervisor terminates it.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createActor } from 'xstate';
 import { encodeOutput } from '../bus/protocol.js';
@@ -13,6 +16,7 @@ import { type AgentEvent, agentMachine, type Blocked, type BlockedKind, type Cha
 import { compileSignatures, NO_VERDICT, sameVerdict, type ScreenVerdict, screenVerdict } from '../machines/screen-verdict.js';
 import { OutputLog } from './output-log.js';
 import { activityWindowFor, OutputPipeline } from './output-pipeline.js';
+import { claudeSettings, CONFIRM_MS, relayCommand } from './hooks.js';
 import { InputQueue } from './input-queue.js';
 import { createPtyActor, type PtyIo } from './pty-actor.js';
 import { nextRun, sessionId } from '../host/resume.js';
@@ -85,6 +89,8 @@ const MACHINE_EVENTS: Record<string, 'sidecar.ready' | 'sidecar.busy' | undefine
   idle: 'sidecar.ready',
   busy: 'sidecar.busy',
   progress: 'sidecar.busy',
+  // The agent took a prompt (claude's UserPromptSubmit): it works on it now.
+  prompt: 'sidecar.busy',
 };
 
 function onSidecar(item: SidecarItem): void {
@@ -109,6 +115,7 @@ function onSidecar(item: SidecarItem): void {
   flushSidecar();
   if (beat) actor.send({ type: 'sidecar.heartbeat' });
   if (drives) actor.send({ type: drives });
+  if (item.type === 'prompt' && typeof item.event.text === 'string') input.prompted(item.event.text, item.event.truncated === true);
 }
 
 /** `{"type":"blocked","on":"permission","text":"…"}`: the agent (its hooks) waits for a human. */
@@ -124,11 +131,37 @@ const sidecar = new SidecarServer(agent.sidecar.path, agent.sidecar.maxLine, onS
 const resumeId = agent.resume ? sessionId(init.session, agent.name, agent.cwd) : undefined;
 let runsStarted = 0;
 function runArgs(): readonly string[] {
+  return [...resumeArgs(), ...hookArgs()];
+}
+
+function resumeArgs(): readonly string[] {
   const ranBefore = runsStarted++ > 0;
   if (!agent.resume || resumeId === undefined) return [];
   const run = nextRun(agent.resume, resumeId, agent.cwd, env, ranBefore);
   log('info', run.resumed ? `resuming conversation ${run.id}` : `new conversation ${run.id}`, { session: run.id, resumed: run.resumed });
   return run.args;
+}
+
+/**
+ * claude's hooks report to the sidecar (hooks.ts): a settings file of the agent's own, beside its
+ * socket, given with --settings (claude merges it with the user's settings, which stay untouched).
+ * Written at every spawn, so a run never starts without it; if it cannot be written, the agent
+ * runs without hooks.
+ */
+const settingsFile = join(dirname(agent.sidecar.path), `${agent.name}.claude-settings.json`);
+const relay = fileURLToPath(new URL('./hook-relay.js', import.meta.url));
+// Under Deno, process.execPath is deno, which runs a script with `run -A`.
+const runtime = 'Deno' in globalThis ? [process.execPath, 'run', '-A'] : [process.execPath];
+function hookArgs(): readonly string[] {
+  if (agent.hooks !== 'claude') return [];
+  try {
+    mkdirSync(dirname(settingsFile), { recursive: true, mode: 0o700 });
+    writeFileSync(settingsFile, `${JSON.stringify(claudeSettings((event) => relayCommand(runtime, relay, event)), null, 2)}\n`, { mode: 0o600 });
+  } catch (err) {
+    log('error', `cannot write claude's hook settings ${settingsFile}: ${(err as Error).message}; the agent runs without hooks`);
+    return [];
+  }
+  return ['--settings', settingsFile];
 }
 
 const ptyActor = createPtyActor(agent, env, {
@@ -182,7 +215,7 @@ const input = new InputQueue(agent.input, {
   canonical: () => io.canonical(),
   submitted: () => actor.send({ type: 'input.submitted' }),
   outcome: (id, outcome, reason) => post({ type: 'input.outcome', id, outcome, reason }),
-});
+}, agent.hooks === 'claude' ? { timeoutMs: CONFIRM_MS, screen: () => model?.screenText() ?? '' } : undefined);
 
 const faults = testFaults(agent.name);
 const pty = faults.has('lose-stop') ? losingStops(ptyActor) : ptyActor;

@@ -5,6 +5,9 @@
  * A delivery writes the body (in chunks, in bracketed paste when multi-line), waits, then writes
  * the submit key on its own. Attach keystrokes and keys (interrupt, escape) never cut into a
  * delivery: they wait for it to finish.
+ *
+ * For an agent whose hooks report the prompts it receives, a delivered send is final only once the
+ * agent says it got the text (`confirmed`), or when it has not said so in time (`unconfirmed`).
  */
 import type { InputOutcome } from '../bus/protocol.js';
 import type { InputSettings } from '../config/types.js';
@@ -36,6 +39,20 @@ interface Pending {
   readonly timer: unknown;
 }
 
+/** Agents that report the prompts they receive (hooks): how a send is confirmed. */
+export interface Confirmation {
+  /** How long after the submit key the agent has to report the prompt. */
+  readonly timeoutMs: number;
+  /** The rendered screen (one line per row), quoted when a send stays unconfirmed. */
+  screen(): string;
+}
+
+/** Screen rows quoted in an `unconfirmed` reason. */
+const SCREEN_LINES = 5;
+
+/** Text as compared with what the agent reports: line ends as LF, no surrounding blanks. */
+const normalised = (s: string) => s.replace(/\r\n?/g, '\n').trim();
+
 export class InputQueue {
   private readonly queue: Pending[] = [];
   private writing = false;
@@ -44,10 +61,13 @@ export class InputQueue {
   /** While blocked: on what (a dialog is on screen; text typed now would answer it). */
   private blockedOn: string | undefined;
   private readonly timers: NonNullable<InputIo['timers']>;
+  /** Sends submitted and waiting for the agent to report them, oldest first. */
+  private readonly unconfirmed: Pending[] = [];
 
   constructor(
     private readonly settings: InputSettings,
     private readonly io: InputIo,
+    private readonly confirmation?: Confirmation,
   ) {
     this.timers = io.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (t) => clearTimeout(t as NodeJS.Timeout) };
   }
@@ -84,9 +104,27 @@ export class InputQueue {
     else this.io.outcome(id, 'delivered', 'written to the terminal');
   }
 
+  /**
+   * The agent reported a prompt it received (`truncated`: only its start). It confirms the oldest
+   * send waiting for it with the same text; a prompt nobody sent (a human at the terminal) is ignored.
+   */
+  prompted(text: string, truncated = false): void {
+    const got = normalised(text);
+    const i = this.unconfirmed.findIndex((p) => {
+      const sent = normalised(p.req.text);
+      return sent === got || (truncated && got.length > 0 && sent.startsWith(got));
+    });
+    if (i < 0) return;
+    const [p] = this.unconfirmed.splice(i, 1);
+    this.timers.clearTimeout(p!.timer);
+    this.io.outcome(p!.req.id, 'confirmed', 'typed and submitted; the agent reported it received the prompt');
+  }
+
   stateChanged(to: PublicState, blockedOn?: string): void {
     this.state = to;
     this.blockedOn = blockedOn;
+    // The run that was typed to has ended: it will not report those prompts any more.
+    if (!LIVE.has(to)) this.unconfirmAll(`the agent became ${to} before it reported the prompt`);
     if (LIVE.has(to) || RETURNING.has(to)) return this.pump();
     // Stopping, stopped, dead: nobody will be there to read it.
     this.failAll('agent-not-running', `the agent is ${to}`);
@@ -96,6 +134,7 @@ export class InputQueue {
   /** The worker is going away: nothing queued will be delivered. */
   close(): void {
     this.failAll('agent-not-running', 'the agent was shut down');
+    this.unconfirmAll('the agent was shut down before it reported the prompt');
   }
 
   private reachable(mode: SendRequest['mode']): boolean {
@@ -112,6 +151,28 @@ export class InputQueue {
       this.timers.clearTimeout(p.timer);
       this.io.outcome(p.req.id, outcome, reason);
     }
+  }
+
+  /** Typed and submitted, and now awaiting the agent's report (when it reports prompts at all). */
+  private submittedAwaiting(req: SendRequest, how: string): void {
+    if (!this.confirmation) return this.io.outcome(req.id, 'delivered', how);
+    const { timeoutMs } = this.confirmation;
+    const timer = this.timers.setTimeout(() => {
+      const i = this.unconfirmed.findIndex((p) => p.req === req);
+      if (i >= 0) this.unconfirm(this.unconfirmed.splice(i, 1)[0]!, `the agent did not report the prompt within ${timeoutMs}ms`);
+    }, timeoutMs);
+    this.unconfirmed.push({ req, timer });
+  }
+
+  private unconfirmAll(why: string): void {
+    for (const p of this.unconfirmed.splice(0)) this.unconfirm(p, why);
+  }
+
+  private unconfirm(p: Pending, why: string): void {
+    this.timers.clearTimeout(p.timer);
+    const rows = (this.confirmation?.screen() ?? '').split('\n').filter((l) => l.trim() !== '');
+    const screen = rows.length > 0 ? `the screen ends with:\n${rows.slice(-SCREEN_LINES).join('\n')}` : 'the screen is blank';
+    this.io.outcome(p.req.id, 'unconfirmed', `typed and submitted, but ${why}; ${screen}`);
   }
 
   private expire(id: string): void {
@@ -170,7 +231,7 @@ export class InputQueue {
     if (LIVE.has(this.state)) {
       this.io.write(this.settings.submit);
       this.io.submitted();
-      this.io.outcome(req.id, 'delivered', paste ? 'typed as a bracketed paste and submitted' : 'typed and submitted');
+      this.submittedAwaiting(req, paste ? 'typed as a bracketed paste and submitted' : 'typed and submitted');
     } else {
       this.io.outcome(req.id, 'agent-not-running', `the agent became ${this.state} before the submit key was typed (the body was written)`);
     }

@@ -59,7 +59,12 @@ export interface ExitBody extends ExitInfo {
 }
 /** The restart policy's decision as it made it: the wire carries exactly its fields. */
 export type RestartBody = { readonly kind: 'restart' } & RestartDecision;
-export const INPUT_OUTCOMES = ['queued', 'delivered', 'timed-out', 'agent-not-running', 'refused'] as const;
+/**
+ * `queued` comes first for a send; every other outcome is final. `confirmed` / `unconfirmed` take
+ * `delivered`'s place for an agent whose hooks report its prompts: the agent said it got the text,
+ * or did not say so in time after it was typed and submitted (docs/hooks.md).
+ */
+export const INPUT_OUTCOMES = ['queued', 'delivered', 'confirmed', 'unconfirmed', 'timed-out', 'agent-not-running', 'refused'] as const;
 export type InputOutcome = (typeof INPUT_OUTCOMES)[number];
 /** What became of one input request (send, interrupt, escape); `id` is the request's correlation id. */
 export interface InputBody {

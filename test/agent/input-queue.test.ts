@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CANONICAL_LINE_MAX, InputQueue, MAX_QUEUED } from '../../src/agent/input-queue.js';
+import { CANONICAL_LINE_MAX, type Confirmation, InputQueue, MAX_QUEUED } from '../../src/agent/input-queue.js';
 import type { InputSettings } from '../../src/config/types.js';
 
 const settings: InputSettings = { submit: '\r', submitDelayMs: 50, maxSize: 1000, chunk: 8, escape: true, bracketedPaste: 'auto' };
 
-function make(s: Partial<InputSettings> = {}, paste = false, canonical: boolean | undefined = false) {
+function make(s: Partial<InputSettings> = {}, paste = false, canonical: boolean | undefined = false, confirmation?: Confirmation) {
   const writes: string[] = [];
   const outcomes: [string, string, string][] = [];
   let submitted = 0;
@@ -17,6 +17,7 @@ function make(s: Partial<InputSettings> = {}, paste = false, canonical: boolean 
       submitted: () => submitted++,
       outcome: (id, o, r) => outcomes.push([id, o, r]),
     },
+    confirmation,
   );
   return { q, writes, outcomes, submitted: () => submitted };
 }
@@ -171,5 +172,110 @@ describe('input queue', () => {
     expect(t.q.raw('1')).toBe(true);
     t.q.key('k', '\x1b');
     expect(t.writes).toEqual(['1', '\x1b']);
+  });
+});
+
+describe('input queue, agent with hooks (sends are confirmed by the prompt the agent reports)', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  const SCREEN = 'claude\n\n> fix the tests\n\n  ? for shortcuts\n\n';
+  const hooked = (screen = SCREEN) => make({}, false, false, { timeoutMs: 10_000, screen: () => screen });
+
+  it('a send is final only when the agent reports the prompt: confirmed (not delivered)', async () => {
+    const t = hooked();
+    t.q.stateChanged('ready');
+    t.q.send({ id: 'a', text: 'fix the tests', mode: 'wait-idle', timeoutMs: 5000 });
+    await vi.advanceTimersByTimeAsync(50);
+    expect(t.writes.join('')).toBe('fix the tests\r');
+    expect(t.submitted()).toBe(1);
+    expect(t.outcomes).toEqual([]);
+    t.q.prompted(' fix the tests\n');
+    expect(t.outcomes).toEqual([['a', 'confirmed', 'typed and submitted; the agent reported it received the prompt']]);
+    // Its timer is gone: nothing more comes.
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(t.outcomes).toHaveLength(1);
+  });
+
+  it('regression: a send typed but never received was reported delivered; without the report in time it is unconfirmed, quoting the screen', async () => {
+    const t = hooked();
+    t.q.stateChanged('ready');
+    t.q.send({ id: 'a', text: 'fix the tests', mode: 'now', timeoutMs: 5000 });
+    await vi.advanceTimersByTimeAsync(50 + 9_999);
+    expect(t.outcomes).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(t.outcomes).toEqual([['a', 'unconfirmed', 'typed and submitted, but the agent did not report the prompt within 10000ms; the screen ends with:\nclaude\n> fix the tests\n  ? for shortcuts']]);
+    // A late report changes nothing.
+    t.q.prompted('fix the tests');
+    expect(t.outcomes).toHaveLength(1);
+  });
+
+  it('the screen quoted is its last five lines with text', async () => {
+    const t = hooked(Array.from({ length: 9 }, (_, i) => `line ${i}`).join('\n\n'));
+    t.q.stateChanged('ready');
+    t.q.send({ id: 'a', text: 'x', mode: 'now', timeoutMs: 5000 });
+    await vi.advanceTimersByTimeAsync(10_050);
+    expect(t.outcomes[0]?.[2]).toMatch(/the screen ends with:\nline 4\nline 5\nline 6\nline 7\nline 8$/);
+  });
+
+  it('a prompt confirms the send with the same text, not the oldest; a prompt nobody sent is ignored', async () => {
+    const t = hooked();
+    t.q.stateChanged('busy');
+    t.q.send({ id: 'a', text: 'first', mode: 'now', timeoutMs: 5000 });
+    t.q.send({ id: 'b', text: 'second', mode: 'now', timeoutMs: 5000 });
+    await vi.advanceTimersByTimeAsync(100);
+    t.q.prompted('typed by a human');
+    t.q.prompted('second');
+    t.q.prompted('first');
+    expect(t.outcomes.map((o) => [o[0], o[1]])).toEqual([
+      ['b', 'confirmed'],
+      ['a', 'confirmed'],
+    ]);
+  });
+
+  it('line ends and surrounding blanks do not matter; a prefix confirms only when the report says it was cut', async () => {
+    const t = hooked();
+    t.q.stateChanged('ready');
+    t.q.send({ id: 'a', text: 'one\r\ntwo\n', mode: 'now', timeoutMs: 5000 });
+    await vi.advanceTimersByTimeAsync(50);
+    t.q.prompted('one');
+    t.q.prompted('');
+    t.q.prompted('', true);
+    expect(t.outcomes).toEqual([]);
+    t.q.prompted('one\nt', true);
+    expect(t.outcomes.map((o) => o[1])).toEqual(['confirmed']);
+    t.q.send({ id: 'b', text: 'one\r\ntwo', mode: 'now', timeoutMs: 5000 });
+    await vi.advanceTimersByTimeAsync(50);
+    t.q.prompted('one\ntwo');
+    expect(t.outcomes.map((o) => o[1])).toEqual(['confirmed', 'confirmed']);
+  });
+
+  it('the run ends before the report: unconfirmed at once (that run will not report it), with the screen', async () => {
+    const t = hooked();
+    t.q.stateChanged('ready');
+    t.q.send({ id: 'a', text: 'x', mode: 'now', timeoutMs: 5000 });
+    await vi.advanceTimersByTimeAsync(50);
+    t.q.stateChanged('blocked', 'permission');
+    expect(t.outcomes).toEqual([]);
+    t.q.stateChanged('exited');
+    expect(t.outcomes).toEqual([['a', 'unconfirmed', expect.stringMatching(/^typed and submitted, but the agent became exited before it reported the prompt; the screen ends with:\n/)]]);
+    t.q.stateChanged('ready');
+    t.q.send({ id: 'b', text: 'y', mode: 'now', timeoutMs: 5000 });
+    await vi.advanceTimersByTimeAsync(50);
+    t.q.close();
+    expect(t.outcomes[1]).toEqual(['b', 'unconfirmed', expect.stringMatching(/the agent was shut down before it reported the prompt/)]);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(t.outcomes).toHaveLength(2);
+  });
+
+  it('keys and failures are as without hooks: only a typed and submitted send waits for the report', async () => {
+    const t = hooked();
+    t.q.stateChanged('ready');
+    t.q.key('k', '\x03');
+    t.q.send({ id: 'big', text: 'z'.repeat(1001), mode: 'now', timeoutMs: 5000 });
+    expect(t.outcomes.map((o) => [o[0], o[1]])).toEqual([
+      ['k', 'delivered'],
+      ['big', 'refused'],
+    ]);
   });
 });
