@@ -6,8 +6,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue, type Locator } from './issues.js';
 import { parseYaml, sortIssues } from './parse.js';
+import { detect, type Detector, type Presence } from '../host/detect.js';
 import { loadPreset, type Preset, presetNames, PROVIDERS_DIR } from './providers.js';
-import { AGENT_NAME, type AgentFields, BLOCKED_KINDS, fileSchema } from './schema.js';
+import { AGENT_NAME, type AgentFields, AUTO_PROVIDER, BLOCKED_KINDS, DEFAULT_PROVIDER_ORDER, fileSchema } from './schema.js';
 import type { AgentConfig, BlockedKind, BlockedSettings, OrchestraConfig, RestartPolicy } from './types.js';
 
 /** Built-in defaults, applied under the file's `defaults:` block. */
@@ -51,21 +52,22 @@ export function loadConfig(file: string, opts: LoadOptions = {}): OrchestraConfi
   return parseConfig(text, abs, opts);
 }
 
-/** Where presets are read from; tests point it at a directory of their own. */
+/** Where presets are read from and how `provider: auto` detects CLIs; tests give their own. */
 export interface LoadOptions {
   readonly providersDir?: string;
+  readonly detect?: Detector;
 }
 
 /** Validates config text as if it were the file `abs`. */
 export function parseConfig(text: string, abs: string, opts: LoadOptions = {}): OrchestraConfig {
   const { data, loc } = parseYaml(text, abs, fileSchema, 'a mapping with an `agents:` key');
-  return resolveConfig(data, abs, loc, opts.providersDir ?? PROVIDERS_DIR);
+  return resolveConfig(data, abs, loc, opts.providersDir ?? PROVIDERS_DIR, opts.detect ?? detect);
 }
 
 type File = z.output<typeof fileSchema>;
 type RawBudget = NonNullable<File['supervision']>['budget'];
 
-function resolveConfig(file: File, abs: string, loc: Locator, providersDir: string): OrchestraConfig {
+function resolveConfig(file: File, abs: string, loc: Locator, providersDir: string, detector: Detector): OrchestraConfig {
   const issues: ConfigIssue[] = [];
   const dir = dirname(abs);
   const names = Object.keys(file.agents);
@@ -82,13 +84,34 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
   }
   const defaults = file.defaults ?? {};
   const presets = presetLoader(providersDir);
+  const known = () => presetNames(providersDir).join(', ') || `none in ${providersDir}`;
+  const order = file.providers?.order ?? DEFAULT_PROVIDER_ORDER;
+  for (const [i, candidate] of (file.providers?.order ?? []).entries()) {
+    if (candidate === AUTO_PROVIDER || !presetNames(providersDir).includes(candidate)) {
+      issues.push(loc.at(['providers', 'order', i], `expected a known provider (${known()})`));
+    }
+  }
   // A broken preset's issues are in its own file: they follow the config's, once per preset.
   const broken = new Set<ConfigError>();
   const agents = new Map<string, AgentConfig>();
   for (const [name, own] of Object.entries(file.agents)) {
     // defaults < preset < the agent's own settings.
     let base = defaults;
-    const provider = own.provider ?? defaults.provider;
+    let provider = own.provider ?? defaults.provider;
+    const at = own.provider !== undefined ? ['agents', name, 'provider'] : ['defaults', 'provider'];
+    if (provider === AUTO_PROVIDER) {
+      const env = { ...process.env, ...defaults.env, ...own.env };
+      const choice = chooseProvider(order, presets, (p) => detector(p, env, dir));
+      if (choice instanceof ConfigError) {
+        broken.add(choice);
+        continue;
+      }
+      if ('skipped' in choice) {
+        issues.push(loc.at(at, `expected an installed and authenticated provider, in the order of providers.order: ${choice.skipped.join('; ')}`, { found: false }));
+        continue;
+      }
+      provider = choice.chosen;
+    }
     if (provider !== undefined) {
       const found = presets(provider);
       if (found instanceof ConfigError) {
@@ -96,13 +119,12 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
         continue;
       }
       if (found === undefined) {
-        const at = own.provider !== undefined ? ['agents', name, 'provider'] : ['defaults', 'provider'];
-        issues.push(loc.at(at, `expected a known provider (${presetNames(providersDir).join(', ') || `none in ${providersDir}`})`));
+        issues.push(loc.at(at, `expected a known provider (${known()})`));
         continue;
       }
       base = mergeFields(defaults, found.fields);
     }
-    const a = mergeFields(base, own);
+    const a = { ...mergeFields(base, own), provider };
     if (!a.command) {
       issues.push(loc.at(['agents', name, 'command'], 'missing required key', { found: false }));
       continue;
@@ -168,6 +190,37 @@ function presetLoader(dir: string): (name: string) => Preset | ConfigError | und
     }
     return seen.get(name);
   };
+}
+
+/**
+ * `provider: auto`: the first provider of `order` that is installed and authenticated; when none
+ * is, why each was skipped.
+ */
+function chooseProvider(
+  order: readonly string[],
+  presets: (name: string) => Preset | ConfigError | undefined,
+  presence: (p: Preset) => Presence,
+): { chosen: string } | { skipped: string[] } | ConfigError {
+  const skipped: string[] = [];
+  for (const name of order) {
+    const preset = presets(name);
+    if (preset instanceof ConfigError) return preset;
+    if (preset === undefined) {
+      skipped.push(`${name}: unknown provider`);
+      continue;
+    }
+    const found = presence(preset);
+    if (found.path === undefined) skipped.push(`${name}: not installed (no "${preset.fields.command ?? name}" on PATH)`);
+    else if (found.auth === undefined) skipped.push(`${name}: not authenticated (${authHint(preset)})`);
+    else return { chosen: name };
+  }
+  return { skipped };
+}
+
+/** What would have counted as a login, for the error message. */
+function authHint(preset: Preset): string {
+  const evidence = [...(preset.auth?.env ?? []), ...(preset.auth?.files ?? [])];
+  return evidence.length > 0 ? `none of ${evidence.join(', ')}` : 'the preset names no evidence of a login';
 }
 
 /** Agent settings over `defaults:` (or over a preset); nested mappings merge one level deep. */
@@ -249,6 +302,8 @@ function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: stri
       hangTimeoutMs: a.sidecar?.hang_timeout ?? BUILTIN.sidecar.hangTimeoutMs,
     },
     dependsOn: a.depends_on ?? [],
+    resume: a.resume === undefined || a.restart?.resume === false ? undefined : { start: a.resume.start, again: a.resume.again, transcript: a.resume.transcript },
+    hooks: a.hooks,
     log: {
       file: join(stateDir, 'logs', `${name}.log`),
       maxSize: a.log?.max_size ?? BUILTIN.log.maxSize,

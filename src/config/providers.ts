@@ -24,6 +24,8 @@ export interface Preset {
   /** The CLI versions the signatures were checked against. */
   readonly checked: readonly string[];
   readonly docs: string | undefined;
+  /** Evidence of a login that costs no request: environment variables, and credential files as path templates. */
+  readonly auth: { readonly env: readonly string[]; readonly files: readonly string[] } | undefined;
   /** The agent settings, merged under an agent's own (and over `defaults:`). */
   readonly fields: AgentFields;
 }
@@ -43,7 +45,8 @@ export function loadPreset(name: string, dir: string = PROVIDERS_DIR): Preset | 
   const file = join(dir, `${name}.yaml`);
   const text = readFileSync(file, 'utf8');
   const { data, loc } = parseYaml(text, file, presetSchema, 'a mapping of agent settings with `name`, `description` and `checked`');
-  const { name: declared, description, checked, docs, ...fields } = data;
+  const { name: declared, description, checked, docs, auth: rawAuth, ...fields } = data;
   if (declared !== name) throw new ConfigError([loc.at(['name'], `expected "${name}", the file's name`)]);
-  return { name, file, text, description, checked, docs, fields };
+  const auth = rawAuth && { env: rawAuth.env ?? [], files: rawAuth.files ?? [] };
+  return { name, file, text, description, checked, docs, auth, fields };
 }

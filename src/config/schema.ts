@@ -18,6 +18,12 @@ export const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one'] as cons
 export const BLOCKED_KINDS = ['permission', 'question', 'trust', 'login', 'quota', 'error'] as const;
 /** What orchestra does once an agent has been blocked for `blocked.after`. */
 export const BLOCKED_ESCALATIONS = ['none', 'interrupt', 'restart'] as const;
+/** Hook dialects orchestra can install for an agent (see docs/config.md#hooks). */
+export const HOOKS = ['claude'] as const;
+/** `provider: auto`: the first installed and authenticated provider of `providers.order`. */
+export const AUTO_PROVIDER = 'auto';
+/** The order `provider: auto` tries, unless the file's `providers.order` says another. */
+export const DEFAULT_PROVIDER_ORDER = ['claude', 'codex', 'gemini'] as const;
 
 /** One of a few words, the message listing them the way users write them. */
 function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
@@ -127,16 +133,27 @@ const restartObject = z.strictObject({
     .optional(),
   reset_after: durationAtLeast(DURATION_FLOORS.resetAfterMs, 'a run this long resets the backoff; a shorter one would reset it after every crash and the delay would never grow').optional(),
   budget: budget.optional(),
+  /** Whether a restarted run resumes the agent's conversation (when the agent has `resume:`). */
+  resume: z.boolean({ error: 'expected true or false' }).optional(),
 });
 
 /** `restart: always` is shorthand for `restart: {policy: always}`. */
 const restart = z.preprocess((v) => (typeof v === 'string' ? { policy: v } : v), restartObject);
 
+const args = z.array(z.string({ error: 'expected a string argument' }), { error: 'expected a list of strings' });
+
+/** How the agent's CLI starts a conversation with a given id and resumes it (`{id}` is replaced). */
+const resume = z.strictObject({
+  start: args,
+  again: args,
+  transcript: z.string({ error: 'expected a path template (string)' }).optional(),
+});
+
 /** Every per-agent setting, all optional: used for `defaults:` and for each agent. */
 export const agentFields = z.strictObject({
   provider: z.string({ error: 'expected a provider name (string)' }).optional(),
   command: z.string({ error: 'expected a command (string)' }).min(1, { error: 'expected a non-empty command' }).optional(),
-  args: z.array(z.string({ error: 'expected a string argument' }), { error: 'expected a list of strings' }).optional(),
+  args: args.optional(),
   cwd: z.string({ error: 'expected a directory path' }).optional(),
   env: z.record(z.string(), z.string({ error: 'expected a string value (quote numbers)' }), { error: 'expected a mapping of NAME: value' }).optional(),
   cols: z.number({ error: 'expected a whole number of columns' }).int().min(10).max(1000).optional(),
@@ -177,6 +194,8 @@ export const agentFields = z.strictObject({
     })
     .optional(),
   depends_on: z.array(z.string({ error: 'expected an agent name' }), { error: 'expected a list of agent names' }).optional(),
+  resume: resume.optional(),
+  hooks: oneOf(HOOKS).optional(),
   log: z
     .strictObject({
       max_size: size.optional(),
@@ -196,6 +215,13 @@ export const presetSchema = agentFields.omit({ provider: true }).extend({
   description: z.string({ error: 'expected a one-line description' }),
   checked: z.array(z.string({ error: 'expected a version string (quote it)' }), { error: 'expected a list of the CLI versions the signatures were checked against' }),
   docs: z.url({ error: 'expected a URL' }).optional(),
+  // Evidence of a login that costs no request: any one of these is enough (see docs/providers.md#detection).
+  auth: z
+    .strictObject({
+      env: z.array(z.string({ error: 'expected an environment variable name' }), { error: 'expected a list of environment variable names' }).optional(),
+      files: z.array(z.string({ error: 'expected a path template (string)' }), { error: 'expected a list of path templates' }).optional(),
+    })
+    .optional(),
 });
 export type PresetFile = z.output<typeof presetSchema>;
 
@@ -222,6 +248,11 @@ export const fileSchema = z.strictObject({
     .optional(),
   defaults: agentFields.optional(),
   supervision: z.strictObject({ strategy: oneOf(STRATEGIES).optional(), budget: budget.optional() }).optional(),
+  providers: z
+    .strictObject({
+      order: z.array(z.string({ error: 'expected a provider name' }), { error: 'expected a list of provider names' }).optional(),
+    })
+    .optional(),
   agents: z.record(z.string(), agentFields, { error: 'expected a mapping of agent names to agent settings' }),
 });
 export type ConfigFile = z.output<typeof fileSchema>;

@@ -14,7 +14,7 @@
  * config built by hand must still say them.
  */
 import { z } from 'zod';
-import { BLOCKED_ESCALATIONS, BLOCKED_KINDS, BRACKETED_PASTE, RESTART_MODES, SIGNALS, STRATEGIES } from './schema.js';
+import { BLOCKED_ESCALATIONS, BLOCKED_KINDS, BRACKETED_PASTE, HOOKS, RESTART_MODES, SIGNALS, STRATEGIES } from './schema.js';
 
 /** Milliseconds, bytes and counts are plain numbers; the field names carry the unit. */
 const num = z.number();
@@ -71,10 +71,23 @@ const inputSettings = z
   })
   .readonly();
 
+const hookDialect = z.enum(HOOKS);
+
+const resumeSettings = z
+  .object({
+    /** Arguments that start a new conversation with the id (`{id}` is replaced). */
+    start: list(z.string()),
+    /** Arguments that resume the conversation with the id. */
+    again: list(z.string()),
+    /** Where the CLI keeps the conversation, as written (`~`, `${VAR:-default}`, `{cwd_slug}`, `{id}`); expanded per run. */
+    transcript: maybe(z.string()),
+  })
+  .readonly();
+
 const agentConfig = z
   .object({
     name: z.string(),
-    /** The preset the agent's settings were merged over (`provider:`), if any. */
+    /** The preset the agent's settings were merged over (`provider:`; for `auto`, the one chosen), if any. */
     provider: maybe(z.string()),
     command: z.string(),
     args: list(z.string()),
@@ -105,6 +118,10 @@ const agentConfig = z
       })
       .readonly(),
     dependsOn: list(z.string()),
+    /** How a run resumes the agent's conversation; undefined when it has no `resume:` or has `restart.resume: false`. */
+    resume: maybe(resumeSettings),
+    /** The hook dialect orchestra installs for the agent, if any. */
+    hooks: maybe(hookDialect),
     log: z.object({ file: z.string(), maxSize: num, keep: num, ringSize: num }).readonly(),
   })
   .readonly();
@@ -131,5 +148,7 @@ export type RestartPolicy = z.output<typeof restartPolicy>;
 export type BlockedKind = z.output<typeof blockedKind>;
 export type BlockedSettings = z.output<typeof blockedSettings>;
 export type InputSettings = z.output<typeof inputSettings>;
+export type ResumeSettings = z.output<typeof resumeSettings>;
+export type HookDialect = z.output<typeof hookDialect>;
 export type AgentConfig = z.output<typeof agentConfig>;
 export type OrchestraConfig = z.output<typeof orchestraConfig>;

@@ -1,7 +1,8 @@
 /** The resolved config's types, inferred from a schema: what the rest of orchestra and embedders rely on. */
 import { describe, expectTypeOf, it } from 'vitest';
 import type { BLOCKED_KINDS, SIGNALS } from '../../src/config/schema.js';
-import type { AgentConfig, BlockedKind, BlockedSettings, OrchestraConfig, RestartPolicy, Strategy } from '../../src/config/types.js';
+import type { ResumeSettings as HostResumeSettings } from '../../src/host/resume.js';
+import type { AgentConfig, BlockedKind, BlockedSettings, HookDialect, OrchestraConfig, ResumeSettings, RestartPolicy, Strategy } from '../../src/config/types.js';
 
 describe('resolved config types', () => {
   it('supervision: a strategy and the crew budget, read-only', () => {
@@ -39,5 +40,13 @@ describe('resolved config types', () => {
         signatures: readonly Readonly<{ kind: BlockedKind; pattern: string }>[];
       }>
     >();
+  });
+
+  it('resume and hooks: unset is undefined, and the resume settings are what the runtime takes', () => {
+    expectTypeOf<ResumeSettings>().toEqualTypeOf<Readonly<{ start: readonly string[]; again: readonly string[]; transcript: string | undefined }>>();
+    expectTypeOf<Pick<AgentConfig, 'resume'>>().toEqualTypeOf<{ readonly resume: ResumeSettings | undefined }>();
+    expectTypeOf<ResumeSettings>().toExtend<HostResumeSettings>();
+    expectTypeOf<HookDialect>().toEqualTypeOf<'claude'>();
+    expectTypeOf<Pick<AgentConfig, 'hooks'>>().toEqualTypeOf<{ readonly hooks: 'claude' | undefined }>();
   });
 });
