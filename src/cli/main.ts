@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/issues.js';
 import { exitWhenStdoutGone, UsageError } from './errors.js';
 import { attach, parseDetachKey } from './attach.js';
+import { doctor } from './doctor.js';
 import { upDetached } from './detach.js';
 import { events, parseKinds } from './events.js';
 import { logs, parseLines } from './logs.js';
@@ -151,6 +152,14 @@ function program(): Command {
     .argument('[file]', 'config file (or -f)')
     .action((file: string | undefined) => {
       process.exitCode = validate(file ?? fileOf({}), process.stdout);
+    });
+
+  cmd
+    .command('doctor')
+    .description('each agent CLI: where it is installed, its version, whether the preset was checked against it, whether it is logged in (no request sent)')
+    .option('--json', 'a JSON list instead of the table')
+    .action(async (o: { json?: boolean }) => {
+      process.exitCode = await doctor(o.json === true, process.stdout);
     });
 
   const provider = cmd.command('provider').description('the provider presets (claude, codex, gemini, …): list them, or print one to copy');
