@@ -39,6 +39,11 @@ interface Pending {
   readonly timer: unknown;
 }
 
+/** A send typed and submitted, waiting for the agent to report it; `how` it was typed. */
+interface Awaiting extends Pending {
+  readonly how: string;
+}
+
 /** Agents that report the prompts they receive (hooks): how a send is confirmed. */
 export interface Confirmation {
   /** How long after the submit key the agent has to report the prompt. */
@@ -62,7 +67,7 @@ export class InputQueue {
   private blockedOn: string | undefined;
   private readonly timers: NonNullable<InputIo['timers']>;
   /** Sends submitted and waiting for the agent to report them, oldest first. */
-  private readonly unconfirmed: Pending[] = [];
+  private readonly unconfirmed: Awaiting[] = [];
 
   constructor(
     private readonly settings: InputSettings,
@@ -110,14 +115,13 @@ export class InputQueue {
    */
   prompted(text: string, truncated = false): void {
     const got = normalised(text);
-    const i = this.unconfirmed.findIndex((p) => {
-      const sent = normalised(p.req.text);
+    const p = this.takeAwaiting((req) => {
+      const sent = normalised(req.text);
       return sent === got || (truncated && got.length > 0 && sent.startsWith(got));
     });
-    if (i < 0) return;
-    const [p] = this.unconfirmed.splice(i, 1);
-    this.timers.clearTimeout(p!.timer);
-    this.io.outcome(p!.req.id, 'confirmed', 'typed and submitted; the agent reported it received the prompt');
+    if (!p) return;
+    this.timers.clearTimeout(p.timer);
+    this.io.outcome(p.req.id, 'confirmed', `${p.how}; the agent reported it received the prompt`);
   }
 
   stateChanged(to: PublicState, blockedOn?: string): void {
@@ -158,21 +162,27 @@ export class InputQueue {
     if (!this.confirmation) return this.io.outcome(req.id, 'delivered', how);
     const { timeoutMs } = this.confirmation;
     const timer = this.timers.setTimeout(() => {
-      const i = this.unconfirmed.findIndex((p) => p.req === req);
-      if (i >= 0) this.unconfirm(this.unconfirmed.splice(i, 1)[0]!, `the agent did not report the prompt within ${timeoutMs}ms`);
+      const p = this.takeAwaiting((r) => r === req);
+      if (p) this.unconfirm(p, `the agent did not report the prompt within ${timeoutMs}ms`);
     }, timeoutMs);
-    this.unconfirmed.push({ req, timer });
+    this.unconfirmed.push({ req, timer, how });
+  }
+
+  /** Removes and returns the oldest send awaiting its report that `match`es. */
+  private takeAwaiting(match: (req: SendRequest) => boolean): Awaiting | undefined {
+    const i = this.unconfirmed.findIndex((p) => match(p.req));
+    return i < 0 ? undefined : this.unconfirmed.splice(i, 1)[0];
   }
 
   private unconfirmAll(why: string): void {
     for (const p of this.unconfirmed.splice(0)) this.unconfirm(p, why);
   }
 
-  private unconfirm(p: Pending, why: string): void {
+  private unconfirm(p: Awaiting, why: string): void {
     this.timers.clearTimeout(p.timer);
     const rows = (this.confirmation?.screen() ?? '').split('\n').filter((l) => l.trim() !== '');
     const screen = rows.length > 0 ? `the screen ends with:\n${rows.slice(-SCREEN_LINES).join('\n')}` : 'the screen is blank';
-    this.io.outcome(p.req.id, 'unconfirmed', `typed and submitted, but ${why}; ${screen}`);
+    this.io.outcome(p.req.id, 'unconfirmed', `${p.how}, but ${why}; ${screen}`);
   }
 
   private expire(id: string): void {

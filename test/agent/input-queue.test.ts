@@ -250,6 +250,20 @@ describe('input queue, agent with hooks (sends are confirmed by the prompt the a
     expect(t.outcomes.map((o) => o[1])).toEqual(['confirmed', 'confirmed']);
   });
 
+  it('the outcome says how the text was typed (a bracketed paste)', async () => {
+    const t = make({}, true, false, { timeoutMs: 10_000, screen: () => '' });
+    t.q.stateChanged('ready');
+    t.q.send({ id: 'a', text: 'one\ntwo', mode: 'now', timeoutMs: 5000 });
+    t.q.send({ id: 'b', text: 'three\nfour', mode: 'now', timeoutMs: 5000 });
+    await vi.advanceTimersByTimeAsync(100);
+    t.q.prompted('one\ntwo');
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(t.outcomes).toEqual([
+      ['a', 'confirmed', 'typed as a bracketed paste and submitted; the agent reported it received the prompt'],
+      ['b', 'unconfirmed', 'typed as a bracketed paste and submitted, but the agent did not report the prompt within 10000ms; the screen is blank'],
+    ]);
+  });
+
   it('the run ends before the report: unconfirmed at once (that run will not report it), with the screen', async () => {
     const t = hooked();
     t.q.stateChanged('ready');
