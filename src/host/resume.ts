@@ -9,22 +9,12 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { v5 as uuidv5 } from 'uuid';
+import type { ResumeSettings } from '../config/types.js';
+
+export type { ResumeSettings };
 
 /** orchestra's namespace for name-based (v5) session ids. */
 const NAMESPACE = '6f1d4c3e-2b7a-5e1f-9a0c-4d8b2e6f7a19';
-
-export interface ResumeSettings {
-  /** Arguments that start a new conversation with the id (`{id}` is replaced). */
-  readonly start: readonly string[];
-  /** Arguments that resume the conversation with the id. */
-  readonly again: readonly string[];
-  /**
-   * Where the provider keeps the conversation once it has one: `~`, `${VAR:-default}` (from the
-   * agent's environment), `{cwd_slug}` and `{id}` are replaced. Without it, every run after the
-   * first of this supervisor resumes.
-   */
-  readonly transcript: string | undefined;
-}
 
 export function sessionId(session: string, agent: string, cwd: string): string {
   return uuidv5(`${session}\0${agent}\0${cwd}`, NAMESPACE);

@@ -26,6 +26,8 @@ function agent(args: string[]): AgentConfig {
     readyPattern: undefined,
     busyPattern: undefined,
     blocked: { ...BUILTIN.blocked, signatures: [] },
+    resume: undefined,
+    hooks: undefined,
     readyTimeoutMs: 60_000,
     idleAfterMs: 2000,
     busyAfterMs: 250,

@@ -83,6 +83,6 @@ describe('the published client module (orchestra/client)', () => {
     expectTypeOf<InstanceType<Client['BusSubscriber']>>().toMatchTypeOf<AsyncIterable<{ msg: { seq: number }; gap: number }>>();
     type Request = InstanceType<Client['ControlClient']>['request'];
     expectTypeOf<Parameters<Request>[0]>().toEqualTypeOf<keyof import('orchestra/client').Results>();
-    expectTypeOf<import('orchestra/client').Results['send']['outcome']>().toEqualTypeOf<'delivered' | 'timed-out' | 'agent-not-running' | 'refused'>();
+    expectTypeOf<import('orchestra/client').Results['send']['outcome']>().toEqualTypeOf<'delivered' | 'confirmed' | 'unconfirmed' | 'timed-out' | 'agent-not-running' | 'refused'>();
   });
 });
