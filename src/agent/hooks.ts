@@ -6,7 +6,7 @@
  */
 
 /** The hooks orchestra installs, in claude's names. */
-export const HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'Notification', 'Stop', 'SubagentStop'] as const;
+export const HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'Notification', 'Stop', 'StopFailure', 'SubagentStop'] as const;
 export type HookEvent = (typeof HOOK_EVENTS)[number];
 
 /** Events that take a tool-name matcher: "*" runs the hook for every tool. */
@@ -71,6 +71,9 @@ export function sidecarEvent(event: string, input: Readonly<Record<string, unkno
       return notification(text(input.notification_type), text(input.message));
     case 'Stop':
       return { type: 'ready', hook: event };
+    // Instead of Stop when an API error ended the turn (without it the agent would stay busy).
+    case 'StopFailure':
+      return { type: 'ready', hook: event, ...fields({ error: text(input.error) }) };
     case 'SubagentStop':
       return { type: 'progress', hook: event };
     default:

@@ -38,8 +38,9 @@ describe('claude hook → sidecar event', () => {
     expect(sidecarEvent('Notification', { notification_type: 'auth_success', message: 'Signed in' })).toEqual({ type: 'notification', hook: 'Notification', kind: 'auth_success', text: 'Signed in' });
   });
 
-  it('Stop: ready; SubagentStop: progress (the main agent works on)', () => {
+  it('Stop: ready; StopFailure (an API error ended the turn): ready, with the error; SubagentStop: progress (the main agent works on)', () => {
     expect(sidecarEvent('Stop', { stop_hook_active: false })).toEqual({ type: 'ready', hook: 'Stop' });
+    expect(sidecarEvent('StopFailure', { error: 'rate_limit', error_details: 'HTTP 429' })).toEqual({ type: 'ready', hook: 'StopFailure', error: 'rate_limit' });
     expect(sidecarEvent('SubagentStop', {})).toEqual({ type: 'progress', hook: 'SubagentStop' });
   });
 
