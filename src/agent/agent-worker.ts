@@ -39,7 +39,7 @@ const ring = new RingBuffer(agent.log.ringSize);
 const outputLog = new OutputLog(agent.log.file, agent.log.maxSize, agent.log.keep, (err) =>
   log('error', `cannot write the output log ${agent.log.file}: ${err.message}`),
 );
-const signatures = compileSignatures(agent.blocked.signatures, agent.readyPattern);
+const signatures = compileSignatures(agent.blocked.signatures, agent.readyPattern, agent.busyPattern);
 
 let model: TerminalModel | undefined;
 let outputSeq = init.outputSeq;
@@ -202,7 +202,7 @@ function injectFault(): void {
 let verdict: ScreenVerdict = NO_VERDICT;
 const evidenceOf = (v: ScreenVerdict) => (v.kind === 'none' ? '' : v.evidence.join('\n'));
 function checkScreen(): void {
-  if (!model || (signatures.blocked.length === 0 && !signatures.ready)) return;
+  if (!model || (signatures.blocked.length === 0 && !signatures.ready && !signatures.busy)) return;
   const now = screenVerdict(model.screenText(), signatures);
   if (sameVerdict(now, verdict) && evidenceOf(now) === evidenceOf(verdict)) return;
   verdict = now;
@@ -229,6 +229,7 @@ function escalate(blocked: Blocked | null): void {
 const actor = createActor(agentMachine.provide({ actors: { pty }, actions: { escalate: ({ context }) => escalate(context.blocked) } }), {
   input: {
     hasReadyPattern: agent.readyPattern !== undefined,
+    hasBusyPattern: agent.busyPattern !== undefined,
     readyTimeoutMs: agent.readyTimeoutMs,
     idleAfterMs: agent.idleAfterMs,
     busyAfterMs: agent.busyAfterMs,
@@ -258,7 +259,8 @@ actor.subscribe((snap) => {
   input.stateChanged(to, b?.on);
   if (to === 'exited' && snap.context.exit) {
     const { code, signal, cause } = snap.context.exit;
-    post({ type: 'exit', pid: snap.context.pid, code, signal, cause });
+    const { screen } = snap.context.exit;
+    post({ type: 'exit', pid: snap.context.pid, code, signal, cause, ...(screen ? { screen } : {}) });
     if (host === 'shutting-down') actor.send({ type: 'agent.stop' });
   }
   if (host === 'shutting-down' && to === 'stopped') close();

@@ -76,7 +76,7 @@ export type FromWorker =
   | ({ type: 'escalation' } & Omit<AlertBody, 'kind' | 'alert'>)
   | { type: 'spawned'; pid: number }
   /** The run ended (its length is the supervisor's to measure, from `spawned`). */
-  | { type: 'exit'; pid: number | null; code: number | null; signal: string | null; cause: ExitCause }
+  | { type: 'exit'; pid: number | null; code: number | null; signal: string | null; cause: ExitCause; screen?: string }
   /** Sidecar lines, in arrival order, batched per turn of the worker's event loop. */
   | { type: 'sidecar'; items: SidecarItem[] }
   | { type: 'input.outcome'; id: string; outcome: FinalOutcome; reason: string }

@@ -22,6 +22,11 @@ export type { BlockedKind };
 export interface AgentTiming {
   /** A screen pattern decides readiness; quiet output alone then never does. */
   readonly hasReadyPattern: boolean;
+  /**
+   * With a busy pattern too, the screen decides between ready and busy after start-up (output no
+   * longer makes the agent busy; quiet makes it ready only while the screen says ready).
+   */
+  readonly hasBusyPattern: boolean;
   readonly readyTimeoutMs: number;
   readonly idleAfterMs: number;
   readonly busyAfterMs: number;
@@ -99,7 +104,7 @@ export interface AgentContext {
   pid: number | null;
   /** Why the last transition happened, for the published state change. */
   reason: string;
-  exit: { code: number | null; signal: string | null; cause: ExitCause } | null;
+  exit: { code: number | null; signal: string | null; cause: ExitCause; screen?: string } | null;
   /** The agent reports ready/busy over its sidecar this run: screen heuristics no longer decide. */
   sidecarDriven: boolean;
   /** Why the run is being aborted (the exit's cause once it ends). */
@@ -123,6 +128,14 @@ export type PublicState = ChartState | 'restarting' | 'dead';
 /** The states in which the agent's process runs and can take input. */
 export const RUNNING_STATES: ReadonlySet<PublicState> = new Set<PublicState>(['starting', 'ready', 'busy', 'blocked']);
 
+/** The blocked signature on screen as the run ends, settled or not yet (shown too briefly to count). */
+function lastWords(context: AgentContext): { screen?: string } {
+  for (const v of [context.screen.candidate, context.screen.settled]) {
+    if (v.kind === 'blocked' && v.evidence[0]) return { screen: v.evidence[0] };
+  }
+  return {};
+}
+
 /** A parameterised action: records why the transition happened. */
 const note = (reason: string) => ({ type: 'note' as const, params: { reason } });
 
@@ -142,7 +155,8 @@ export const agentMachine = setup({
     busyAfter: ({ context }) => context.timing.busyAfterMs,
     stopDeadline: ({ context }) => context.timing.stopDeadlineMs,
     hangTimeout: ({ context }) => context.timing.hangTimeoutMs,
-    screenHold: ({ context }) => context.timing.screenHoldMs,
+    // A busy signature counts at once: it is not what a transient frame fakes (an input box is).
+    screenHold: ({ context }) => (context.screen.candidate.kind === 'busy' ? 0 : context.timing.screenHoldMs),
     blockedAfter: ({ context }) => context.timing.blockedAfterMs,
   },
   actions: {
@@ -176,6 +190,10 @@ export const agentMachine = setup({
     watched: and([({ context }) => context.timing.hangTimeoutMs > 0, 'running']),
     verdictBlocked: ({ event }) => event.type === 'screen.settled' && event.verdict.kind === 'blocked',
     verdictReady: ({ event }) => event.type === 'screen.settled' && event.verdict.kind === 'ready',
+    verdictBusy: ({ event }) => event.type === 'screen.settled' && event.verdict.kind === 'busy',
+    /** The screen (a busy and a ready signature) decides between ready and busy, unless the sidecar does. */
+    screenDriven: ({ context }) => context.timing.hasReadyPattern && context.timing.hasBusyPattern && !context.sidecarDriven,
+    screenSaysReady: ({ context }) => context.screen.settled.kind === 'ready',
     blockedByScreen: ({ context }) => context.blocked?.source === 'screen',
     resumesTo: ({ context }, to: Blocked['resumeTo']) => context.blocked?.resumeTo === to,
     escalates: ({ context }) => context.timing.blockedAfterMs > 0,
@@ -204,8 +222,12 @@ export const agentMachine = setup({
         'pty.exit': {
           target: 'exited',
           actions: assign({
-            exit: ({ event }) => ({ code: event.code, signal: event.signal, cause: 'exit' as const }),
-            reason: ({ event }) => (event.signal ? `killed by ${event.signal}` : `exit code ${String(event.code)}`),
+            exit: ({ event, context }) => ({ code: event.code, signal: event.signal, cause: 'exit' as const, ...lastWords(context) }),
+            reason: ({ event, context }) => {
+              const how = event.signal ? `killed by ${event.signal}` : `exit code ${String(event.code)}`;
+              const { screen } = lastWords(context);
+              return screen ? `${how} (screen: ${screen})` : how;
+            },
           }),
         },
         'pty.failed': {
@@ -256,7 +278,10 @@ export const agentMachine = setup({
             ready: {
               initial: 'idle',
               on: {
-                'screen.settled': { guard: and(['verdictBlocked', not('sidecarDriven')]), target: 'blocked', actions: { type: 'blockOnScreen', params: { from: 'ready' as const } } },
+                'screen.settled': [
+                  { guard: and(['verdictBlocked', not('sidecarDriven')]), target: 'blocked', actions: { type: 'blockOnScreen', params: { from: 'ready' as const } } },
+                  { guard: and(['verdictBusy', 'screenDriven']), target: 'busy', actions: note('busy signature on screen') },
+                ],
                 'sidecar.blocked': { target: 'blocked', actions: { type: 'blockOnSidecar', params: { from: 'ready' as const } } },
                 'sidecar.busy': { target: 'busy', actions: [assign({ sidecarDriven: true }), note('sidecar reported busy')] },
                 'sidecar.ready': { actions: assign({ sidecarDriven: true }) },
@@ -264,7 +289,7 @@ export const agentMachine = setup({
               },
               states: {
                 // Output makes an agent busy only while its sidecar does not report its state.
-                idle: { on: { 'pty.output': { guard: not('sidecarDriven'), target: 'settling' } } },
+                idle: { on: { 'pty.output': { guard: and([not('sidecarDriven'), not('screenDriven')]), target: 'settling' } } },
                 // Debounce: one isolated chunk (a cursor blink, a clock redraw) does not make the agent busy;
                 // a second one within busy_after does.
                 settling: {
@@ -274,10 +299,21 @@ export const agentMachine = setup({
               },
             },
             busy: {
-              after: { idleAfter: { guard: not('sidecarDriven'), target: 'ready', actions: assign({ reason: ({ context }) => `quiet for ${context.timing.idleAfterMs}ms` }) } },
+              // Screen-driven, quiet counts only while the screen shows the idle box (a turn may end
+              // without its busy signature ever holding long enough to be seen).
+              after: {
+                idleAfter: {
+                  guard: and([not('sidecarDriven'), or([not('screenDriven'), 'screenSaysReady'])]),
+                  target: 'ready',
+                  actions: assign({ reason: ({ context }) => `quiet for ${context.timing.idleAfterMs}ms` }),
+                },
+              },
               on: {
                 'pty.output': { target: 'busy', reenter: true },
-                'screen.settled': { guard: and(['verdictBlocked', not('sidecarDriven')]), target: 'blocked', actions: { type: 'blockOnScreen', params: { from: 'busy' as const } } },
+                'screen.settled': [
+                  { guard: and(['verdictBlocked', not('sidecarDriven')]), target: 'blocked', actions: { type: 'blockOnScreen', params: { from: 'busy' as const } } },
+                  { guard: and(['verdictReady', 'screenDriven']), target: 'ready', actions: note('the idle screen is back') },
+                ],
                 'sidecar.blocked': { target: 'blocked', actions: { type: 'blockOnSidecar', params: { from: 'busy' as const } } },
                 'sidecar.ready': { target: 'ready', actions: [assign({ sidecarDriven: true }), note('sidecar reported ready')] },
                 'sidecar.busy': { actions: assign({ sidecarDriven: true }) },
@@ -302,6 +338,7 @@ export const agentMachine = setup({
                 'screen.settled': [
                   { guard: and(['verdictBlocked', 'blockedByScreen']), actions: { type: 'blockOnScreen', params: { from: undefined } } },
                   { guard: and(['verdictReady', 'blockedByScreen']), target: 'ready', actions: note('the dialog is gone: ready pattern on screen') },
+                  { guard: and(['verdictBusy', 'blockedByScreen']), target: 'busy', actions: note('the dialog is gone: busy signature on screen') },
                   { guard: and(['blockedByScreen', { type: 'resumesTo', params: 'starting' as const }]), target: 'starting', actions: note('the dialog is gone') },
                   { guard: and(['blockedByScreen', { type: 'resumesTo', params: 'ready' as const }]), target: 'ready', actions: note('the dialog is gone') },
                   { guard: 'blockedByScreen', target: 'busy', actions: note('the dialog is gone') },

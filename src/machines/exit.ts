@@ -25,4 +25,9 @@ export interface ExitInfo {
   readonly runMs: number;
   /** Why the run ended when it was not the process's own doing. */
   readonly cause: ExitCause;
+  /**
+   * The dialog or error the screen showed as the run ended (a blocked signature's first line), even
+   * one shown too briefly to count: "Unable to connect to Anthropic services" says more than "exit code 1".
+   */
+  readonly screen?: string;
 }

@@ -56,6 +56,11 @@ export function isSuccess(policy: RestartPolicy, exit: ExitInfo): boolean {
 }
 
 export function describeExit(exit: ExitInfo): string {
+  const how = describeCause(exit);
+  return exit.screen ? `${how} (screen: ${exit.screen})` : how;
+}
+
+function describeCause(exit: ExitInfo): string {
   if (exit.cause === 'ready-timeout') return 'ready timeout';
   if (exit.cause === 'hang') return 'hang (sidecar heartbeats stopped)';
   if (exit.cause === 'blocked') return 'blocked too long (a dialog waiting for a human)';

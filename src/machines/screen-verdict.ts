@@ -11,6 +11,7 @@ export type { BlockedKind };
 export type ScreenVerdict =
   | { readonly kind: 'none' }
   | { readonly kind: 'ready'; readonly evidence: readonly string[] }
+  | { readonly kind: 'busy'; readonly evidence: readonly string[] }
   | { readonly kind: 'blocked'; readonly on: BlockedKind; readonly evidence: readonly string[]; readonly resets?: string };
 
 export const NO_VERDICT: ScreenVerdict = { kind: 'none' };
@@ -19,6 +20,8 @@ export interface Signatures {
   /** Tried in order: the first that matches names what the agent is blocked on. */
   readonly blocked: readonly { readonly kind: BlockedKind; readonly pattern: RegExp }[];
   readonly ready: RegExp | undefined;
+  /** Working: outranks the ready signature (codex and gemini keep their input box on screen while busy). */
+  readonly busy: RegExp | undefined;
 }
 
 const RESETS = /\bresets?\s+(?:at\s+|in\s+)?([^\n]{1,60})/i;
@@ -27,39 +30,50 @@ const RESETS = /\bresets?\s+(?:at\s+|in\s+)?([^\n]{1,60})/i;
 const EVIDENCE_LINES = 3;
 const EVIDENCE_COLS = 200;
 
-export function compileSignatures(blocked: readonly { readonly kind: BlockedKind; readonly pattern: string }[], ready: string | undefined): Signatures {
-  return {
-    blocked: blocked.map((s) => ({ kind: s.kind, pattern: new RegExp(s.pattern, 'm') })),
-    ready: ready === undefined ? undefined : new RegExp(ready, 'm'),
-  };
+export function compileSignatures(blocked: readonly { readonly kind: BlockedKind; readonly pattern: string }[], ready: string | undefined, busy?: string): Signatures {
+  const re = (source: string | undefined) => (source === undefined ? undefined : new RegExp(source, 'm'));
+  return { blocked: blocked.map((s) => ({ kind: s.kind, pattern: new RegExp(s.pattern, 'm') })), ready: re(ready), busy: re(busy) };
 }
 
-/** The lines of `screen` that the match of `re` touches (trimmed), as evidence. */
-function evidence(screen: string, re: RegExp): string[] | undefined {
-  const m = re.exec(screen);
-  if (!m) return undefined;
-  const start = screen.lastIndexOf('\n', m.index) + 1;
-  const endAt = screen.indexOf('\n', m.index + Math.max(0, m[0].length - 1));
-  const lines = screen.slice(start, endAt === -1 ? undefined : endAt).split('\n');
-  return lines
+/** Where `re` matches in `screen` (its last match: the newest text of an inline CLI is lowest), and the lines it touches, trimmed. */
+function find(screen: string, re: RegExp): { at: number; lines: string[] } | undefined {
+  const all = new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`);
+  let m: RegExpExecArray | null;
+  let last: RegExpExecArray | undefined;
+  while ((m = all.exec(screen)) !== null) {
+    last = m;
+    if (m[0].length === 0) all.lastIndex++;
+  }
+  if (!last) return undefined;
+  const start = screen.lastIndexOf('\n', last.index) + 1;
+  const endAt = screen.indexOf('\n', last.index + Math.max(0, last[0].length - 1));
+  const lines = screen
+    .slice(start, endAt === -1 ? undefined : endAt)
+    .split('\n')
     .map((l) => l.trim())
     .filter(Boolean)
     .slice(0, EVIDENCE_LINES)
     .map((l) => l.slice(0, EVIDENCE_COLS));
+  return { at: last.index, lines };
 }
 
-/** Blocked signatures outrank the ready one: a dialog can be drawn over an input box. */
+/** Blocked outranks busy outranks ready: a dialog can be drawn over an input box, which stays while working. */
 export function screenVerdict(screen: string, sig: Signatures): ScreenVerdict {
+  // Of several dialogs on screen (an inline CLI leaves an answered one above the next), the lowest
+  // is the one waiting; at the same place, the first signature declared.
+  let found: { kind: BlockedKind; at: number; lines: string[] } | undefined;
   for (const s of sig.blocked) {
-    const lines = evidence(screen, s.pattern);
-    if (!lines) continue;
-    // A usage limit often says when it ends ("resets 5am (Europe/Paris)"): worth showing as is.
-    const resets = s.kind === 'quota' ? RESETS.exec(screen)?.[1]?.trim() : undefined;
-    return { kind: 'blocked', on: s.kind, evidence: lines, ...(resets ? { resets } : {}) };
+    const f = find(screen, s.pattern);
+    if (f && (!found || f.at > found.at)) found = { kind: s.kind, ...f };
   }
-  if (sig.ready) {
-    const lines = evidence(screen, sig.ready);
-    if (lines) return { kind: 'ready', evidence: lines };
+  if (found) {
+    // A usage limit often says when it ends ("resets 5am (Europe/Paris)"): worth showing as is.
+    const resets = found.kind === 'quota' ? RESETS.exec(screen)?.[1]?.trim() : undefined;
+    return { kind: 'blocked', on: found.kind, evidence: found.lines, ...(resets ? { resets } : {}) };
+  }
+  for (const [kind, re] of [['busy', sig.busy], ['ready', sig.ready]] as const) {
+    const f = re ? find(screen, re) : undefined;
+    if (f) return { kind, evidence: f.lines };
   }
   return NO_VERDICT;
 }

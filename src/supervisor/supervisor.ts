@@ -256,7 +256,7 @@ export class Supervisor {
       case 'exit': {
         r.lastExit = { code: msg.code, signal: msg.signal, at: this.clock.now() };
         const { pid, runMs } = this.endRun(r);
-        this.dispatch({ type: 'run.exit', agent: name, pid: msg.pid ?? pid, exit: { code: msg.code, signal: msg.signal, cause: msg.cause, runMs } });
+        this.dispatch({ type: 'run.exit', agent: name, pid: msg.pid ?? pid, exit: { code: msg.code, signal: msg.signal, cause: msg.cause, runMs, ...(msg.screen ? { screen: msg.screen } : {}) } });
         return;
       }
       case 'sidecar': {

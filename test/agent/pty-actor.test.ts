@@ -61,7 +61,7 @@ function start(a: AgentConfig, perChunk: () => void = () => undefined) {
   };
   const env = { PATH: process.env.PATH ?? '' };
   // No hang watchdog (hangTimeoutMs 0): these tests are about the PTY.
-  const timing = { hasReadyPattern: false, readyTimeoutMs: 60_000, idleAfterMs: 2000, busyAfterMs: 250, stopDeadlineMs: stopDeadlineMs(a.stop), hangTimeoutMs: 0, screenHoldMs: 0, blockedAfterMs: 0, blockedThen: 'none' as const };
+  const timing = { hasReadyPattern: false, hasBusyPattern: false, readyTimeoutMs: 60_000, idleAfterMs: 2000, busyAfterMs: 250, stopDeadlineMs: stopDeadlineMs(a.stop), hangTimeoutMs: 0, screenHoldMs: 0, blockedAfterMs: 0, blockedThen: 'none' as const };
   const actor = createActor(agentMachine.provide({ actors: { pty: createPtyActor(a, env, sink) } }), { input: timing });
   actor.start();
   /** The output so far, once it contains `what`. */

@@ -3,7 +3,7 @@ import { createActor, fromCallback, SimulatedClock } from 'xstate';
 import type { ScreenVerdict } from '../../src/machines/screen-verdict.js';
 import { type AgentTiming, agentMachine, KILL_VERIFY_MS, type PtyCommand, publicState, STOP_MARGIN_MS, stopDeadlineMs } from '../../src/machines/agent.js';
 
-const timing: AgentTiming = { hasReadyPattern: false, readyTimeoutMs: 10_000, idleAfterMs: 2000, busyAfterMs: 250, stopDeadlineMs: 13_000, hangTimeoutMs: 30_000, screenHoldMs: 0, blockedAfterMs: 0, blockedThen: 'none' };
+const timing: AgentTiming = { hasReadyPattern: false, hasBusyPattern: false, readyTimeoutMs: 10_000, idleAfterMs: 2000, busyAfterMs: 250, stopDeadlineMs: 13_000, hangTimeoutMs: 30_000, screenHoldMs: 0, blockedAfterMs: 0, blockedThen: 'none' };
 
 /** `loseStops`: the fake PTY ignores stop requests, as when the signal went to a group not made yet. */
 function start(t: Partial<AgentTiming> = {}, opts: { loseStops?: boolean } = {}) {
