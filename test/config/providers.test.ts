@@ -71,7 +71,7 @@ describe('provider presets', () => {
 
   it('each real CLI preset names the version its signatures were checked against', () => {
     const checked = Object.fromEntries(presetNames().map((n) => [n, loadPreset(n)?.checked]));
-    expect(checked).toEqual({ aider: [], claude: ['2.1.332'], codex: ['0.169.0'], gemini: ['0.61.0'], opencode: ['1.18.33'], shell: [] });
+    expect(checked).toEqual({ aider: [], claude: ['2.1.197', '2.1.332'], codex: ['0.169.0', '0.171.0'], gemini: ['0.61.0'], opencode: ['1.18.33'], shell: [] });
   });
 
   it('carry what the real CLIs showed: idle boxes, blocked screens, the input dialect', () => {
@@ -87,7 +87,9 @@ describe('provider presets', () => {
     expect(new RegExp(x?.readyPattern ?? '^$', 'm').test('› Ask Codex to do anything')).toBe(true);
     expect(x?.args).toEqual(['--no-alt-screen', '--no-daemon']);
     expect(matches(x?.blocked.signatures, 'Sign in with ChatGPT')).toEqual(['login']);
-    expect(matches(x?.blocked.signatures, 'Trust this folder?\nPress enter to continue')).toEqual(['trust', 'trust']);
+    expect(matches(x?.blocked.signatures, 'Trust this folder?\nPress enter to continue')).toEqual(['trust']);
+    // "Press enter to continue" is on codex's login screens too: alone it names no dialog.
+    expect(matches(x?.blocked.signatures, 'Press enter to continue')).toEqual([]);
     expect(x?.blocked.holdMs).toBeGreaterThan(260);
     expect(new RegExp(g?.readyPattern ?? '^$', 'm').test('> Type your message or @path/to/file')).toBe(true);
     expect(matches(g?.blocked.signatures, 'Do you trust the files in this folder?')).toEqual(['trust']);

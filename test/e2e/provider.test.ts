@@ -13,8 +13,8 @@ describe('orchestra provider', () => {
     expect(rows.map((cols) => cols.slice(0, 2))).toEqual([
       ['NAME', 'CHECKED'],
       ['aider', '-'],
-      ['claude', '2.1.332'],
-      ['codex', '0.169.0'],
+      ['claude', '2.1.197, 2.1.332'],
+      ['codex', '0.169.0, 0.171.0'],
       ['gemini', '0.61.0'],
       ['opencode', '1.18.33'],
       ['shell', '-'],
