@@ -57,8 +57,9 @@ export interface SendOptions {
 }
 
 function reportInput(agent: string, what: string, r: InputResult, out: NodeJS.WritableStream): number {
-  if (r.outcome === 'delivered') {
-    out.write(`${agent}: ${what} ${r.id}: delivered\n`);
+  // `confirmed`: the agent itself reported the prompt (hooks); `delivered`: typed and submitted.
+  if (r.outcome === 'delivered' || r.outcome === 'confirmed') {
+    out.write(`${agent}: ${what} ${r.id}: ${r.outcome}\n`);
     return 0;
   }
   process.stderr.write(`orchestra: ${what} to ${agent} (id ${r.id}): ${r.outcome}: ${r.reason}\n`);
@@ -72,7 +73,9 @@ export async function send(file: string, agent: string, text: string, o: SendOpt
   return withSession(file, async ({ config, client }) => {
     checkAgent(config, agent);
     const args = { agent, text: body, mode: o.now ? ('now' as const) : ('wait-idle' as const), timeout_ms: o.timeoutMs, id: o.id };
-    const r = await ask(client, 'send', args, `send to ${agent}`, o.timeoutMs + 10_000);
+    // The send's own timeout bounds the wait to be typed; an agent with hooks then has 10 s to
+    // confirm it (docs/hooks.md): the reply can come that much later.
+    const r = await ask(client, 'send', args, `send to ${agent}`, o.timeoutMs + 30_000);
     return reportInput(agent, 'send', r, out);
   });
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import type { Received } from '../../src/bus/client.js';
 import { ControlClient } from '../../src/bus/control-client.js';
-import { type Crew, FIX, isState, startCrew, until } from './harness.js';
+import { type Crew, FIX, isState, runCli, startCrew, until } from './harness.js';
 
 let crew: Crew | undefined;
 afterEach(async () => {
@@ -43,6 +43,10 @@ it('a hooks agent is ready from its SessionStart hook; a send it reports is conf
     expect(sidecarTypes(seen)).toEqual(['ready:SessionStart', 'prompt:UserPromptSubmit', 'progress:PreToolUse', 'progress:PostToolUse', 'ready:Stop']);
     const inputs = seen.flatMap((r) => (r.msg.kind === 'input' && r.msg.id === 'c1' ? [r.msg.outcome] : []));
     expect(inputs).toEqual(['queued', 'confirmed']);
+
+    // The CLI: confirmed is a success, and says so.
+    const cli = await runCli(['send', 'h', 'hello again', '--file', crew.file]);
+    expect([cli.code, cli.stdout]).toEqual([0, expect.stringMatching(/^h: send \S+: confirmed$/m)]);
 
     // The reply comes once the 10 s confirmation window has passed.
     const dropped = await control.request('send', { agent: 'h', text: 'ignore this', id: 'u1' }, 30_000);
