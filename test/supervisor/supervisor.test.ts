@@ -66,9 +66,9 @@ class FakeWorker implements WorkerPort {
     }
   }
   /** The run ends by itself. */
-  exit(code: number): void {
+  exit(code: number, screen?: string): void {
     this.report('exited', `exit code ${code}`);
-    this.listener.message({ type: 'exit', pid: this.pid, code, signal: null, cause: 'exit' });
+    this.listener.message({ type: 'exit', pid: this.pid, code, signal: null, cause: 'exit', ...(screen ? { screen } : {}) });
   }
   crash(): void {
     this.listener.crashed('worker thread exited with code 1');
@@ -262,6 +262,20 @@ describe('supervisor (simulated clock, fake workers)', () => {
     c.ready('a');
     expect(c.sup.status()[0]?.blocked).toBeUndefined();
     expect(c.fleet.log).toEqual(['spawn a', 'spawn b']);
+  });
+
+  it('an "Unable to connect" crash loop ends dead by budget, and every decision says what the screen said', () => {
+    const c = crew(agent('a', [], FAST));
+    c.sup.start();
+    for (let i = 0; i < 4; i++) {
+      c.worker('a').exit(1, 'Unable to connect to Anthropic services');
+      c.clock.increment(10_000);
+    }
+    expect(c.shown('a')).toBe('dead');
+    expect(c.published.find((m) => m.kind === 'exit')).toMatchObject({ code: 1, screen: 'Unable to connect to Anthropic services' });
+    const reasons = c.decisions('a').map((d) => [d.action, d.reason]);
+    expect(reasons.at(-1)).toEqual(['give-up', expect.stringMatching(/^exit code 1 \(screen: Unable to connect to Anthropic services\); restart budget exhausted/)]);
+    expect(reasons.slice(0, 3).every(([, r]) => String(r).includes('(screen: Unable to connect to Anthropic services)'))).toBe(true);
   });
 
   it('one_for_one: a crash restarts only the crashed agent', () => {
