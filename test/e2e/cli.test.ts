@@ -19,6 +19,12 @@ describe('cli', () => {
     expect(r.stdout).toMatch(/^ok: .*example\.yaml: session "example", 4 agent\(s\): mayor, worker, flaky, reporter/);
   });
 
+  it('validate accepts the example crew of real agent CLIs (their presets), none of them installed', () => {
+    const r = run(['validate', 'config/agents.yaml'], join(FIX, '../..'));
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toMatch(/^ok: .*agents\.yaml: session "agents", 4 agent\(s\): mayor, codex, gemini, opencode/);
+  });
+
   it('validate and up report config errors with file:line:col, exit 2, and no stack trace', () => {
     const dir = mkdtempSync('/tmp/orch-cli-');
     writeFileSync(join(dir, 'orchestra.yaml'), 'agents:\n  a:\n    command: sh\n    restart: sometimes\n');
