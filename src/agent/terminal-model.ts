@@ -1,8 +1,9 @@
 /**
  * The rendered screen of an agent (headless xterm), used for readiness detection and to answer
  * the queries TUIs send at start-up and wait on, as tmux does for its panes. xterm itself answers
- * DA1/DA2, CPR/DSR and DECRQM; the ones it leaves to its embedder are answered here: colours
- * (OSC 4/10/11/12), XTVERSION, XTGETTCAP, the kitty keyboard flags and modifyOtherKeys.
+ * DA1/DA2, CPR/DSR, DECRQM and the text area's size in characters (CSI 18 t); the ones it leaves to
+ * its embedder are answered here: colours (OSC 4 and 10–19), the text area's and a cell's size in
+ * pixels (CSI 14 t, CSI 16 t), XTVERSION, XTGETTCAP, the kitty keyboard flags and modifyOtherKeys.
  *
  * Parsing is slower than the kernel PTY (~30 vs ~50 MB/s here) and shares the worker thread with
  * the PTY reads, so the model is off the lossless path: small amounts are parsed at once (query
@@ -21,12 +22,29 @@ const ST = '\x1b\\';
 const BEL = 0x07;
 const ESC = 0x1b;
 const NOTHING = Buffer.alloc(0);
-/** Default foreground, background and cursor colours (OSC 10, 11, 12): white on black. */
-const SPECIAL_COLOURS: Readonly<Record<number, string>> = {
-  10: 'rgb:ffff/ffff/ffff',
-  11: 'rgb:0000/0000/0000',
-  12: 'rgb:ffff/ffff/ffff',
+const WHITE = 'rgb:ffff/ffff/ffff';
+const BLACK = 'rgb:0000/0000/0000';
+/**
+ * xterm's dynamic colours (OSC 10–19): white on black, and the rest as xterm's defaults derive
+ * them from those two (highlighting is reverse video).
+ */
+const DYNAMIC_COLOURS: Readonly<Record<number, string>> = {
+  10: WHITE, // foreground
+  11: BLACK, // background
+  12: WHITE, // cursor
+  13: WHITE, // mouse pointer foreground
+  14: BLACK, // mouse pointer background
+  15: WHITE, // Tektronix foreground
+  16: BLACK, // Tektronix background
+  17: WHITE, // highlight background
+  18: WHITE, // Tektronix cursor
+  19: BLACK, // highlight foreground
 };
+/**
+ * The size in pixels claimed for a cell, a VGA text cell: there are no pixels, and programs that
+ * ask (opencode, image viewers) use it to fit images to the grid of cells.
+ */
+const CELL_PX = { width: 8, height: 16 };
 /** xterm's 16 named colours (0xrrggbb), the start of the palette that TERM=xterm-256color promises. */
 const NAMED_COLOURS = [
   0x000000, 0xcd0000, 0x00cd00, 0xcdcd00, 0x0000ee, 0xcd00cd, 0x00cdcd, 0xe5e5e5,
@@ -100,16 +118,37 @@ export class TerminalModel {
     /** Called after each parsed batch. */
     private readonly onParsed: () => void,
   ) {
-    this.term = new xterm.Terminal({ cols, rows, allowProposedApi: true, scrollback: 0, logLevel: 'off' });
+    this.term = new xterm.Terminal({
+      cols,
+      rows,
+      allowProposedApi: true,
+      scrollback: 0,
+      logLevel: 'off',
+      // The size reports (CSI 14, 16, 18 t) that xterm.js lets through: it answers the size in
+      // characters itself, the sizes in pixels only to its embedder's handler (answerQueries).
+      windowOptions: { getWinSizePixels: true, getCellSizePixels: true, getWinSizeChars: true },
+    });
     this.term.onData((d) => this.reply(d));
     this.answerQueries();
   }
 
   private answerQueries(): void {
     const parser = this.term.parser;
-    // OSC 10/11/12 "?" asks for a default colour; "?;?" asks for the next one too, as xterm reads it.
-    for (const code of [10, 11, 12]) parser.registerOscHandler(code, (data) => this.answerSpecialColours(code, data));
+    // OSC 10–19 "?" asks for a dynamic colour; "?;?" asks for the next one too, as xterm reads it.
+    for (const code of Object.keys(DYNAMIC_COLOURS).map(Number)) {
+      parser.registerOscHandler(code, (data) => this.answerDynamicColours(code, data));
+    }
     parser.registerOscHandler(4, (data) => this.answerPalette(data));
+    // XTWINOPS sizes in pixels: CSI 14 t the text area (CSI 4 ; height ; width t; CSI 14 ; 2 t, the
+    // window, is the same, having no border), CSI 16 t a cell (CSI 6 ; height ; width t). The other
+    // window operations are left to xterm.js.
+    parser.registerCsiHandler({ final: 't' }, (params) => {
+      const op = param(params, 0, 0);
+      if (op === 14) this.reply(`\x1b[4;${this.term.rows * CELL_PX.height};${this.term.cols * CELL_PX.width}t`);
+      else if (op === 16) this.reply(`\x1b[6;${CELL_PX.height};${CELL_PX.width}t`);
+      else return false;
+      return true;
+    });
     // XTVERSION: CSI > q  →  DCS > | name(version) ST
     parser.registerCsiHandler({ prefix: '>', final: 'q' }, () => {
       this.reply(`\x1bP>|orchestra(${VERSION})${ST}`);
@@ -168,12 +207,12 @@ export class TerminalModel {
     return this.keyboardStack().at(-1) ?? 0;
   }
 
-  private answerSpecialColours(code: number, data: string): boolean {
+  private answerDynamicColours(code: number, data: string): boolean {
     const items = data.split(';');
     if (!items.includes('?')) return false;
     const end = this.oscTerminator(code, data);
     items.forEach((item, i) => {
-      const colour = SPECIAL_COLOURS[code + i];
+      const colour = DYNAMIC_COLOURS[code + i];
       if (item === '?' && colour) this.reply(`\x1b]${code + i};${colour}${end}`);
     });
     return true;

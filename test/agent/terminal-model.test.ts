@@ -24,12 +24,19 @@ describe('TerminalModel', () => {
   });
 });
 
-/** What the model answers to `writes`, each write parsed (as its own chunk) before the next is made. */
-async function answersTo(...writes: string[]): Promise<string[]> {
+/**
+ * What an 80×24 model answers to `steps`: each write parsed (as its own chunk) before the next
+ * step, a size a resize.
+ */
+async function answersTo(...steps: (string | { cols: number; rows: number })[]): Promise<string[]> {
   const answers: string[] = [];
   let parsed = () => undefined as void;
   const model = new TerminalModel(80, 24, (data) => answers.push(data), () => parsed());
-  for (const data of writes) {
+  for (const data of steps) {
+    if (typeof data !== 'string') {
+      model.resize(data.cols, data.rows);
+      continue;
+    }
     const done = new Promise<void>((resolve) => (parsed = resolve));
     model.write(Buffer.from(data, 'latin1'));
     await done;
@@ -111,6 +118,38 @@ describe('TerminalModel answers the queries agent CLIs wait on at start-up', () 
       `\x1b]10;rgb:ffff/ffff/ffff${ST}`,
       `\x1b]11;rgb:0000/0000/0000${ST}`,
     ]);
+  });
+
+  it("OSC 13–19: opencode's dynamic colour queries after OSC 4 (mouse, Tektronix, highlight) are answered", async () => {
+    const codes = [13, 14, 15, 16, 17, 18, 19];
+    expect(await answersTo(...codes.map((code) => `\x1b]${code};?\x07`), `\x1b]17;?;?;?${ST}`)).toEqual([
+      '\x1b]13;rgb:ffff/ffff/ffff\x07',
+      '\x1b]14;rgb:0000/0000/0000\x07',
+      '\x1b]15;rgb:ffff/ffff/ffff\x07',
+      '\x1b]16;rgb:0000/0000/0000\x07',
+      '\x1b]17;rgb:ffff/ffff/ffff\x07',
+      '\x1b]18;rgb:ffff/ffff/ffff\x07',
+      '\x1b]19;rgb:0000/0000/0000\x07',
+      `\x1b]17;rgb:ffff/ffff/ffff${ST}`,
+      `\x1b]18;rgb:ffff/ffff/ffff${ST}`,
+      `\x1b]19;rgb:0000/0000/0000${ST}`,
+    ]);
+  });
+
+  it("CSI 14 t: opencode's text area query gets its size in pixels, 8×16 a cell, after a resize too", async () => {
+    expect(await answersTo('\x1b[14t', '\x1b[14;2t', { cols: 100, rows: 30 }, '\x1b[14t')).toEqual([
+      '\x1b[4;384;640t',
+      '\x1b[4;384;640t',
+      '\x1b[4;480;800t',
+    ]);
+  });
+
+  it('CSI 16 t: the cell size in pixels', async () => {
+    expect(await answersTo('\x1b[16t')).toEqual(['\x1b[6;16;8t']);
+  });
+
+  it('CSI 18 t: the text area in characters, answered by xterm.js once allowed, after a resize too', async () => {
+    expect(await answersTo('\x1b[18t', { cols: 100, rows: 30 }, '\x1b[18t')).toEqual(['\x1b[8;24;80t', '\x1b[8;30;100t']);
   });
 
   it('an OSC query ended by BEL is answered with BEL, one ended by ST with ST, even side by side', async () => {
