@@ -1,5 +1,5 @@
-// What the API stubs share (anthropic-stub.mjs, openai-stub.mjs): the port, the answer delay,
-// the request log, how to stop, and which prompt asks for a tool. See their headers.
+// What the API stubs share (anthropic-stub.mjs, openai-stub.mjs, gemini-stub.mjs): the port,
+// the answer delay, the request log, how to stop, and which prompt asks for a tool. See their headers.
 import { createServer } from 'node:http';
 
 /** The prompt the stubs answer with a tool call: a one-line text (the prompt as typed) saying "run it". */
@@ -9,10 +9,10 @@ export const STUB_TEXT = 'Done: the stub answered.';
 export const STUB_COMMAND = process.env.STUB_COMMAND ?? 'touch stub-ran';
 
 /**
- * Serves `answer(body, id)` → `{ status?, headers, body }` (body a string) for every POST to a path
- * `matches`, after STUB_DELAY_MS; anything else gets `{}` at once. The port is the first argument,
- * or STUB_PORT, or `defaultPort`. SIGTERM or SIGINT ends the process with exit 0: being stopped
- * is how a stub is meant to end.
+ * Serves `answer(body, id, url)` → `{ summary, headers, body }` (body a string, summary for the
+ * log) for every POST to a path `matches`, after STUB_DELAY_MS; anything else gets `{}` at once.
+ * The port is the first argument, or STUB_PORT, or `defaultPort`. SIGTERM or SIGINT ends the
+ * process with exit 0: being stopped is how a stub is meant to end.
  */
 export function serveStub(name, defaultPort, matches, answer) {
   const port = Number(process.argv[2] ?? process.env.STUB_PORT ?? defaultPort);
@@ -28,7 +28,7 @@ export function serveStub(name, defaultPort, matches, answer) {
         res.end('{}');
         return;
       }
-      const reply = answer(JSON.parse(raw), ++served);
+      const reply = answer(JSON.parse(raw), ++served, req.url);
       console.log(`${req.method} ${req.url}: ${reply.summary}`);
       setTimeout(() => {
         res.writeHead(200, reply.headers);
