@@ -24,7 +24,8 @@ export const BUILTIN = {
     budget: { maxRestarts: 10, windowMs: 600_000 },
   } satisfies RestartPolicy,
   readyTimeoutMs: 60_000,
-  blocked: { holdMs: 300, afterMs: 600_000, then: 'none' as const },
+  // No hold unless a provider's preset says so: a plain program's ready pattern counts at once, as it always did.
+  blocked: { holdMs: 0, afterMs: 600_000, then: 'none' as const },
   idleAfterMs: 2000,
   busyAfterMs: 250,
   stop: { signal: 'SIGTERM', graceMs: 10_000 },

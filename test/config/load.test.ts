@@ -214,7 +214,7 @@ describe('config loading', () => {
     it('are unset by default: hold 300ms, escalation after 10m doing nothing, no signatures, no provider', () => {
       const a = parseConfig('agents:\n  a: { command: sh }\n', file).agents[0];
       expect([a?.provider, a?.busyPattern]).toEqual([undefined, undefined]);
-      expect(a?.blocked).toEqual({ holdMs: 300, afterMs: 600_000, then: 'none', signatures: [] });
+      expect(a?.blocked).toEqual({ holdMs: 0, afterMs: 600_000, then: 'none', signatures: [] });
       expect(Object.isFrozen(a?.blocked.signatures)).toBe(true);
     });
 
@@ -257,7 +257,7 @@ describe('config loading', () => {
         file,
       ).agents[0];
       expect(a?.blocked).toEqual({
-        holdMs: 300,
+        holdMs: 0,
         afterMs: 60_000,
         then: 'interrupt',
         signatures: [
