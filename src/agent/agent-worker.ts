@@ -12,7 +12,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createActor } from 'xstate';
 import { encodeOutput } from '../bus/protocol.js';
 import { BLOCKED_KINDS } from '../config/schema.js';
-import { type AgentEvent, agentMachine, type Blocked, type BlockedKind, type ChartState, publicState, stopDeadlineMs } from '../machines/agent.js';
+import { type AgentEvent, agentMachine, agentTiming, type Blocked, type BlockedKind, type ChartState, publicState } from '../machines/agent.js';
 import { compileSignatures, NO_VERDICT, sameVerdict, type ScreenVerdict, screenVerdict } from '../machines/screen-verdict.js';
 import { OutputLog } from './output-log.js';
 import { activityWindowFor, OutputPipeline } from './output-pipeline.js';
@@ -226,20 +226,7 @@ function escalate(blocked: Blocked | null): void {
   if (agent.blocked.then === 'interrupt') io.write('\x03');
 }
 
-const actor = createActor(agentMachine.provide({ actors: { pty }, actions: { escalate: ({ context }) => escalate(context.blocked) } }), {
-  input: {
-    hasReadyPattern: agent.readyPattern !== undefined,
-    hasBusyPattern: agent.busyPattern !== undefined,
-    readyTimeoutMs: agent.readyTimeoutMs,
-    idleAfterMs: agent.idleAfterMs,
-    busyAfterMs: agent.busyAfterMs,
-    stopDeadlineMs: stopDeadlineMs(agent.stop),
-    hangTimeoutMs: agent.sidecar.hangTimeoutMs,
-    screenHoldMs: agent.blocked.holdMs,
-    blockedAfterMs: agent.blocked.afterMs,
-    blockedThen: agent.blocked.then,
-  },
-});
+const actor = createActor(agentMachine.provide({ actors: { pty }, actions: { escalate: ({ context }) => escalate(context.blocked) } }), { input: agentTiming(agent) });
 
 let last: ChartState | null = null;
 /** What the last published `blocked` was on (a change of dialog is news too). */

@@ -5,12 +5,12 @@
  * (kill the agent's processes).
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants as fsc, openSync, statSync } from 'node:fs';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { closeSync, constants as fsc, openSync } from 'node:fs';
 import type * as pty from 'node-pty';
 import { fromCallback } from 'xstate';
 import type { AgentConfig } from '../config/types.js';
 import type { AgentEvent, PtyCommand } from '../machines/agent.js';
+import { resolveCommand } from '../host/command.js';
 import { isolatedSpawn } from './fd-isolation.js';
 import { type AgentIdentity, describeProcesses, signalName } from '../host/process-group.js';
 import { Termination, type TerminationResult } from '../host/termination.js';
@@ -50,24 +50,6 @@ export interface PtySink {
   log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
   /** Arguments for this run after the configured ones (resuming a conversation); asked once per spawn. */
   runArgs?(): readonly string[];
-}
-
-/** Resolves `command` like execvp would, so "not found" is a clear error instead of a crash loop. */
-export function resolveCommand(command: string, cwd: string, path = process.env.PATH ?? ''): string | undefined {
-  const isFile = (p: string) => {
-    try {
-      accessSync(p, fsc.X_OK);
-      return statSync(p).isFile();
-    } catch {
-      return false;
-    }
-  };
-  if (command.includes('/')) {
-    const p = isAbsolute(command) ? command : resolve(cwd, command);
-    return isFile(p) ? p : undefined;
-  }
-  for (const dir of path.split(delimiter)) if (dir && isFile(join(dir, command))) return join(dir, command);
-  return undefined;
 }
 
 export function createPtyActor(agent: AgentConfig, env: Record<string, string>, sink: PtySink) {

@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { resolveCommand } from '../agent/pty-actor.js';
+import { resolveCommand } from './command.js';
 import { transcriptPath } from './resume.js';
 import type { Preset } from '../config/providers.js';
 

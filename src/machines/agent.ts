@@ -12,7 +12,7 @@
  *   exited | stopped → live on agent.start      (whether and when is the supervisor's decision)
  */
 import { and, assign, fromCallback, not, or, raise, sendTo, setup, stateIn, type StateValue, type StateValueMap } from 'xstate';
-import type { BlockedKind } from '../config/types.js';
+import type { AgentConfig, BlockedKind } from '../config/types.js';
 import type { ExitCause } from './exit.js';
 import { NO_VERDICT, sameVerdict, type ScreenVerdict } from './screen-verdict.js';
 
@@ -56,6 +56,22 @@ export interface Blocked extends BlockedInfo {
   /** Sidecar (hooks) outrank the screen: a screen verdict does not end a block the sidecar reported. */
   readonly source: 'screen' | 'sidecar';
   readonly resumeTo: 'starting' | 'ready' | 'busy';
+}
+
+/** The chart's timing for an agent as configured (its host may change what a test needs). */
+export function agentTiming(agent: AgentConfig): AgentTiming {
+  return {
+    hasReadyPattern: agent.readyPattern !== undefined,
+    hasBusyPattern: agent.busyPattern !== undefined,
+    readyTimeoutMs: agent.readyTimeoutMs,
+    idleAfterMs: agent.idleAfterMs,
+    busyAfterMs: agent.busyAfterMs,
+    stopDeadlineMs: stopDeadlineMs(agent.stop),
+    hangTimeoutMs: agent.sidecar.hangTimeoutMs,
+    screenHoldMs: agent.blocked.holdMs,
+    blockedAfterMs: agent.blocked.afterMs,
+    blockedThen: agent.blocked.then,
+  };
 }
 
 /** The stop sequence's own bound for "every process is gone after SIGKILL" (src/host/process-group.ts). */

@@ -10,7 +10,7 @@ import { createActor, fromCallback, SimulatedClock } from 'xstate';
 import { TerminalModel } from '../../src/agent/terminal-model.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { AgentConfig } from '../../src/config/types.js';
-import { agentMachine, type PtyCommand, publicState, stopDeadlineMs } from '../../src/machines/agent.js';
+import { agentMachine, agentTiming, type PtyCommand, publicState } from '../../src/machines/agent.js';
 import { compileSignatures, NO_VERDICT, sameVerdict, type ScreenVerdict, screenVerdict } from '../../src/machines/screen-verdict.js';
 
 export interface Cast {
@@ -64,18 +64,8 @@ export async function replay(cast: Cast, agent: AgentConfig, times: readonly num
   });
   const actor = createActor(agentMachine.provide({ actors: { pty } }), {
     clock,
-    input: {
-      hasReadyPattern: agent.readyPattern !== undefined,
-      hasBusyPattern: agent.busyPattern !== undefined,
-      readyTimeoutMs: agent.readyTimeoutMs,
-      idleAfterMs: agent.idleAfterMs,
-      busyAfterMs: agent.busyAfterMs,
-      stopDeadlineMs: stopDeadlineMs(agent.stop),
-      hangTimeoutMs: 0,
-      screenHoldMs: agent.blocked.holdMs,
-      blockedAfterMs: 0,
-      blockedThen: 'none',
-    },
+    // No hang watchdog and no escalation: a recording has no sidecar, and only the screen is judged.
+    input: { ...agentTiming(agent), hangTimeoutMs: 0, blockedAfterMs: 0, blockedThen: 'none' },
   });
   actor.start();
   const signatures = compileSignatures(agent.blocked.signatures, agent.readyPattern, agent.busyPattern);
