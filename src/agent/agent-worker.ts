@@ -201,8 +201,15 @@ function injectFault(): void {
  */
 let verdict: ScreenVerdict = NO_VERDICT;
 const evidenceOf = (v: ScreenVerdict) => (v.kind === 'none' ? '' : v.evidence.join('\n'));
+/** Without blocked or busy signatures, the screen matters only while a ready pattern can still decide. */
+const screenAlwaysMatters = signatures.blocked.length > 0 || signatures.busy !== undefined;
 function checkScreen(): void {
-  if (!model || (signatures.blocked.length === 0 && !signatures.ready && !signatures.busy)) return;
+  if (!model) return;
+  if (!screenAlwaysMatters) {
+    if (!signatures.ready) return;
+    const now = publicState(actor.getSnapshot().value);
+    if (now !== 'starting' && now !== 'blocked') return;
+  }
   const now = screenVerdict(model.screenText(), signatures);
   if (sameVerdict(now, verdict) && evidenceOf(now) === evidenceOf(verdict)) return;
   verdict = now;
