@@ -172,6 +172,8 @@ const ptyActor = createPtyActor(agent, env, {
     // A new run starts at the configured size; an attacher resizes it again.
     size = { cols: agent.cols, rows: agent.rows };
     model = new TerminalModel(agent.cols, agent.rows, (reply) => io.write(reply), checkScreen);
+    // A new run's chart starts with no verdict: the same screen as the last run's end is news to it.
+    verdict = NO_VERDICT;
     post({ type: 'spawned', pid });
     injectFault();
   },

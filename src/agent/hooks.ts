@@ -72,8 +72,13 @@ export function sidecarEvent(event: string, input: Readonly<Record<string, unkno
     case 'Stop':
       return { type: 'ready', hook: event };
     // Instead of Stop when an API error ended the turn (without it the agent would stay busy).
-    case 'StopFailure':
-      return { type: 'ready', hook: event, ...fields({ error: text(input.error) }) };
+    case 'StopFailure': {
+      // A turn that failed on a usage limit or a login waits for a human like a dialog does.
+      const error = text(input.error);
+      const on = /rate.?limit|usage.?limit|quota/i.test(error ?? '') ? 'quota' : /auth|login|credential/i.test(error ?? '') ? 'login' : undefined;
+      if (on) return { type: 'blocked', on, hook: event, ...fields({ text: error }) };
+      return { type: 'ready', hook: event, ...fields({ error }) };
+    }
     case 'SubagentStop':
       return { type: 'progress', hook: event };
     default:

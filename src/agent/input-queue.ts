@@ -238,7 +238,10 @@ export class InputQueue {
     // The submit key goes in a write of its own, after a pause: typed together with the body, many
     // TUIs take it as part of a paste instead of a submit.
     await new Promise<void>((res) => this.timers.setTimeout(res, this.settings.submitDelayMs));
-    if (LIVE.has(this.state)) {
+    if (this.state === 'blocked') {
+      // A dialog came up while the text was being typed: Enter would answer it.
+      this.io.outcome(req.id, 'refused', `agent-blocked: ${this.blockedOn ?? 'unknown'}: a dialog came up while the text was typed; it was not submitted (the body was written)`);
+    } else if (LIVE.has(this.state)) {
       this.io.write(this.settings.submit);
       this.io.submitted();
       this.submittedAwaiting(req, paste ? 'typed as a bracketed paste and submitted' : 'typed and submitted');

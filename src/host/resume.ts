@@ -6,7 +6,7 @@
  * conversation exists (claude refuses `--session-id` for an id already in use, and `--resume` for
  * one it never saved). Transcripts are kept per working directory: resuming needs the same cwd.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { v5 as uuidv5 } from 'uuid';
 import type { ResumeSettings } from '../config/types.js';
@@ -22,7 +22,14 @@ export function sessionId(session: string, agent: string, cwd: string): string {
 
 /** A directory as claude names its project folder: every character but letters and digits becomes "-". */
 export function cwdSlug(cwd: string): string {
-  return cwd.replace(/[^a-zA-Z0-9]/g, '-');
+  // The directory as the CLI sees it once it has started there: symlinks resolved.
+  let real = cwd;
+  try {
+    real = realpathSync(cwd);
+  } catch {
+    // not there (yet): the path as given
+  }
+  return real.replace(/[^a-zA-Z0-9]/g, '-');
 }
 
 /** Expands a transcript path template for one agent. */

@@ -210,6 +210,7 @@ export const agentMachine = setup({
     /** The screen (a busy and a ready signature) decides between ready and busy, unless the sidecar does. */
     screenDriven: ({ context }) => context.timing.hasReadyPattern && context.timing.hasBusyPattern && !context.sidecarDriven,
     screenSaysReady: ({ context }) => context.screen.settled.kind === 'ready',
+    screenShowsDialog: ({ context }) => context.screen.settled.kind === 'blocked',
     blockedByScreen: ({ context }) => context.blocked?.source === 'screen',
     resumesTo: ({ context }, to: Blocked['resumeTo']) => context.blocked?.resumeTo === to,
     escalates: ({ context }) => context.timing.blockedAfterMs > 0,
@@ -271,7 +272,7 @@ export const agentMachine = setup({
               },
               on: {
                 'screen.settled': [
-                  { guard: and(['verdictBlocked', not('sidecarDriven')]), target: 'blocked', actions: { type: 'blockOnScreen', params: { from: 'starting' as const } } },
+                  { guard: 'verdictBlocked', target: 'blocked', actions: { type: 'blockOnScreen', params: { from: 'starting' as const } } },
                   { guard: 'verdictReady', target: 'ready', actions: note('ready pattern matched on screen') },
                 ],
                 'sidecar.blocked': { target: 'blocked', actions: { type: 'blockOnSidecar', params: { from: 'starting' as const } } },
@@ -295,7 +296,7 @@ export const agentMachine = setup({
               initial: 'idle',
               on: {
                 'screen.settled': [
-                  { guard: and(['verdictBlocked', not('sidecarDriven')]), target: 'blocked', actions: { type: 'blockOnScreen', params: { from: 'ready' as const } } },
+                  { guard: 'verdictBlocked', target: 'blocked', actions: { type: 'blockOnScreen', params: { from: 'ready' as const } } },
                   { guard: and(['verdictBusy', 'screenDriven']), target: 'busy', actions: note('busy signature on screen') },
                 ],
                 'sidecar.blocked': { target: 'blocked', actions: { type: 'blockOnSidecar', params: { from: 'ready' as const } } },
@@ -327,7 +328,7 @@ export const agentMachine = setup({
               on: {
                 'pty.output': { target: 'busy', reenter: true },
                 'screen.settled': [
-                  { guard: and(['verdictBlocked', not('sidecarDriven')]), target: 'blocked', actions: { type: 'blockOnScreen', params: { from: 'busy' as const } } },
+                  { guard: 'verdictBlocked', target: 'blocked', actions: { type: 'blockOnScreen', params: { from: 'busy' as const } } },
                   { guard: and(['verdictReady', 'screenDriven']), target: 'ready', actions: note('the idle screen is back') },
                 ],
                 'sidecar.blocked': { target: 'blocked', actions: { type: 'blockOnSidecar', params: { from: 'busy' as const } } },
@@ -352,16 +353,18 @@ export const agentMachine = setup({
               },
               on: {
                 'screen.settled': [
-                  { guard: and(['verdictBlocked', 'blockedByScreen']), actions: { type: 'blockOnScreen', params: { from: undefined } } },
-                  { guard: and(['verdictReady', 'blockedByScreen']), target: 'ready', actions: note('the dialog is gone: ready pattern on screen') },
+                  { guard: 'verdictBlocked', actions: { type: 'blockOnScreen', params: { from: undefined } } },
+                  // The idle box back on screen ends any block (a prompt declined with Esc reports no hook).
+                  { guard: 'verdictReady', target: 'ready', actions: note('the dialog is gone: ready pattern on screen') },
                   { guard: and(['verdictBusy', 'blockedByScreen']), target: 'busy', actions: note('the dialog is gone: busy signature on screen') },
                   { guard: and(['blockedByScreen', { type: 'resumesTo', params: 'starting' as const }]), target: 'starting', actions: note('the dialog is gone') },
                   { guard: and(['blockedByScreen', { type: 'resumesTo', params: 'ready' as const }]), target: 'ready', actions: note('the dialog is gone') },
                   { guard: 'blockedByScreen', target: 'busy', actions: note('the dialog is gone') },
                 ],
                 'sidecar.blocked': { actions: { type: 'blockOnSidecar', params: { from: undefined } } },
-                'sidecar.ready': { target: 'ready', actions: [assign({ sidecarDriven: true }), note('sidecar reported ready')] },
-                'sidecar.busy': { target: 'busy', actions: [assign({ sidecarDriven: true }), note('sidecar reported busy')] },
+                // While the screen still shows the dialog, the sidecar's word does not end the block.
+                'sidecar.ready': { guard: not('screenShowsDialog'), target: 'ready', actions: [assign({ sidecarDriven: true }), note('sidecar reported ready')] },
+                'sidecar.busy': { guard: not('screenShowsDialog'), target: 'busy', actions: [assign({ sidecarDriven: true }), note('sidecar reported busy')] },
               },
             },
             // Both stops are bounded: a stop without an exit by the deadline was lost, and waiting

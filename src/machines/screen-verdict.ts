@@ -24,6 +24,9 @@ export interface Signatures {
   readonly busy: RegExp | undefined;
 }
 
+/** Kinds a CLI draws as a dialog in place of (or below) its input box, not above it. */
+const DIALOGS: ReadonlySet<BlockedKind> = new Set<BlockedKind>(['permission', 'question', 'trust', 'login']);
+
 const RESETS = /\bresets?\s+(?:at\s+|in\s+)?([^\n]{1,60})/i;
 
 /** At most this many lines of evidence (the matching ones), each at most EVIDENCE_COLS long. */
@@ -59,12 +62,17 @@ function find(screen: string, re: RegExp): { at: number; lines: string[] } | und
 
 /** Blocked outranks busy outranks ready: a dialog can be drawn over an input box, which stays while working. */
 export function screenVerdict(screen: string, sig: Signatures): ScreenVerdict {
+  // A dialog above the idle input box is history (an inline CLI's conversation, an answered
+  // question): it counts only at or below the box. Errors and limits are shown above a box that
+  // stays, and count wherever they are.
+  const box = sig.ready ? find(screen, sig.ready)?.at : undefined;
   // Of several dialogs on screen (an inline CLI leaves an answered one above the next), the lowest
   // is the one waiting; at the same place, the first signature declared.
   let found: { kind: BlockedKind; at: number; lines: string[] } | undefined;
   for (const s of sig.blocked) {
     const f = find(screen, s.pattern);
-    if (f && (!found || f.at > found.at)) found = { kind: s.kind, ...f };
+    if (!f || (box !== undefined && box > f.at && DIALOGS.has(s.kind))) continue;
+    if (!found || f.at > found.at) found = { kind: s.kind, ...f };
   }
   if (found) {
     // A usage limit often says when it ends ("resets 5am (Europe/Paris)"): worth showing as is.

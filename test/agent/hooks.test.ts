@@ -40,7 +40,10 @@ describe('claude hook → sidecar event', () => {
 
   it('Stop: ready; StopFailure (an API error ended the turn): ready, with the error; SubagentStop: progress (the main agent works on)', () => {
     expect(sidecarEvent('Stop', { stop_hook_active: false })).toEqual({ type: 'ready', hook: 'Stop' });
-    expect(sidecarEvent('StopFailure', { error: 'rate_limit', error_details: 'HTTP 429' })).toEqual({ type: 'ready', hook: 'StopFailure', error: 'rate_limit' });
+    expect(sidecarEvent('StopFailure', { error: 'server_error' })).toEqual({ type: 'ready', hook: 'StopFailure', error: 'server_error' });
+    // A usage limit or a failed login waits for a human: blocked, not ready (review finding).
+    expect(sidecarEvent('StopFailure', { error: 'rate_limit', error_details: 'HTTP 429' })).toEqual({ type: 'blocked', on: 'quota', hook: 'StopFailure', text: 'rate_limit' });
+    expect(sidecarEvent('StopFailure', { error: 'authentication_failed' })).toEqual({ type: 'blocked', on: 'login', hook: 'StopFailure', text: 'authentication_failed' });
     expect(sidecarEvent('SubagentStop', {})).toEqual({ type: 'progress', hook: 'SubagentStop' });
   });
 

@@ -158,9 +158,10 @@ describe('input queue', () => {
     t.q.send({ id: 'c', text: 'second', mode: 'now', timeoutMs: 5000 });
     t.q.stateChanged('blocked', 'question');
     await vi.advanceTimersByTimeAsync(100);
+    // b was being typed when the dialog came: not submitted into it; c never typed.
     expect(t.outcomes.map((o) => [o[0], o[1]])).toEqual([
       ['a', 'refused'],
-      ['b', 'delivered'],
+      ['b', 'refused'],
       ['c', 'refused'],
     ]);
     expect(t.writes.join('')).not.toContain('second');
@@ -291,5 +292,16 @@ describe('input queue, agent with hooks (sends are confirmed by the prompt the a
       ['k', 'delivered'],
       ['big', 'refused'],
     ]);
+  });
+
+  it('regression: a dialog that came up during the submit delay got the submit key (it answered the dialog); the send is refused, Enter is not typed', async () => {
+    const t = make();
+    t.q.stateChanged('ready');
+    t.q.send({ id: 'a', text: 'hello', mode: 'wait-idle', timeoutMs: 5000 });
+    expect(t.writes).toEqual(['hello']);
+    t.q.stateChanged('blocked', 'permission');
+    await vi.advanceTimersByTimeAsync(50);
+    expect(t.writes).toEqual(['hello']);
+    expect(t.outcomes).toEqual([['a', 'refused', expect.stringMatching(/^agent-blocked: permission: a dialog came up while the text was typed/)]]);
   });
 });

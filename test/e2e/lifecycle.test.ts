@@ -69,6 +69,18 @@ describe('lifecycle', () => {
     expect(stops).toEqual(['w1:stopping', 'w1:stopped', 'mayor:stopping', 'mayor:stopped']);
   });
 
+  it('regression: a restarted run whose screen matched the last run\'s end never got ready (the worker kept the old verdict) and timed out', async () => {
+    // Ready at once, exits 0.4 s later: every run draws the same "READY> " screen.
+    crew = startCrew(
+      `  r:\n    command: sh\n    args: [-c, "printf 'READY> '; sleep 0.4; exit 1"]\n    ready: { pattern: "READY> $", timeout: 3s }\n` +
+        `    restart: { policy: always, backoff: { initial: 100ms, jitter: 0 } }\n`,
+    );
+    const seen: Received[] = [];
+    let readies = 0;
+    await until(crew.bus, (r) => isState('r', 'ready')(r) && ++readies === 3, 20_000, seen);
+    expect(seen.some((r) => r.msg.kind === 'exit' && r.msg.cause === 'ready-timeout')).toBe(false);
+  }, 30_000);
+
   it('stop keys are typed first: an agent that exits on them is stopped without a signal', async () => {
     crew = startCrew(
       `  polite:\n    command: node\n    args: [${join(FIX, 'echo-agent.mjs')}, polite]\n    ready: { pattern: "polite> $" }\n` +

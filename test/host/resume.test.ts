@@ -1,5 +1,5 @@
 /** Session ids and resume arguments: deterministic per (session, agent, cwd); resume once the provider saved the conversation. */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -35,5 +35,12 @@ describe('resume', () => {
     const r = { start: ['--id', '{id}'], again: ['--resume={id}'], transcript: undefined };
     expect(nextRun(r, 'X', '/w', {}, false).args).toEqual(['--id', 'X']);
     expect(nextRun(r, 'X', '/w', {}, true)).toEqual({ id: 'X', args: ['--resume=X'], resumed: true });
+  });
+
+  it('a symlinked working directory is named as the CLI names it, resolved (else a saved conversation is missed and claude refuses the id)', () => {
+    const real = mkdtempSync(join(tmpdir(), 'orch-real-'));
+    const link = `${real}-link`;
+    symlinkSync(real, link);
+    expect(transcriptPath('~/p/{cwd_slug}/{id}', 'ID', link, { HOME: '/h' })).toBe(`/h/p/${realpathSync(real).replace(/[^a-zA-Z0-9]/g, '-')}/ID`);
   });
 });

@@ -439,16 +439,30 @@ describe('agent machine', () => {
       expect(a.actor.getSnapshot().context.blocked?.on).toBe('permission');
     });
 
-    it('the sidecar outranks the screen: a block it reported ends only when it says so; a screen verdict does not block a sidecar-driven run', () => {
-      const a = start(held);
+    it('a block the sidecar reported is not ended by a screen without evidence, but by its word or by the idle box coming back', () => {
+      const a = start({ ...held, hasReadyPattern: true });
       a.actor.send({ type: 'sidecar.blocked', on: 'permission', evidence: ['Claude needs your permission to use Bash'] });
       expect(a.state()).toBe('blocked');
       a.screen(none);
       expect(a.state()).toBe('blocked');
       a.actor.send({ type: 'sidecar.busy' });
       expect(a.state()).toBe('busy');
+      // Declined with Esc, claude runs no hook: the idle box back on screen ends it.
+      a.actor.send({ type: 'sidecar.blocked', on: 'permission', evidence: [] });
+      a.readyOnScreen();
+      expect(a.state()).toBe('ready');
+    });
+
+    it('regression: with hooks, the screen was ignored (a login screen showed as ready); a dialog on screen blocks a sidecar-driven run, and the sidecar does not end it while it shows', () => {
+      const a = start(held);
+      a.actor.send({ type: 'sidecar.ready' });
       a.screen(trust);
-      expect(a.state()).toBe('busy');
+      expect(a.state()).toBe('blocked');
+      a.actor.send({ type: 'sidecar.ready' });
+      expect(a.state()).toBe('blocked');
+      a.screen(none);
+      a.actor.send({ type: 'sidecar.ready' });
+      expect(a.state()).toBe('ready');
     });
 
     it('blocked, the hang watchdog is disarmed: waiting for a human is not a hang', () => {

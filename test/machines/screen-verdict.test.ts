@@ -11,8 +11,8 @@ const sig = compileSignatures(
 );
 
 describe('screen verdict', () => {
-  it('a blocked signature outranks the ready one (a dialog drawn over the input box); the evidence is the matching line, trimmed', () => {
-    const screen = ['  Gemini', '  Do you trust the files in this folder?   ', '  1. Yes', '> Type your message'].join('\n');
+  it('a blocked signature outranks the ready one (a dialog drawn below the input box); the evidence is the matching line, trimmed', () => {
+    const screen = ['> Type your message', '  Gemini', '  Do you trust the files in this folder?   ', '  1. Yes'].join('\n');
     expect(screenVerdict(screen, sig)).toEqual({ kind: 'blocked', on: 'trust', evidence: ['Do you trust the files in this folder?'] });
   });
 
@@ -31,5 +31,27 @@ describe('screen verdict', () => {
     const b = screenVerdict('x\nDo you trust the files in this folder?', sig);
     expect(sameVerdict(a, b)).toBe(true);
     expect(sameVerdict(a, screenVerdict('usage limit', sig))).toBe(false);
+  });
+});
+
+describe('screen verdict: history above the input box', () => {
+  const claude = compileSignatures(
+    [
+      { kind: 'permission', pattern: 'Do you want to proceed\\?' },
+      { kind: 'login', pattern: 'Not logged in' },
+      { kind: 'error', pattern: 'Unable to connect to API.*Retrying' },
+    ],
+    '\\? for shortcuts',
+  );
+
+  it('regression: a reply quoting "Do you want to proceed?" above the idle box made the agent blocked on permission', () => {
+    const screen = ['● Before deleting it asks: Do you want to proceed?', '', '> ', '  ? for shortcuts'].join('\n');
+    expect(screenVerdict(screen, claude)).toMatchObject({ kind: 'ready' });
+  });
+
+  it('a dialog that replaced the box, or a login notice on the box line, still counts; an error above the box counts', () => {
+    expect(screenVerdict('Bash command\nDo you want to proceed?\n❯ 1. Yes', claude)).toMatchObject({ kind: 'blocked', on: 'permission' });
+    expect(screenVerdict('> \n  ? for shortcuts     Not logged in · Run /login', claude)).toMatchObject({ kind: 'blocked', on: 'login' });
+    expect(screenVerdict('✻ Unable to connect to API (FailedToOpenSocket) · Retrying in 1s\n> \n  ? for shortcuts', claude)).toMatchObject({ kind: 'blocked', on: 'error' });
   });
 });
