@@ -171,7 +171,7 @@ const ptyActor = createPtyActor(agent, env, {
     model?.close();
     // A new run starts at the configured size; an attacher resizes it again.
     size = { cols: agent.cols, rows: agent.rows };
-    model = new TerminalModel(agent.cols, agent.rows, (reply) => io.write(reply), checkScreen);
+    model = new TerminalModel(agent.cols, agent.rows, (reply) => io.write(reply), checkScreenSoon);
     // A new run's chart starts with no verdict: the same screen as the last run's end is news to it.
     verdict = NO_VERDICT;
     post({ type: 'spawned', pid });
@@ -205,7 +205,26 @@ let verdict: ScreenVerdict = NO_VERDICT;
 const evidenceOf = (v: ScreenVerdict) => (v.kind === 'none' ? '' : v.evidence.join('\n'));
 /** Without blocked or busy signatures, the screen matters only while a ready pattern can still decide. */
 const screenAlwaysMatters = signatures.blocked.length > 0 || signatures.busy !== undefined;
+/**
+ * Reading the screen costs ~0.15 ms (its text, then the signatures): after a burst of parsed
+ * batches it is read once, at most every SCREEN_CHECK_MS, and always after the last batch. A
+ * verdict is then seen that much later, well inside the time it must hold.
+ */
+const SCREEN_CHECK_MS = 40;
+let lastScreenCheck = 0;
+let screenCheckTimer: NodeJS.Timeout | undefined;
+function checkScreenSoon(): void {
+  if (screenCheckTimer) return;
+  const wait = lastScreenCheck + SCREEN_CHECK_MS - Date.now();
+  if (wait <= 0) return checkScreen();
+  screenCheckTimer = setTimeout(() => {
+    screenCheckTimer = undefined;
+    checkScreen();
+  }, wait);
+}
+
 function checkScreen(): void {
+  lastScreenCheck = Date.now();
   if (!model) return;
   if (!screenAlwaysMatters) {
     if (!signatures.ready) return;
@@ -246,7 +265,8 @@ let host: 'serving' | 'shutting-down' | 'closed' = 'serving';
 actor.subscribe((snap) => {
   const to = publicState(snap.value);
   const b = to === 'blocked' ? snap.context.blocked : null;
-  const on = b ? `${b.on}\n${b.evidence.join('\n')}` : undefined;
+  // Another dialog is news; the same one redrawn (a "Retrying in Ns" countdown) is not.
+  const on = b?.on;
   if (to === last && on === lastBlocked) return;
   last = to;
   lastBlocked = on;
@@ -268,6 +288,7 @@ function close(): void {
   pipeline.close();
   flushSidecar();
   input.close();
+  clearTimeout(screenCheckTimer);
   actor.stop();
   model?.close();
   void Promise.all([outputLog.close(), sidecar.close()]).then(() => post({ type: 'worker.closed' }));
