@@ -243,6 +243,7 @@ const input = new InputQueue(agent.input, {
   canonical: () => io.canonical(),
   submitted: () => actor.send({ type: 'input.submitted' }),
   outcome: (id, outcome, reason) => post({ type: 'input.outcome', id, outcome, reason }),
+  progress: (id, outcome, reason) => post({ type: 'input.progress', id, outcome, reason }),
 }, agent.hooks === 'claude' ? { timeoutMs: CONFIRM_MS, screen: () => model?.screenText() ?? '' } : undefined);
 
 const faults = testFaults(agent.name);

@@ -23,6 +23,8 @@ export interface InputIo {
   /** The text was submitted: the machine treats the agent as busy. */
   submitted(): void;
   outcome(id: string, outcome: FinalOutcome, reason: string): void;
+  /** A step on the way that is not the end: `delivered` while the agent's own report is awaited. */
+  progress(id: string, outcome: 'delivered', reason: string): void;
   readonly timers?: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(t: unknown): void };
 }
 
@@ -160,6 +162,7 @@ export class InputQueue {
   /** Typed and submitted, and now awaiting the agent's report (when it reports prompts at all). */
   private submittedAwaiting(req: SendRequest, how: string): void {
     if (!this.confirmation) return this.io.outcome(req.id, 'delivered', how);
+    this.io.progress(req.id, 'delivered', how);
     const { timeoutMs } = this.confirmation;
     const timer = this.timers.setTimeout(() => {
       const p = this.takeAwaiting((r) => r === req);

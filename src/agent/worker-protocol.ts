@@ -80,6 +80,8 @@ export type FromWorker =
   /** Sidecar lines, in arrival order, batched per turn of the worker's event loop. */
   | { type: 'sidecar'; items: SidecarItem[] }
   | { type: 'input.outcome'; id: string; outcome: FinalOutcome; reason: string }
+  /** A send typed and submitted to an agent whose own report will confirm it: published, not final. */
+  | { type: 'input.progress'; id: string; outcome: 'delivered'; reason: string }
   /**
    * Recent output: exactly the bytes of every output message up to `seq` (the newest `bytes` of
    * them), so a reader can follow the bus from `seq + 1` without a gap or a repeat.

@@ -272,6 +272,9 @@ export class Supervisor {
       case 'ring':
         r.requests.answer(msg);
         return;
+      case 'input.progress':
+        r.requests.progress(msg);
+        return;
       case 'log':
         logger[msg.level]({ agent: name, ...msg.fields }, msg.msg);
         return;

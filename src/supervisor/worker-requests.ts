@@ -111,6 +111,12 @@ export class WorkerRequests {
     done({ data: msg.data, seq: msg.seq, total: msg.total, cols: msg.cols, rows: msg.rows });
   }
 
+  /** A step on the way (delivered, awaiting the agent's confirmation): published, the request still waits. */
+  progress(msg: Extract<FromWorker, { type: 'input.progress' }>): void {
+    const p = this.inputs.get(msg.id);
+    if (p) this.publish(msg.id, p.request, msg.outcome, msg.reason, p.bytes);
+  }
+
   /** The worker is gone: answer everything still waiting. */
   failAll(reason: string): void {
     for (const [id, p] of this.inputs) {

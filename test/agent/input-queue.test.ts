@@ -7,6 +7,7 @@ const settings: InputSettings = { submit: '\r', submitDelayMs: 50, maxSize: 1000
 function make(s: Partial<InputSettings> = {}, paste = false, canonical: boolean | undefined = false, confirmation?: Confirmation) {
   const writes: string[] = [];
   const outcomes: [string, string, string][] = [];
+  const steps: [string, string][] = [];
   let submitted = 0;
   const q = new InputQueue(
     { ...settings, ...s },
@@ -16,10 +17,11 @@ function make(s: Partial<InputSettings> = {}, paste = false, canonical: boolean 
       canonical: () => canonical,
       submitted: () => submitted++,
       outcome: (id, o, r) => outcomes.push([id, o, r]),
+      progress: (id, o) => steps.push([id, o]),
     },
     confirmation,
   );
-  return { q, writes, outcomes, submitted: () => submitted };
+  return { q, writes, outcomes, steps, submitted: () => submitted };
 }
 
 describe('input queue', () => {
@@ -191,6 +193,8 @@ describe('input queue, agent with hooks (sends are confirmed by the prompt the a
     expect(t.writes.join('')).toBe('fix the tests\r');
     expect(t.submitted()).toBe(1);
     expect(t.outcomes).toEqual([]);
+    // Typed and submitted is reported on the way, not as the end.
+    expect(t.steps).toEqual([['a', 'delivered']]);
     t.q.prompted(' fix the tests\n');
     expect(t.outcomes).toEqual([['a', 'confirmed', 'typed and submitted; the agent reported it received the prompt']]);
     // Its timer is gone: nothing more comes.

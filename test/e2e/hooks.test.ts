@@ -42,7 +42,7 @@ it('a hooks agent is ready from its SessionStart hook; a send it reports is conf
     await until(crew.bus, (r) => isState('h', 'ready')(r) && r.msg.seq > (ready?.seq ?? 0), 20_000, seen);
     expect(sidecarTypes(seen)).toEqual(['ready:SessionStart', 'prompt:UserPromptSubmit', 'progress:PreToolUse', 'progress:PostToolUse', 'ready:Stop']);
     const inputs = seen.flatMap((r) => (r.msg.kind === 'input' && r.msg.id === 'c1' ? [r.msg.outcome] : []));
-    expect(inputs).toEqual(['queued', 'confirmed']);
+    expect(inputs).toEqual(['queued', 'delivered', 'confirmed']);
 
     // The CLI: confirmed is a success, and says so.
     const cli = await runCli(['send', 'h', 'hello again', '--file', crew.file]);

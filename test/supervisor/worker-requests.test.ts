@@ -22,6 +22,16 @@ describe('worker requests', () => {
     expect(t.reqs.queuedSends).toBe(0);
   });
 
+  it('a step on the way (delivered, awaiting the agent\'s confirmation) is published and the request still waits for its end', async () => {
+    const t = setup();
+    const p = t.reqs.input(t.handle, 'send', 'h1', 5, { type: 'input.send', id: 'h1', text: 'hello', mode: 'now', timeoutMs: 100 });
+    t.reqs.progress({ type: 'input.progress', id: 'h1', outcome: 'delivered', reason: 'typed and submitted' });
+    expect(t.reqs.queuedSends).toBe(1);
+    t.reqs.answer({ type: 'input.outcome', id: 'h1', outcome: 'confirmed', reason: 'the agent reported it' });
+    expect(await p).toMatchObject({ outcome: 'confirmed' });
+    expect(t.published.map((x) => x[2])).toEqual(['delivered', 'confirmed']);
+  });
+
   it('when the worker dies, every waiting request is answered: inputs as agent-not-running, ring reads as errors', async () => {
     const t = setup();
     const send = t.reqs.input(t.handle, 'send', 's', 3, { type: 'input.send', id: 's', text: 'abc', mode: 'wait-idle', timeoutMs: 100 });
