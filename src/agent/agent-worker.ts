@@ -13,7 +13,7 @@ import { createActor } from 'xstate';
 import { encodeOutput } from '../bus/protocol.js';
 import { BLOCKED_KINDS } from '../config/schema.js';
 import { type AgentEvent, agentMachine, agentTiming, type Blocked, type BlockedKind, type ChartState, publicState } from '../machines/agent.js';
-import { compileSignatures, NO_VERDICT, sameVerdict, type ScreenVerdict, screenVerdict } from '../machines/screen-verdict.js';
+import { compileSignatures, ScreenWatch } from '../machines/screen-verdict.js';
 import { OutputLog } from './output-log.js';
 import { activityWindowFor, OutputPipeline } from './output-pipeline.js';
 import { claudeSettings, CONFIRM_MS, relayCommand } from './hooks.js';
@@ -173,7 +173,7 @@ const ptyActor = createPtyActor(agent, env, {
     size = { cols: agent.cols, rows: agent.rows };
     model = new TerminalModel(agent.cols, agent.rows, (reply) => io.write(reply), checkScreenSoon);
     // A new run's chart starts with no verdict: the same screen as the last run's end is news to it.
-    verdict = NO_VERDICT;
+    watch.reset();
     post({ type: 'spawned', pid });
     injectFault();
   },
@@ -201,8 +201,7 @@ function injectFault(): void {
  * What the rendered screen says (blocked on a dialog, ready, nothing), told to the chart when it
  * changes: the chart decides once it has held. The byte stream is never matched, only the screen.
  */
-let verdict: ScreenVerdict = NO_VERDICT;
-const evidenceOf = (v: ScreenVerdict) => (v.kind === 'none' ? '' : v.evidence.join('\n'));
+const watch = new ScreenWatch(signatures);
 /** Without blocked or busy signatures, the screen matters only while a ready pattern can still decide. */
 const screenAlwaysMatters = signatures.blocked.length > 0 || signatures.busy !== undefined;
 /**
@@ -231,10 +230,8 @@ function checkScreen(): void {
     const now = publicState(actor.getSnapshot().value);
     if (now !== 'starting' && now !== 'blocked') return;
   }
-  const now = screenVerdict(model.screenText(), signatures);
-  if (sameVerdict(now, verdict) && evidenceOf(now) === evidenceOf(verdict)) return;
-  verdict = now;
-  actor.send({ type: 'screen.seen', verdict: now });
+  const verdict = watch.news(model.screenText());
+  if (verdict) actor.send({ type: 'screen.seen', verdict });
 }
 
 const input = new InputQueue(agent.input, {

@@ -90,3 +90,27 @@ export function screenVerdict(screen: string, sig: Signatures): ScreenVerdict {
 export function sameVerdict(a: ScreenVerdict, b: ScreenVerdict): boolean {
   return a.kind === b.kind && (a.kind !== 'blocked' || (b.kind === 'blocked' && a.on === b.on));
 }
+
+/**
+ * The verdicts worth telling the chart, from one screen after another: a new verdict, or new
+ * evidence for the same one; `reset` when a new run starts (its chart has seen nothing yet).
+ */
+export class ScreenWatch {
+  private last: ScreenVerdict = NO_VERDICT;
+
+  constructor(private readonly signatures: Signatures) {}
+
+  /** The verdict on `screen` when it is news, else undefined. */
+  news(screen: string): ScreenVerdict | undefined {
+    const now = screenVerdict(screen, this.signatures);
+    if (sameVerdict(now, this.last) && evidenceOf(now) === evidenceOf(this.last)) return undefined;
+    this.last = now;
+    return now;
+  }
+
+  reset(): void {
+    this.last = NO_VERDICT;
+  }
+}
+
+const evidenceOf = (v: ScreenVerdict) => (v.kind === 'none' ? '' : v.evidence.join('\n'));

@@ -11,7 +11,7 @@ import { TerminalModel } from '../../src/agent/terminal-model.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { AgentConfig } from '../../src/config/types.js';
 import { agentMachine, agentTiming, type PtyCommand, publicState } from '../../src/machines/agent.js';
-import { compileSignatures, NO_VERDICT, sameVerdict, type ScreenVerdict, screenVerdict } from '../../src/machines/screen-verdict.js';
+import { compileSignatures, ScreenWatch } from '../../src/machines/screen-verdict.js';
 
 export interface Cast {
   readonly width: number;
@@ -68,10 +68,9 @@ export async function replay(cast: Cast, agent: AgentConfig, times: readonly num
     input: { ...agentTiming(agent), hangTimeoutMs: 0, blockedAfterMs: 0, blockedThen: 'none' },
   });
   actor.start();
-  const signatures = compileSignatures(agent.blocked.signatures, agent.readyPattern, agent.busyPattern);
+  const watch = new ScreenWatch(compileSignatures(agent.blocked.signatures, agent.readyPattern, agent.busyPattern));
   let parsed: () => void = () => undefined;
   const model = new TerminalModel(cast.width, cast.height, () => undefined, () => parsed());
-  let verdict: ScreenVerdict = NO_VERDICT;
   const now = () => {
     const snap = actor.getSnapshot();
     const s = publicState(snap.value);
@@ -114,12 +113,8 @@ export async function replay(cast: Cast, agent: AgentConfig, times: readonly num
         model.write(Buffer.from(data));
       });
       actor.send({ type: 'pty.output' });
-      const v = screenVerdict(model.screenText(), signatures);
-      const evidence = (x: ScreenVerdict) => (x.kind === 'none' ? '' : x.evidence.join('\n'));
-      if (!sameVerdict(v, verdict) || evidence(v) !== evidence(verdict)) {
-        verdict = v;
-        actor.send({ type: 'screen.seen', verdict: v });
-      }
+      const verdict = watch.news(model.screenText());
+      if (verdict) actor.send({ type: 'screen.seen', verdict });
     }
     const end = cast.events.at(-1)?.[0] ?? 0;
     exit();

@@ -1,6 +1,6 @@
 /** The screen classifier: which signature the rendered screen matches, and the evidence lines. */
 import { describe, expect, it } from 'vitest';
-import { compileSignatures, sameVerdict, screenVerdict } from '../../src/machines/screen-verdict.js';
+import { compileSignatures, sameVerdict, ScreenWatch, screenVerdict } from '../../src/machines/screen-verdict.js';
 
 const sig = compileSignatures(
   [
@@ -53,5 +53,17 @@ describe('screen verdict: history above the input box', () => {
     expect(screenVerdict('Bash command\nDo you want to proceed?\n❯ 1. Yes', claude)).toMatchObject({ kind: 'blocked', on: 'permission' });
     expect(screenVerdict('> \n  ? for shortcuts     Not logged in · Run /login', claude)).toMatchObject({ kind: 'blocked', on: 'login' });
     expect(screenVerdict('✻ Unable to connect to API (FailedToOpenSocket) · Retrying in 1s\n> \n  ? for shortcuts', claude)).toMatchObject({ kind: 'blocked', on: 'error' });
+  });
+});
+
+describe('screen watch: what is news to the chart', () => {
+  it('the same verdict on the same lines is not news; new evidence is; after reset (a new run) the same screen is news again', () => {
+    const watch = new ScreenWatch(compileSignatures([{ kind: 'error', pattern: 'Retrying' }], '^> $'));
+    expect(watch.news('> ')).toMatchObject({ kind: 'ready' });
+    expect(watch.news('> ')).toBeUndefined();
+    expect(watch.news('Retrying in 2s')).toMatchObject({ kind: 'blocked', on: 'error' });
+    expect(watch.news('Retrying in 1s')).toMatchObject({ evidence: ['Retrying in 1s'] });
+    watch.reset();
+    expect(watch.news('Retrying in 1s')).toMatchObject({ kind: 'blocked' });
   });
 });
