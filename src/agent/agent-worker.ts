@@ -45,7 +45,7 @@ let model: TerminalModel | undefined;
 let outputSeq = init.outputSeq;
 let outputOffset = init.outputOffset;
 let io: PtyIo = { write: () => undefined, resize: () => undefined, canonical: () => undefined };
-let size = { cols: agent.cols, rows: agent.rows };
+let size = init.size ?? { cols: agent.cols, rows: agent.rows };
 
 const pipeline = new OutputPipeline({
   ring,
@@ -166,12 +166,12 @@ function hookArgs(): readonly string[] {
 
 const ptyActor = createPtyActor(agent, env, {
   runArgs,
+  size: () => size,
   spawned(pid, ptyIo) {
     io = ptyIo;
     model?.close();
-    // A new run starts at the configured size; an attacher resizes it again.
-    size = { cols: agent.cols, rows: agent.rows };
-    model = new TerminalModel(agent.cols, agent.rows, (reply) => io.write(reply), checkScreenSoon);
+    // A new run starts at the size the supervisor last gave (its attachers', or the configured one).
+    model = new TerminalModel(size.cols, size.rows, (reply) => io.write(reply), checkScreenSoon, agent.log.scrollback);
     // A new run's chart starts with no verdict: the same screen as the last run's end is news to it.
     watch.reset();
     post({ type: 'spawned', pid });
@@ -316,6 +316,13 @@ port.on('message', (msg: ToWorker) => {
     case 'supervisor.state':
       input.stateChanged(msg.to);
       return;
+    case 'screen.read': {
+      // Forward what is pending first: the screen is then the one the output up to outputSeq draws.
+      pipeline.flush();
+      const data = !model ? '' : msg.format === 'attach' ? model.snapshot() : model.screen({ scrollback: msg.scrollback, ansi: msg.format === 'ansi' });
+      post({ type: 'screen', id: msg.id, data, seq: outputSeq, ...size });
+      return;
+    }
     case 'ring.read': {
       // Forward what is pending first: the ring then holds exactly the output up to outputSeq.
       pipeline.flush();

@@ -50,6 +50,8 @@ export interface PtySink {
   log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
   /** Arguments for this run after the configured ones (resuming a conversation); asked once per spawn. */
   runArgs?(): readonly string[];
+  /** The size to start at (its attachers' size, after a restart); the configured one by default. */
+  size?(): { readonly cols: number; readonly rows: number };
 }
 
 export function createPtyActor(agent: AgentConfig, env: Record<string, string>, sink: PtySink) {
@@ -69,7 +71,8 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
     if (!spawn.isolated) sink.log('warn', `no perl found to close inherited descriptors: agent ${agent.name} starts holding the terminals of agents started before it`);
     try {
       // Reads arrive from the next event-loop turn on, once `drain` is set.
-      const options = { name: 'xterm-256color', cols: agent.cols, rows: agent.rows, cwd: agent.cwd, env: spawn.env, encoding: null };
+      const { cols, rows } = sink.size?.() ?? agent;
+      const options = { name: 'xterm-256color', cols, rows, cwd: agent.cwd, env: spawn.env, encoding: null };
       term = spawnPty(spawn.file, spawn.args, options, (view) => drain?.read(view));
     } catch (err) {
       return fail((err as Error).message);

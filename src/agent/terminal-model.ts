@@ -11,6 +11,7 @@
  * FLOOD_PAUSE_MS. The raw output is captured elsewhere; this is a view of the latest screen.
  */
 import xterm from '@xterm/headless';
+import serialize from '@xterm/addon-serialize';
 
 const VERSION = '0.1.0';
 /** Backlog above which input counts as a flood. */
@@ -93,8 +94,38 @@ function param(params: (number | number[])[], i: number, fallback: number): numb
   return typeof p === 'number' && p !== 0 ? p : fallback;
 }
 
+/**
+ * xterm.js state its public API does not expose, read in one place (pinned by the model's tests,
+ * the lockfile pins the version): what an attacher's terminal must be told besides the cells.
+ */
+interface XtermInternals {
+  readonly coreService: { readonly isCursorHidden: boolean; readonly decPrivateModes: { readonly cursorStyle?: string; readonly cursorBlink?: boolean } };
+  readonly coreMouseService: { readonly activeEncoding: string };
+  readonly buffer: { readonly scrollTop: number; readonly scrollBottom: number };
+  readonly _charsetService: { readonly glevel: number; readonly _charsets: readonly (Record<string, string> | undefined)[] };
+  writeSync(data: Uint8Array): void;
+}
+
+/** Mouse encodings (DECSET numbers) by xterm.js's name for them. */
+const MOUSE_ENCODINGS: Readonly<Record<string, number>> = { SGR: 1006, SGR_PIXELS: 1016, URXVT: 1015, UTF8: 1005 };
+/** What the addon writes between the normal buffer and the alternate one. */
+const ALTERNATE_SCREEN = '\x1b[?1049h\x1b[H';
+/** DECSCUSR's number for a cursor style, blinking. */
+const CURSOR_STYLES: Readonly<Record<string, number>> = { block: 1, underline: 3, bar: 5 };
+
+/** How an agent's screen is read out. */
+export interface ScreenOptions {
+  /** Lines above the screen to include (as many as are kept, at most). */
+  readonly scrollback: number;
+  /** With colours and attributes (SGR sequences), as `tmux capture-pane -e` gives. */
+  readonly ansi: boolean;
+}
+
 export class TerminalModel {
   private readonly term: xterm.Terminal;
+  private readonly serializer = new serialize.SerializeAddon();
+  /** Catching up synchronously: the callbacks of the writes it completes must not start others. */
+  private syncing = false;
   private backlog: Buffer[] = [];
   private backlogBytes = 0;
   private phase: 'idle' | 'parsing' | 'paused' = 'idle';
@@ -117,18 +148,22 @@ export class TerminalModel {
     private readonly reply: (data: string) => void,
     /** Called after each parsed batch. */
     private readonly onParsed: () => void,
+    /** Lines kept above the screen, for `logs --screen -n`. */
+    scrollback = 0,
   ) {
     this.term = new xterm.Terminal({
       cols,
       rows,
       allowProposedApi: true,
-      scrollback: 0,
+      scrollback,
       logLevel: 'off',
       // The size reports (CSI 14, 16, 18 t) that xterm.js lets through: it answers the size in
       // characters itself, the sizes in pixels only to its embedder's handler (answerQueries).
       windowOptions: { getWinSizePixels: true, getCellSizePixels: true, getWinSizeChars: true },
     });
     this.term.onData((d) => this.reply(d));
+    // The addon is typed for the browser terminal; the headless one has the API it uses.
+    this.term.loadAddon(this.serializer as unknown as xterm.ITerminalAddon);
     this.answerQueries();
   }
 
@@ -270,6 +305,7 @@ export class TerminalModel {
   }
 
   private parse(): void {
+    if (this.syncing) return;
     if (this.closed || this.backlogBytes === 0) {
       this.phase = 'idle';
       return;
@@ -283,7 +319,7 @@ export class TerminalModel {
     this.oscSeen = 0;
     this.term.write(chunk, () => {
       this.chunk = NOTHING;
-      if (this.closed) return;
+      if (this.closed || this.syncing) return;
       this.onParsed();
       if (this.backlogBytes < FLOOD_BYTES) {
         this.parse();
@@ -292,6 +328,111 @@ export class TerminalModel {
       this.phase = 'paused';
       this.pauseTimer = setTimeout(() => this.parse(), FLOOD_PAUSE_MS);
     });
+  }
+
+  private get internals(): XtermInternals {
+    return (this.term as unknown as { _core: XtermInternals })._core;
+  }
+
+  /**
+   * Parses now, synchronously, everything given to `write` (a flood's skipped bytes stay skipped):
+   * the screen is then the one the output up to this instant draws. Writes under way are completed
+   * first, in order (xterm's writeSync does that).
+   */
+  private catchUp(): void {
+    if (this.closed) return;
+    if (this.pauseTimer) clearTimeout(this.pauseTimer);
+    this.pauseTimer = undefined;
+    const rest = Buffer.concat(this.backlog, this.backlogBytes);
+    this.backlog = [];
+    this.backlogBytes = 0;
+    this.syncing = true;
+    try {
+      this.chunk = rest;
+      this.oscSeen = 0;
+      this.internals.writeSync(rest);
+    } finally {
+      this.syncing = false;
+      this.chunk = NOTHING;
+      this.phase = 'idle';
+    }
+    this.onParsed();
+  }
+
+  /**
+   * What makes a terminal of the same size show this screen: the cells with their colours and
+   * attributes (both buffers when the alternate one is in use), the modes the program set, the
+   * scroll region, the character set and the cursor (position, visibility, style). It asks
+   * nothing of that terminal, so nothing answers back. For attach, with the output up to now.
+   */
+  snapshot(): string {
+    this.catchUp();
+    if (this.closed) return '';
+    const core = this.internals;
+    const modes = this.term.modes;
+    const buf = this.term.buffer.active;
+    let out = this.serializer.serialize({ scrollback: 0, excludeModes: true });
+    // The addon ends the normal screen with the attributes in force, which are the alternate
+    // screen's: reset them before it draws that one.
+    const alt = out.lastIndexOf(ALTERNATE_SCREEN);
+    if (buf.type === 'alternate' && alt >= 0) out = `${out.slice(0, alt)}\x1b[0m${out.slice(alt)}`;
+    const { scrollTop, scrollBottom } = core.buffer;
+    if (scrollTop !== 0 || scrollBottom !== this.term.rows - 1) out += `\x1b[${scrollTop + 1};${scrollBottom + 1}r`;
+    if (modes.applicationCursorKeysMode) out += '\x1b[?1h';
+    if (modes.applicationKeypadMode) out += '\x1b=';
+    if (modes.bracketedPasteMode) out += '\x1b[?2004h';
+    if (modes.insertMode) out += '\x1b[4h';
+    if (modes.reverseWraparoundMode) out += '\x1b[?45h';
+    if (modes.sendFocusMode) out += '\x1b[?1004h';
+    if (!modes.wraparoundMode) out += '\x1b[?7l';
+    const tracking = { none: 0, x10: 9, vt200: 1000, drag: 1002, any: 1003 }[modes.mouseTrackingMode];
+    if (tracking) out += `\x1b[?${tracking}h`;
+    const encoding = MOUSE_ENCODINGS[core.coreMouseService.activeEncoding];
+    if (encoding) out += `\x1b[?${encoding}h`;
+    const style = core.coreService.decPrivateModes.cursorStyle;
+    if (style && CURSOR_STYLES[style]) out += `\x1b[${CURSOR_STYLES[style] + (core.coreService.decPrivateModes.cursorBlink ? 0 : 1)} q`;
+    if (core.coreService.isCursorHidden) out += '\x1b[?25l';
+    const flags = this.keyboardFlags();
+    if (flags) out += `\x1b[>${flags}u`;
+    if (this.modifyOtherKeys) out += `\x1b[>4;${this.modifyOtherKeys}m`;
+    // DEC special graphics (line drawing) in G0/G1, and which of them is in use.
+    core._charsetService._charsets.slice(0, 2).forEach((set, g) => {
+      if (set?.q === '\u2500') out += `\x1b${g === 0 ? '(' : ')'}0`;
+    });
+    if (core._charsetService.glevel === 1) out += '\x0e';
+    // Last: DECSTBM and DECOM move the cursor; with DECOM, rows count from the region's top.
+    if (modes.originMode) out += '\x1b[?6h';
+    const row = buf.cursorY + 1 - (modes.originMode ? scrollTop : 0);
+    out += `\x1b[${row};${buf.cursorX + 1}H`;
+    return out;
+  }
+
+  /** Whether the alternate screen is in use. */
+  get alternate(): boolean {
+    return !this.closed && this.term.buffer.active.type === 'alternate';
+  }
+
+  /**
+   * The screen as `logs --screen` prints it: plain text, trailing spaces trimmed, or with colours;
+   * with up to `scrollback` lines kept above it.
+   */
+  screen(o: ScreenOptions): string {
+    this.catchUp();
+    if (this.closed) return '';
+    const buf = this.term.buffer.active;
+    const above = Math.min(o.scrollback, buf.baseY);
+    if (o.ansi) {
+      // The addon reads a range from the normal buffer only; the alternate one has no lines above.
+      if (buf.type === 'alternate') {
+        const both = this.serializer.serialize({ scrollback: 0, excludeModes: true });
+        return `${both.slice(both.lastIndexOf(ALTERNATE_SCREEN) + ALTERNATE_SCREEN.length)}\x1b[0m`;
+      }
+      const range = { start: buf.baseY - above, end: buf.baseY + this.term.rows - 1 };
+      return `${this.serializer.serialize({ range, excludeModes: true, excludeAltBuffer: true })}\x1b[0m`;
+    }
+    const lines: string[] = [];
+    for (let y = buf.baseY - above; y < buf.baseY + this.term.rows; y++) lines.push(buf.getLine(y)?.translateToString(true) ?? '');
+    return lines.join('\n');
   }
 
   /** The visible screen as text, one line per row, trailing spaces trimmed. */

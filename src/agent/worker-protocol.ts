@@ -33,6 +33,8 @@ export interface WorkerInit {
   readonly outputSeq: number;
   /** Output bytes of this agent already published in this supervisor run (the next `offset`). */
   readonly outputOffset: number;
+  /** The terminal size to start at when it differs from the configured one (its attachers'). */
+  readonly size?: { readonly cols: number; readonly rows: number };
 }
 
 export type ToWorker =
@@ -56,8 +58,16 @@ export type ToWorker =
   | { type: 'resize'; cols: number; rows: number }
   /** The newest `bytes` of output: answered by `ring` with the same id. */
   | { type: 'ring.read'; id: string; bytes: number }
+  /** The rendered screen (for attach, or as text): answered by `screen` with the same id. */
+  | { type: 'screen.read'; id: string; format: ScreenFormat; scrollback: number }
   /** Stop the agent if it runs, flush logs, then report `worker.closed`. */
   | { type: 'worker.shutdown' };
+
+/**
+ * `attach`: what draws the screen with its modes on a terminal of its size; `text`: its lines,
+ * plain; `ansi`: its lines with colours.
+ */
+export type ScreenFormat = 'attach' | 'text' | 'ansi';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -87,5 +97,10 @@ export type FromWorker =
    * them), so a reader can follow the bus from `seq + 1` without a gap or a repeat.
    */
   | { type: 'ring'; id: string; data: Uint8Array; seq: number; total: number; cols: number; rows: number }
+  /**
+   * The rendered screen of the output up to `seq`: a reader follows the bus from `seq + 1`. Empty
+   * when no run has drawn anything.
+   */
+  | { type: 'screen'; id: string; data: string; seq: number; cols: number; rows: number }
   | { type: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown> }
   | { type: 'worker.closed' };

@@ -29,7 +29,7 @@ export const BUILTIN = {
   idleAfterMs: 2000,
   busyAfterMs: 250,
   stop: { signal: 'SIGTERM', graceMs: 10_000 },
-  log: { maxSize: 10 * 1024 * 1024, keep: 3, ringSize: 1024 * 1024 },
+  log: { maxSize: 10 * 1024 * 1024, keep: 3, ringSize: 1024 * 1024, scrollback: 1000 },
   sidecar: { maxLine: 64 * 1024, keep: 100, hangTimeoutMs: 0 },
   input: { submit: '\r', submitDelayMs: 50, maxSize: 256 * 1024, chunk: 4096, escape: true, bracketedPaste: 'auto' as const },
   bus: { highWaterMark: 2000, queueLimit: 64 * 1024 * 1024 },
@@ -310,6 +310,7 @@ function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: stri
       maxSize: a.log?.max_size ?? BUILTIN.log.maxSize,
       keep: a.log?.keep ?? BUILTIN.log.keep,
       ringSize: a.log?.ring ?? BUILTIN.log.ringSize,
+      scrollback: a.log?.scrollback ?? BUILTIN.log.scrollback,
     },
   };
 }

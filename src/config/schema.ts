@@ -201,6 +201,7 @@ export const agentFields = z.strictObject({
       max_size: size.optional(),
       keep: z.number({ error: 'expected a whole number of rotated files to keep' }).int().min(0).max(100).optional(),
       ring: size.optional(),
+      scrollback: z.number({ error: 'expected a whole number of lines' }).int().min(0).max(100_000).optional(),
     })
     .optional(),
 });

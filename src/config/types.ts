@@ -122,7 +122,7 @@ const agentConfig = z
     resume: maybe(resumeSettings),
     /** The hook dialect orchestra installs for the agent, if any. */
     hooks: maybe(hookDialect),
-    log: z.object({ file: z.string(), maxSize: num, keep: num, ringSize: num }).readonly(),
+    log: z.object({ file: z.string(), maxSize: num, keep: num, ringSize: num, scrollback: num }).readonly(),
   })
   .readonly();
 

@@ -36,7 +36,7 @@ function agent(args: string[]): AgentConfig {
     input: BUILTIN.input,
     // The PTY actor reads neither input nor sidecar settings; an AgentConfig has them.
     sidecar: { ...BUILTIN.sidecar, path: join(dir, 'w.sock') },
-    log: { file: join(dir, 'w.log'), maxSize: 1 << 30, keep: 1, ringSize: 1024 },
+    log: { file: join(dir, 'w.log'), maxSize: 1 << 30, keep: 1, ringSize: 1024, scrollback: 0 },
   };
 }
 

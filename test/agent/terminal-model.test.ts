@@ -1,3 +1,5 @@
+import xterm from '@xterm/headless';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TerminalModel } from '../../src/agent/terminal-model.js';
 
@@ -189,5 +191,76 @@ describe('TerminalModel answers the queries agent CLIs wait on at start-up', () 
 
   it('setting colours is not a query: nothing is answered', async () => {
     expect(await answersTo(`\x1b]11;#102030${ST}\x1b]4;1;#ff0000\x07\x1b]10;rgb:ff/ff/ff\x07hello`)).toEqual([]);
+  });
+});
+
+describe('TerminalModel snapshots (what attach draws first)', () => {
+  /** Renders `data` in a fresh headless terminal: its rows, cursor, modes and internals. */
+  async function render(data: string, cols: number, rows: number) {
+    const t = new xterm.Terminal({ cols, rows, allowProposedApi: true, logLevel: 'off' });
+    await new Promise<void>((res) => t.write(data, res));
+    const b = t.buffer.active;
+    const cells: string[] = [];
+    for (let y = 0; y < rows; y++) {
+      const line = b.getLine(b.baseY + y);
+      for (let x = 0; x < cols; x++) {
+        const c = line?.getCell(x);
+        // An erased cell shows only its background, as in every terminal (ECMA-48's erase in the
+        // background colour): the other attributes xterm.js keeps there are never drawn.
+        const bg = `${c?.getBgColor()}/${c?.getBgColorMode()}`;
+        cells.push(c?.getChars() ? `${c.getChars()}|${c.getFgColor()}/${c.getFgColorMode()}|${bg}|${c.isBold()}${c.isItalic()}${c.isDim()}${c.isUnderline()}${c.isInverse()}` : `|${bg}`);
+      }
+    }
+    const core = (t as unknown as { _core: { coreService: { isCursorHidden: boolean }; coreMouseService: { activeEncoding: string }; buffer: { scrollTop: number; scrollBottom: number } } })._core;
+    const state = {
+      cells,
+      type: b.type,
+      cursor: [b.cursorX, b.cursorY],
+      modes: t.modes,
+      hidden: core.coreService.isCursorHidden,
+      encoding: core.coreMouseService.activeEncoding,
+      region: [core.buffer.scrollTop, core.buffer.scrollBottom],
+    };
+    t.dispose();
+    return state;
+  }
+
+  /** Pieces of what TUIs write: text, colours, cursor moves, erases, scroll regions, modes, both screens. */
+  const piece = fc.oneof(
+    fc.string({ unit: fc.constantFrom('a', 'b', ' ', 'é', '漢', '\r\n', '\n', '\t', '\b'), maxLength: 30 }),
+    fc.tuple(fc.integer({ min: 1, max: 14 }), fc.integer({ min: 1, max: 34 })).map(([r, c]) => `\x1b[${r};${c}H`),
+    fc.constantFrom('\x1b[31m', '\x1b[1;4m', '\x1b[7m', '\x1b[0m', '\x1b[38;5;202m', '\x1b[48;2;1;2;3m', '\x1b[3m', '\x1b[2m'),
+    fc.constantFrom('\x1b[K', '\x1b[1K', '\x1b[2J', '\x1b[J', '\x1b[2L', '\x1b[M', '\x1b[3@', '\x1b[2P', '\x1b[S', '\x1b[T'),
+    fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 7, max: 12 })).map(([t, b]) => `\x1b[${t};${b}r`),
+    fc.constantFrom('\x1b[?1049h', '\x1b[?1049l', '\x1b[?1h', '\x1b[?1l', '\x1b=', '\x1b>', '\x1b[?2004h', '\x1b[?1000h', '\x1b[?1002h', '\x1b[?1006h', '\x1b[?25l', '\x1b[?25h', '\x1b[?7l', '\x1b[?7h', '\x1b[4h', '\x1b[4l', '\x1b[?6h', '\x1b[?6l', '\x1b(0', '\x1b(B', '\x1b7', '\x1b8'),
+  );
+
+  it('a terminal of the same size shows exactly the model: every cell, colour and attribute, the cursor, the modes (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 60 }), async (pieces) => {
+        const data = pieces.join('');
+        let parsed!: () => void;
+        const model = new TerminalModel(34, 14, () => undefined, () => parsed?.());
+        await new Promise<void>((res) => {
+          parsed = res;
+          model.write(Buffer.from(data));
+          if (data.length === 0) res();
+        });
+        const snap = model.snapshot();
+        model.close();
+        expect(await render(snap, 34, 14)).toEqual(await render(data, 34, 14));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('takes in what was written but not yet parsed, so the screen is that of the output up to now', () => {
+    const model = new TerminalModel(20, 4, () => undefined, () => undefined);
+    model.write(Buffer.from('first'));
+    model.write(Buffer.from('\r\nsecond'));
+    // No turn of the event loop: xterm has not parsed any of it yet.
+    expect(model.snapshot()).toContain('second');
+    expect(model.screen({ scrollback: 0, ansi: false }).split('\n').slice(0, 2)).toEqual(['first', 'second']);
+    model.close();
   });
 });
