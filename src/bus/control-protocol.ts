@@ -30,6 +30,9 @@ export class ControlError extends Error {
 
 const agent = z.string({ error: 'expected args.agent: an agent name (string)' });
 const id = z.string().min(1).max(128).optional();
+const attachId = z.string({ error: 'expected args.attach: the id the attach request returned' }).min(1).max(64);
+const cols = z.number({ error: 'expected a number of columns' }).int().min(2).max(1000);
+const rows = z.number({ error: 'expected a number of rows' }).int().min(2).max(1000);
 
 /** Arguments per command; unknown keys are errors, as in the config. */
 export const REQUESTS = {
@@ -44,9 +47,21 @@ export const REQUESTS = {
   }),
   interrupt: z.strictObject({ agent, id }),
   escape: z.strictObject({ agent, id }),
-  /** Raw keystrokes from an attacher. */
-  input: z.strictObject({ agent, data: z.instanceof(Uint8Array, { error: 'expected args.data: bytes (msgpack bin)' }) }),
-  resize: z.strictObject({ agent, cols: z.number().int().min(2).max(1000), rows: z.number().int().min(2).max(1000) }),
+  /** Raw keystrokes from an attacher (`attach`: its attachment, which typing makes the latest active). */
+  input: z.strictObject({ agent, data: z.instanceof(Uint8Array, { error: 'expected args.data: bytes (msgpack bin)' }), attach: attachId.optional() }),
+  /** An attachment's terminal size (`attach`), or the agent's own size when no driver is attached. */
+  resize: z.strictObject({ agent, cols, rows, attach: attachId.optional() }),
+  /** Attaches a terminal of this size: the agent's screen drawn for it, and the output seq it shows. */
+  attach: z.strictObject({ agent, cols, rows, read_only: z.boolean({ error: 'expected args.read_only: true or false' }).default(false) }),
+  detach: z.strictObject({ agent, attach: attachId }),
+  /** Renews an attachment's lease (it ends LEASE_MS after the last renewal). */
+  keepalive: z.strictObject({ agent, attach: attachId }),
+  /** The rendered screen: `text` (lines, trailing spaces trimmed) or `ansi` (with colours). */
+  screen: z.strictObject({
+    agent,
+    format: z.enum(['text', 'ansi']).default('text'),
+    scrollback: z.number().int().min(0).max(100_000).default(0),
+  }),
   logs: z.strictObject({ agent, bytes: z.number().int().min(0).max(64 * 1024 * 1024).default(64 * 1024) }),
   stop: z.strictObject({ agent }),
   start: z.strictObject({ agent }),
@@ -77,6 +92,20 @@ export interface AgentStatus {
   readonly blocked?: BlockedInfo & { readonly since: number };
 }
 
+export interface AttachResult {
+  readonly attach: string;
+  /** Draws the agent's screen, with its modes, on a cleared terminal of the agent's size (UTF-8). */
+  readonly screen: string;
+  /** The output seq the screen is of: live output follows from `seq + 1`. */
+  readonly seq: number;
+  /** The agent's size now (after this attacher's, for a driver). */
+  readonly cols: number;
+  readonly rows: number;
+  readonly state: PublicState | 'pending';
+  /** Renew the attachment (keepalive) at least this often. */
+  readonly lease_ms: number;
+}
+
 export interface InputResult {
   readonly id: string;
   readonly outcome: Exclude<InputOutcome, 'queued'>;
@@ -89,7 +118,12 @@ export interface Results {
   interrupt: InputResult;
   escape: InputResult;
   input: { readonly written: boolean };
+  /** The agent's size after it (which the size rule may keep different from the one asked for). */
   resize: { readonly cols: number; readonly rows: number };
+  attach: AttachResult;
+  detach: { readonly detached: boolean };
+  keepalive: { readonly attached: boolean };
+  screen: { readonly text: string; readonly seq: number; readonly cols: number; readonly rows: number };
   logs: { readonly data: Uint8Array; readonly seq: number; readonly total: number; readonly cols: number; readonly rows: number };
   stop: { readonly state: PublicState | 'pending' };
   start: { readonly state: PublicState | 'pending' };

@@ -8,11 +8,12 @@ export function controlHandlers(sup: Supervisor, info: { session: string }, down
     send: (a) => sup.send(a.agent, { text: a.text, mode: a.mode, timeoutMs: a.timeout_ms, id: a.id }),
     interrupt: (a) => sup.key(a.agent, 'interrupt', a.id),
     escape: (a) => sup.key(a.agent, 'escape', a.id),
-    input: (a) => ({ written: sup.rawInput(a.agent, a.data) }),
-    resize: (a) => {
-      sup.resize(a.agent, a.cols, a.rows);
-      return { cols: a.cols, rows: a.rows };
-    },
+    input: (a) => ({ written: sup.rawInput(a.agent, a.data, a.attach) }),
+    resize: (a) => sup.resize(a.agent, { cols: a.cols, rows: a.rows }, a.attach),
+    attach: (a) => sup.attach(a.agent, { cols: a.cols, rows: a.rows }, a.read_only),
+    detach: (a) => ({ detached: sup.detach(a.agent, a.attach) }),
+    keepalive: (a) => ({ attached: sup.keepalive(a.agent, a.attach) }),
+    screen: (a) => sup.screen(a.agent, a.format, a.scrollback),
     logs: (a) => sup.readRing(a.agent, a.bytes),
     stop: (a) => sup.stopAgent(a.agent),
     start: (a) => sup.startAgent(a.agent),

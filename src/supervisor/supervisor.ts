@@ -22,6 +22,7 @@ import type { Reaper } from '../host/reaper.js';
 import { type HandleListener, WorkerHandle, type WorkerPort } from './worker-handle.js';
 import { type AgentNow, type InputRequest, WorkerRequests } from './worker-requests.js';
 import { nextRun, sessionId } from '../host/resume.js';
+import { Attachers, LEASE_MS, type Size } from './attachers.js';
 import type { FromWorker, SendRequest, WorkerInit } from '../agent/worker-protocol.js';
 
 /** What the CLI (or an embedding program) can observe in-process. */
@@ -53,6 +54,16 @@ interface AgentRecord {
   recentSidecar: Message[];
   /** While the agent is blocked: on what, since when. */
   blocked: (BlockedInfo & { since: number }) | null;
+  /** Terminals attached to it, which decide its size. */
+  readonly attachers: Attachers;
+  /** The size its worker was last given (a new run or worker starts at it). */
+  size: Size;
+  /** When the next attachment lease runs out. */
+  leaseTimer: { readonly at: number; readonly id: unknown } | null;
+}
+
+function unknownAttachment(agent: string, attach: string): ControlError {
+  return new ControlError('bad-request', `no attachment "${attach}" to agent "${agent}" (detached, or its lease ran out: attach again)`);
 }
 
 /** How long stop/start requests wait for the agent to reach the state they ask for. */
@@ -113,6 +124,9 @@ export class Supervisor {
         requests: new WorkerRequests((id, request, outcome, reason, bytes) => this.publishInput(a.name, request, id, outcome, reason, bytes)),
         recentSidecar: [],
         blocked: null,
+        attachers: new Attachers({ cols: a.cols, rows: a.rows }),
+        size: { cols: a.cols, rows: a.rows },
+        leaseTimer: null,
       });
     }
   }
@@ -219,6 +233,7 @@ export class Supervisor {
       runId: this.runId,
       outputSeq: r.outputSeq,
       outputOffset: r.outputOffset,
+      ...(r.size.cols !== r.config.cols || r.size.rows !== r.config.rows ? { size: r.size } : {}),
     };
     const worker = (this.deps.workers ?? ((i, l) => new WorkerHandle(i, l)))(init, listener);
     r.worker = worker;
@@ -270,6 +285,7 @@ export class Supervisor {
       }
       case 'input.outcome':
       case 'ring':
+      case 'screen':
         r.requests.answer(msg);
         return;
       case 'input.progress':
@@ -486,17 +502,89 @@ export class Supervisor {
     return r.requests.key(this.now(r), which, id);
   }
 
-  /** Attach keystrokes. */
-  rawInput(name: string, data: Uint8Array): boolean {
+  /** Attach keystrokes; typing makes the attachment the latest active one (its size wins). */
+  rawInput(name: string, data: Uint8Array, attach?: string): boolean {
     const r = this.record(name);
+    if (attach !== undefined && r.attachers.touch(attach, this.clock.now(), true)) this.applySize(r);
     const shown = this.slot(name).shown;
     if (!r.worker || !shown || !RUNNING.has(shown)) return false;
     r.worker.send({ type: 'input.raw', data });
     return true;
   }
 
-  resize(name: string, cols: number, rows: number): void {
-    this.record(name).worker?.send({ type: 'resize', cols, rows });
+  /** An attachment's new size, or (without one) the agent's own size. Returns the agent's size after it. */
+  resize(name: string, size: Size, attach?: string): Size {
+    const r = this.record(name);
+    if (attach === undefined) r.attachers.setOwn(size);
+    else if (!r.attachers.touch(attach, this.clock.now(), true, size)) throw unknownAttachment(name, attach);
+    this.applySize(r);
+    return r.size;
+  }
+
+  /**
+   * Attaches a terminal: the agent takes its size if it is a driver (see attachers.ts), then its
+   * screen is read at that size, with the output seq it shows.
+   */
+  async attach(name: string, size: Size, readOnly: boolean): Promise<Results['attach']> {
+    const r = this.record(name);
+    const id = randomBytes(6).toString('hex');
+    r.attachers.attach(id, size, readOnly, this.clock.now());
+    this.applySize(r);
+    this.syncLease(r);
+    const state: PublicState | 'pending' = this.slot(name).shown ?? 'pending';
+    const base = { attach: id, state, lease_ms: LEASE_MS };
+    if (!r.worker) return { ...base, screen: '', seq: r.outputSeq, ...r.size };
+    const read = await r.requests.screen(r.worker, 'attach', 0);
+    return { ...base, screen: read.data, seq: read.seq, cols: read.cols, rows: read.rows };
+  }
+
+  detach(name: string, attach: string): boolean {
+    const r = this.record(name);
+    const was = r.attachers.detach(attach);
+    this.applySize(r);
+    this.syncLease(r);
+    return was;
+  }
+
+  /** Renews an attachment's lease; false when it has already ended. */
+  keepalive(name: string, attach: string): boolean {
+    const r = this.record(name);
+    const held = r.attachers.touch(attach, this.clock.now(), false);
+    this.syncLease(r);
+    return held;
+  }
+
+  /** Gives the worker the size its attachers call for, when it changed. */
+  private applySize(r: AgentRecord): void {
+    const size = r.attachers.size();
+    if (size.cols === r.size.cols && size.rows === r.size.rows) return;
+    r.size = size;
+    r.worker?.send({ type: 'resize', ...size });
+  }
+
+  /** One timer per agent with attachments, for the first lease to run out. */
+  private syncLease(r: AgentRecord): void {
+    const at = r.attachers.nextExpiry;
+    if (r.leaseTimer?.at === at) return;
+    if (r.leaseTimer) this.clock.clearTimeout(r.leaseTimer.id);
+    r.leaseTimer = null;
+    if (at === undefined) return;
+    const id = this.clock.setTimeout(() => {
+      r.leaseTimer = null;
+      const gone = r.attachers.expire(this.clock.now());
+      if (gone.length > 0) this.deps.logger.info({ agent: r.config.name, attachments: gone }, 'attachment lease ran out (client gone without detaching)');
+      this.applySize(r);
+      this.syncLease(r);
+    }, Math.max(0, at - this.clock.now()));
+    r.leaseTimer = { at, id };
+  }
+
+  /** The rendered screen as text (with colours for `ansi`), with up to `scrollback` lines above it. */
+  async screen(name: string, format: 'text' | 'ansi', scrollback: number): Promise<Results['screen']> {
+    const r = this.record(name);
+    if (!r.worker) throw new ControlError('not-running', `agent "${name}" has no worker (state ${this.slot(name).shown ?? 'not started yet'}): no screen to show; its log file is ${r.config.log.file}`);
+    const read = await r.requests.screen(r.worker, format, scrollback);
+    return { text: read.data, seq: read.seq, cols: read.cols, rows: read.rows };
   }
 
   /** The newest `bytes` of the agent's output and the output seq they end at. */

@@ -8,7 +8,7 @@ import { ControlError, type InputResult, type Results } from '../bus/control-pro
 import type { InputOutcome } from '../bus/protocol.js';
 import { randomBytes } from 'node:crypto';
 import type { WorkerPort } from './worker-handle.js';
-import type { FromWorker, SendRequest, ToWorker } from '../agent/worker-protocol.js';
+import type { FromWorker, ScreenFormat, SendRequest, ToWorker } from '../agent/worker-protocol.js';
 
 export type InputRequest = 'send' | 'interrupt' | 'escape';
 
@@ -21,6 +21,10 @@ interface PendingInput {
   readonly done: (r: InputResult) => void;
 }
 type PendingRing = (r: Results['logs'] | ControlError) => void;
+type PendingScreen = (r: ScreenRead | ControlError) => void;
+
+/** The worker's `screen` answer. */
+export type ScreenRead = Omit<Extract<FromWorker, { type: 'screen' }>, 'type' | 'id'>;
 
 const KEYS = { interrupt: '\x03', escape: '\x1b' } as const;
 
@@ -37,7 +41,8 @@ export class WorkerRequests {
   /** By the input's id, which a client may choose: kept apart from ring reads so ids never collide. */
   private readonly inputs = new Map<string, PendingInput>();
   private readonly rings = new Map<string, PendingRing>();
-  private nextRing = 0;
+  private readonly screens = new Map<string, PendingScreen>();
+  private nextRead = 0;
 
   constructor(private readonly publish: PublishInput) {}
 
@@ -88,15 +93,31 @@ export class WorkerRequests {
 
   /** The newest `bytes` of output and the output seq they end at. */
   ring(handle: WorkerPort, bytes: number): Promise<Results['logs']> {
-    const id = `ring-${++this.nextRing}`;
+    const id = `ring-${++this.nextRead}`;
     return new Promise((resolve, reject) => {
       this.rings.set(id, (v) => (v instanceof ControlError ? reject(v) : resolve(v)));
       handle.send({ type: 'ring.read', id, bytes });
     });
   }
 
+  /** The rendered screen, and the output seq it is the screen of. */
+  screen(handle: WorkerPort, format: ScreenFormat, scrollback: number): Promise<ScreenRead> {
+    const id = `screen-${++this.nextRead}`;
+    return new Promise((resolve, reject) => {
+      this.screens.set(id, (v) => (v instanceof ControlError ? reject(v) : resolve(v)));
+      handle.send({ type: 'screen.read', id, format, scrollback });
+    });
+  }
+
   /** The worker's answer to one of them. */
-  answer(msg: Extract<FromWorker, { type: 'input.outcome' | 'ring' }>): void {
+  answer(msg: Extract<FromWorker, { type: 'input.outcome' | 'ring' | 'screen' }>): void {
+    if (msg.type === 'screen') {
+      const { type: _, id, ...read } = msg;
+      const done = this.screens.get(id);
+      this.screens.delete(id);
+      done?.(read);
+      return;
+    }
     if (msg.type === 'input.outcome') {
       const p = this.inputs.get(msg.id);
       if (!p) return;
@@ -123,8 +144,9 @@ export class WorkerRequests {
       this.publish(id, p.request, 'agent-not-running', reason, p.bytes);
       p.done({ id, outcome: 'agent-not-running', reason });
     }
-    for (const done of this.rings.values()) done(new ControlError('not-running', reason));
+    for (const done of [...this.rings.values(), ...this.screens.values()]) done(new ControlError('not-running', reason));
     this.inputs.clear();
     this.rings.clear();
+    this.screens.clear();
   }
 }
