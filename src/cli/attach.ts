@@ -1,15 +1,23 @@
 /**
  * `orchestra attach [--read-only] [--detach-key KEY] AGENT`: the agent's terminal in yours.
  *
- * Output comes from the bus (ring catch-up, then live); keystrokes go to the supervisor as `input`
+ * It starts from the agent's rendered screen (cells, colours, modes, cursor) at the size the
+ * attachment gives it, then streams the output that follows that screen, without a gap or a repeat.
+ * Nothing the agent asks of a terminal reaches yours (orchestra answers, once), and nothing your
+ * terminal says on its own reaches the agent. Keystrokes go to the supervisor as `input`
  * requests, which the agent's input queue writes in order and never inside a `send` delivery.
- * The terminal's size is given to the agent's PTY, and the size it had before is put back on
- * detach. `--read-only` never sends a keystroke or a resize.
+ * Exits and restarts are shown as status lines; the attachment lasts across them. Detaching
+ * puts your terminal's modes back. `--read-only` never sends a keystroke or a resize.
  */
+import type { Results } from '../bus/control-protocol.js';
+import type { Received } from '../bus/client.js';
+import { RUNNING_STATES } from '../machines/agent.js';
+import { describeExit } from '../machines/restart-policy.js';
+import { AnswerFilter, clearFor, QueryFilter, RESTORE_TERMINAL } from '../terminal/attach-stream.js';
 import { UsageError } from './errors.js';
 import { follow } from './follow.js';
-import { withSession } from './ops.js';
-import { checkAgent } from './session-client.js';
+import { formatDuration, withSession } from './ops.js';
+import { ask, checkAgent } from './session-client.js';
 
 /** `ctrl-]`, `ctrl-a` … `ctrl-z`, `ctrl-\`, `ctrl-^`, `ctrl-_` → the byte the terminal sends. */
 export function parseDetachKey(spec: string): number {
@@ -29,8 +37,54 @@ export function keyName(byte: number): string {
 export interface AttachOptions {
   readonly readOnly: boolean;
   readonly detachKey: number;
-  /** Catch-up bytes replayed before live output. */
-  readonly replayBytes?: number;
+}
+
+/** A status line between the agent's output: on a line of its own, in the terminal's plain style. */
+function status(text: string): string {
+  return `\x1b[0m\x1b[?25h\r\n[${text}]\r\n`;
+}
+
+/** What an attacher says about the agent's lifecycle, from the bus messages it follows. */
+export class LifecycleNotes {
+  private lastExit = '';
+  /** The agent ended a run and no new one has started: the next `starting` is a new screen. */
+  private ended = false;
+
+  constructor(
+    private readonly agent: string,
+    /** Its state when the attachment began. */
+    private state: string,
+  ) {}
+
+  get running(): boolean {
+    return RUNNING_STATES.has(this.state as never);
+  }
+
+  /** The status line for a message, if it calls for one; `fresh`: a new run starts, clear the screen. */
+  note(r: Received): { line?: string; fresh?: boolean } {
+    const m = r.msg;
+    if (m.kind === 'exit') {
+      this.lastExit = describeExit(m);
+      this.ended = true;
+      return {};
+    }
+    if (m.kind === 'restart') {
+      const what = this.lastExit || 'ended';
+      return { line: m.action === 'restart' ? `${this.agent} exited: ${what}; restarting in ${m.delayMs < 10_000 ? `${m.delayMs}ms` : formatDuration(m.delayMs)}` : `${this.agent} exited: ${m.reason}; not restarting` };
+    }
+    if (m.kind !== 'state') return {};
+    this.state = m.to;
+    if (m.to === 'starting' && this.ended) {
+      this.ended = false;
+      return { fresh: true };
+    }
+    if (m.to === 'stopped') {
+      this.ended = true;
+      return { line: `${this.agent} is ${m.to}: ${m.reason}` };
+    }
+    if (m.to === 'dead') return { line: `${this.agent} is dead: ${m.reason}; orchestra start ${this.agent} runs it again` };
+    return {};
+  }
 }
 
 export async function attach(file: string, agent: string, o: AttachOptions): Promise<number> {
@@ -39,42 +93,69 @@ export async function attach(file: string, agent: string, o: AttachOptions): Pro
   if (!stdin.isTTY) throw new UsageError(`attach needs a terminal, and standard input is not one; to watch ${agent}'s output use: orchestra logs -f ${agent}`);
   return withSession(file, async (s) => {
     checkAgent(s.config, agent);
-    const f = await follow(s, agent, o.replayBytes ?? 64 * 1024);
-    const original = { cols: f.ring.cols, rows: f.ring.rows };
-    const resize = () => {
-      if (!o.readOnly && stdout.columns && stdout.rows) s.client.fire('resize', { agent, cols: stdout.columns, rows: stdout.rows });
-    };
+    const size = { cols: stdout.columns || 80, rows: stdout.rows || 24 };
+    const f = await follow(s, agent, () => ask(s.client, 'attach', { agent, ...size, read_only: o.readOnly }, `attach ${agent}`), ['output', 'state', 'exit', 'restart']);
+    const a: Results['attach'] = f.first;
+    const id = a.attach;
+    const notes = new LifecycleNotes(agent, a.state);
+    const queries = new QueryFilter();
+    const answers = new AnswerFilter();
+    const decoder = new TextDecoder('utf-8');
     let end!: (why: string) => void;
     const ended = new Promise<string>((res) => (end = res));
-    // Raw mode and the key handler first: a key typed once the banner shows must reach the agent
+    let warnedNotRunning = false;
+    // Raw mode and the key handler first: a key typed once the screen shows must reach the agent
     // as typed (in the terminal's line mode it would be held, echoed and its Enter turned into \n).
     stdin.setRawMode(true);
     const onData = (chunk: Buffer) => {
       const at = chunk.indexOf(o.detachKey);
-      const keys = at < 0 ? chunk : chunk.subarray(0, at);
-      if (!o.readOnly && keys.length > 0) s.client.fire('input', { agent, data: new Uint8Array(keys) });
+      const keys = answers.push(at < 0 ? chunk : chunk.subarray(0, at));
+      if (!o.readOnly && keys.length > 0) {
+        if (notes.running) s.client.fire('input', { agent, data: new Uint8Array(keys), attach: id });
+        else if (!warnedNotRunning) {
+          warnedNotRunning = true;
+          stdout.write(status(`${agent} is not running: keys are not sent`));
+        }
+      }
       if (at >= 0) end('detached');
     };
     stdin.on('data', onData);
     stdin.resume();
+    // Above the screen, in the terminal's history: the key that detaches.
     process.stderr.write(`[attached to ${agent}${o.readOnly ? ' (read-only)' : ''}; detach with ${keyName(o.detachKey)}]\r\n`);
-    stdout.write(f.ring.data);
+    stdout.write(clearFor(size.rows) + a.screen);
+    if (a.cols !== size.cols || a.rows !== size.rows) {
+      process.stderr.write(status(`${agent} is ${a.cols}x${a.rows}, this terminal ${size.cols}x${size.rows}${o.readOnly ? ' (read-only: the driver sets the size)' : ''}`));
+    }
     f.live((r) => {
-      if (r.msg.kind === 'output') stdout.write(r.msg.data);
-      else if (r.msg.kind === 'supervisor' && (r.msg.event === 'stopping' || r.msg.event === 'stopped')) end('the supervisor is stopping');
+      if (r.msg.kind === 'output') {
+        stdout.write(queries.push(decoder.decode(r.msg.data, { stream: true })));
+        return;
+      }
+      const n = notes.note(r);
+      if (n.fresh) {
+        warnedNotRunning = false;
+        stdout.write(RESTORE_TERMINAL + clearFor(size.rows));
+      }
+      if (n.line) stdout.write(status(n.line));
     });
     void f.supervisorGone.then(() => end('the supervisor is stopping'));
+    const keepalive = setInterval(() => s.client.fire('keepalive', { agent, attach: id }), a.lease_ms / 3);
+    const resize = () => {
+      size.cols = stdout.columns || size.cols;
+      size.rows = stdout.rows || size.rows;
+      if (!o.readOnly) s.client.fire('resize', { agent, ...size, attach: id });
+    };
     stdout.on('resize', resize);
-    // A resize makes full-screen programs redraw: the screen is right even if the replay was not.
-    resize();
     const why = await ended;
+    clearInterval(keepalive);
     stdin.off('data', onData);
     stdout.off('resize', resize);
     stdin.setRawMode(false);
     stdin.pause();
-    if (!o.readOnly) s.client.fire('resize', { agent, ...original });
     f.close();
-    process.stderr.write(`\r\n[${why === 'detached' ? `detached from ${agent}` : `${why}; detached from ${agent}`}]\r\n`);
+    s.client.fire('detach', { agent, attach: id });
+    stdout.write(`${RESTORE_TERMINAL}\x1b[${size.rows};1H\r\n[${why === 'detached' ? `detached from ${agent}` : `${why}; detached from ${agent}`}]\r\n`);
     return 0;
   });
 }

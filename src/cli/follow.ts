@@ -1,15 +1,17 @@
 /**
  * Catch-up then live, without a gap or a repeat: subscribe to the agent's output first, wait until
- * the subscription is known to be active, read the ring buffer (which says up to which output seq it
- * goes), then pass on only bus messages past that seq. Used by `logs -f` and `attach`.
+ * the subscription is known to be active, read the catch-up (the ring buffer for `logs -f`, the
+ * rendered screen for `attach`), which says up to which output seq it goes, then pass on only bus
+ * messages past that seq.
  */
-import type { Results } from '../bus/control-protocol.js';
+import type { Kind } from '../bus/protocol.js';
 import { BusSubscriber, type Received } from '../bus/client.js';
 import { UsageError } from './errors.js';
-import { ask, type Running } from './session-client.js';
+import type { Running } from './session-client.js';
 
-export interface Follower {
-  readonly ring: Results['logs'];
+export interface Follower<T extends { readonly seq: number }> {
+  /** The catch-up, read once the subscription was active. */
+  readonly first: T;
   /** Starts delivering live messages (buffered ones first). */
   live(handler: (r: Received) => void): void;
   /** Resolves when the supervisor announces it is stopping or has stopped. */
@@ -19,10 +21,10 @@ export interface Follower {
 
 const CONFIRM_MS = 5000;
 
-export async function follow(s: Running, agent: string, ringBytes: number): Promise<Follower> {
+export async function follow<T extends { readonly seq: number }>(s: Running, agent: string, catchUp: () => Promise<T>, kinds: readonly Kind[] = ['output', 'state']): Promise<Follower<T>> {
   // The `supervisor/` subscription goes last: its last-value replay arriving proves that the
   // subscriptions before it are active (ZeroMQ handles one connection's subscriptions in order).
-  const sub = new BusSubscriber(s.info.publish, { kinds: ['output', 'state', 'supervisor'], agents: [agent] });
+  const sub = new BusSubscriber(s.info.publish, { kinds: [...kinds.filter((k) => k !== 'supervisor'), 'supervisor'], agents: [agent] });
   const buffered: Received[] = [];
   let handler: ((r: Received) => void) | undefined;
   let confirm!: () => void;
@@ -44,27 +46,27 @@ export async function follow(s: Running, agent: string, ringBytes: number): Prom
   })();
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), CONFIRM_MS)));
-  const first = await Promise.race([confirmed, timedOut]);
+  const answered = await Promise.race([confirmed, timedOut]);
   clearTimeout(timer);
-  if (first === 'timeout') {
+  if (answered === 'timeout') {
     sub.close();
     throw new UsageError(`the bus at ${s.info.publish} did not answer within ${CONFIRM_MS}ms`, 1);
   }
-  let ring: Results['logs'];
+  let first: T;
   try {
-    ring = await ask(s.client, 'logs', { agent, bytes: ringBytes }, `logs ${agent}`);
+    first = await catchUp();
   } catch (err) {
     sub.close();
     throw err;
   }
   return {
-    ring,
+    first,
     supervisorGone,
     live(h) {
       handler = (r) => {
-        // Output already in the ring (or from before it) is skipped. (A follower ends when the
-        // supervisor stops, so every message here is of the run the ring was read from.)
-        if (r.msg.kind === 'output' && r.msg.seq <= ring.seq) return;
+        // Output already in the catch-up (or from before it) is skipped. (A follower ends when the
+        // supervisor stops, so every message here is of the run the catch-up was read from.)
+        if (r.msg.kind === 'output' && r.msg.seq <= first.seq) return;
         h(r);
       };
       for (const r of buffered.splice(0)) handler(r);

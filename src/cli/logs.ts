@@ -14,6 +14,8 @@ export interface LogsOptions {
   /** Last N bytes of the catch-up (default: the whole ring buffer). */
   readonly bytes?: number;
   readonly strip: boolean;
+  /** The rendered screen instead of the raw output: `text`, or `ansi` with colours. */
+  readonly screen?: 'text' | 'ansi';
 }
 
 /** The last `n` lines of `data` (a final line without newline counts as one). */
@@ -64,19 +66,24 @@ export async function logs(file: string, agent: string, o: LogsOptions, out: Nod
   const cut = (data: Buffer) => (o.lines !== undefined ? lastLines(data, o.lines) : data);
   const write = writer(out, o.strip);
   if (!runningInfo(config)) {
-    if (o.follow) throw notRunning(config);
+    if (o.follow || o.screen) throw notRunning(config);
     // Nothing runs: the log file still has the output of the last run.
     write(cut(readTail(spec.log.file, want)));
     return 0;
   }
   return withSession(file, async (s) => {
+    if (o.screen) {
+      const screen = await ask(s.client, 'screen', { agent, format: o.screen, scrollback: o.lines ?? 0 }, `logs --screen ${agent}`);
+      out.write(`${screen.text}\n`);
+      return 0;
+    }
     if (!o.follow) {
       const ring = await ask(s.client, 'logs', { agent, bytes: want }, `logs ${agent}`);
       write(cut(Buffer.from(ring.data)));
       return 0;
     }
-    const f = await follow(s, agent, want);
-    write(cut(Buffer.from(f.ring.data)));
+    const f = await follow(s, agent, () => ask(s.client, 'logs', { agent, bytes: want }, `logs ${agent}`));
+    write(cut(Buffer.from(f.first.data)));
     f.live((r) => {
       if (r.gap > 0 && r.msg.kind === 'output') process.stderr.write(`\norchestra: ${r.gap} output message(s) of ${agent} missed (subscriber too slow)\n`);
       if (r.msg.kind === 'output') write(r.msg.data);

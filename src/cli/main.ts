@@ -75,10 +75,15 @@ function program(): Command {
     .option('-n, --lines <n>', 'only the last N lines of the catch-up', parseLines)
     .option('--bytes <size>', 'only the last SIZE bytes of the catch-up (e.g. 4KiB)')
     .option('--strip', 'plain text: remove colours and every other escape sequence')
+    .option('--screen', "the agent's rendered screen as text (like tmux capture-pane -p); -n N adds N lines above it")
+    .option('--ansi', 'with --screen: keep colours and attributes')
     .option('--file <path>', 'config file of the session (default ./orchestra.yaml)')
-    .action(async (agent: string, o: { follow?: boolean; lines?: number; bytes?: string; strip?: boolean; file?: string }) => {
+    .action(async (agent: string, o: { follow?: boolean; lines?: number; bytes?: string; strip?: boolean; screen?: boolean; ansi?: boolean; file?: string }) => {
       const bytes = o.bytes === undefined ? undefined : size(o.bytes, '--bytes');
-      process.exitCode = await logs(fileOf(o), agent, { follow: o.follow === true, lines: o.lines, bytes, strip: o.strip === true }, process.stdout);
+      if (o.ansi && !o.screen) throw new UsageError('--ansi goes with --screen (raw output keeps its colours already)');
+      if (o.screen && (o.follow || o.strip || bytes !== undefined)) throw new UsageError('--screen prints the screen once: it does not go with -f, --strip or --bytes');
+      const screen = o.screen ? (o.ansi ? 'ansi' : 'text') : undefined;
+      process.exitCode = await logs(fileOf(o), agent, { follow: o.follow === true, lines: o.lines, bytes, strip: o.strip === true, screen }, process.stdout);
     });
 
   withFile(cmd.command('attach'))
