@@ -28,6 +28,7 @@ export const BUILTIN = {
   blocked: { holdMs: 0, afterMs: 600_000, then: 'none' as const },
   idleAfterMs: 2000,
   busyAfterMs: 250,
+  activity: { from: 'output' as const, ignore: [] },
   stop: { signal: 'SIGTERM', graceMs: 10_000 },
   log: { maxSize: 10 * 1024 * 1024, keep: 3, ringSize: 1024 * 1024 },
   sidecar: { maxLine: 64 * 1024, keep: 100, hangTimeoutMs: 0 },
@@ -135,6 +136,10 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
       const at = own.cwd !== undefined ? ['agents', name, 'cwd'] : ['defaults', 'cwd'];
       issues.push(loc.at(at, `expected an existing directory (resolved to ${cwd})`));
     }
+    if (a.activity?.ignore?.length && (a.activity.from ?? BUILTIN.activity.from) !== 'screen') {
+      const at = own.activity?.ignore !== undefined ? ['agents', name, 'activity', 'ignore'] : ['defaults', 'activity', 'ignore'];
+      issues.push(loc.at(at, 'regions are ignored only with `activity.from: screen` (output counts byte by byte)', { found: false }));
+    }
     for (const [i, dep] of (a.depends_on ?? []).entries()) {
       if (!(dep in file.agents)) issues.push(loc.at(['agents', name, 'depends_on', i], 'expected the name of an agent in this file'));
       else if (dep === name) issues.push(loc.at(['agents', name, 'depends_on', i], 'an agent cannot depend on itself'));
@@ -237,6 +242,8 @@ function mergeFields(d: AgentFields, a: AgentFields): AgentFields {
     input: { ...d.input, ...a.input },
     sidecar: { ...d.sidecar, ...a.sidecar },
     busy: { ...d.busy, ...a.busy },
+    // `ignore` is replaced as a whole: regions belong to one screen layout.
+    activity: { ...d.activity, ...a.activity },
     // Signatures merge by kind, as restart.backoff does by key: an agent adds or replaces a kind (`[]` removes it).
     blocked: { ...d.blocked, ...a.blocked, signatures: { ...d.blocked?.signatures, ...a.blocked?.signatures } },
     restart,
@@ -287,6 +294,10 @@ function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: stri
     blocked: toBlocked(a.blocked),
     idleAfterMs: a.idle_after ?? BUILTIN.idleAfterMs,
     busyAfterMs: a.busy_after ?? BUILTIN.busyAfterMs,
+    activity: {
+      from: a.activity?.from ?? BUILTIN.activity.from,
+      ignore: (a.activity?.ignore ?? BUILTIN.activity.ignore).map((r) => ('lines' in r ? { lines: r.lines.source } : r)),
+    },
     stop: { keys: a.stop?.keys, signal: a.stop?.signal ?? BUILTIN.stop.signal, graceMs: a.stop?.grace ?? BUILTIN.stop.graceMs },
     input: {
       submit: a.input?.submit ?? BUILTIN.input.submit,
