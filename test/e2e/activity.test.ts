@@ -14,7 +14,7 @@ afterEach(async () => {
   crew = undefined;
 });
 
-const tui = (settings: string) => `  tui:\n    command: node\n    args: [${join(FIX, 'redraw-tui.mjs')}]\n    cols: 80\n    rows: 24\n    idle_after: 300ms\n${settings}`;
+const tui = (settings: string) => `  tui:\n    command: node\n    args: [${join(FIX, 'redraw-tui.mjs')}]\n    cols: 80\n    rows: 24\n    idle_after: 1s\n${settings}`;
 const SCREEN = '    activity: { from: screen, ignore: [{ rows: 1 }] }\n';
 
 /** The TUI's frame counter (its header: `frame N`) as last seen in its output on the bus. */
@@ -49,14 +49,14 @@ describe('activity from the screen', () => {
     await until(crew.bus, f.watching(isState('tui', 'ready')), 20_000, start);
     expect(statesOf(start)).toEqual(['starting', 'ready']);
     const ready = start.at(-1)?.msg;
-    expect(ready?.kind === 'state' && ready.reason).toBe('quiet for 300ms after start-up output');
+    expect(ready?.kind === 'state' && ready.reason).toBe('quiet for 1000ms after start-up output');
 
     // 3 s of full-screen redraws: not one state change.
     const idle: Received[] = [];
     await redraws(crew, f, 30, idle);
     expect(statesOf(idle)).toEqual([]);
 
-    // Work shows in the body for 10 frames: busy until it ends, ready 300 ms after, while the clock ticks on.
+    // Work shows in the body for 10 frames: busy until it ends, ready 1 s after, while the clock ticks on.
     expect((await runCli(['send', 'tui', 'build', '--file', crew.file])).code).toBe(0);
     const work: Received[] = [];
     let text = '';
@@ -68,7 +68,7 @@ describe('activity from the screen', () => {
     expect(statesOf(work)).toEqual(['busy', 'ready']);
     expect(text).toContain('working 10/10 on: build');
     const back = work.at(-1)?.msg;
-    expect(back?.kind === 'state' && back.reason).toBe('quiet for 300ms');
+    expect(back?.kind === 'state' && back.reason).toBe('quiet for 1000ms');
 
     const after: Received[] = [];
     await redraws(crew, f, 20, after);
@@ -91,5 +91,15 @@ describe('activity from the screen', () => {
     await until(crew.bus, f.watching(isState('tui', 'ready')), 20_000, seen);
     await redraws(crew, f, 30, seen);
     expect(statesOf(seen)).toEqual(['starting', 'ready']);
+  }, 60_000);
+
+  it('regression: a restarted run that draws what the last run ended with must still count it as its start-up output (compared with a blank screen, not the last run\'s)', async () => {
+    crew = startCrew(
+      `  r:\n    command: sh\n    args: [-c, "printf 'same screen'; sleep 0.4; exit 1"]\n    idle_after: 200ms\n    ready: { timeout: 3s }\n` +
+        `    activity: screen\n    restart: { policy: always, backoff: { initial: 100ms, jitter: 0 } }\n`,
+    );
+    let readies = 0;
+    const seen = await until(crew.bus, (r) => isState('r', 'ready')(r) && ++readies === 3, 20_000);
+    expect(seen.some((r) => r.msg.kind === 'exit' && r.msg.cause === 'ready-timeout')).toBe(false);
   }, 60_000);
 });

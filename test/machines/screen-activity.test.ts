@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, SimulatedClock } from 'xstate';
-import type { IgnoredRegion } from '../../src/config/types.js';
 import { type AgentTiming, agentMachine, type PtyCommand, publicState } from '../../src/machines/agent.js';
 import { relevantText, ScreenActivity } from '../../src/machines/screen-activity.js';
 
 const screen = (...rows: string[]) => rows.join('\n');
-const rowsRegion = (from: number, to = from): IgnoredRegion => ({ rows: { from, to } });
+const rowsRegion = (from: number, to = from) => ({ rows: { from, to } });
 
 describe('screen activity', () => {
   it('the same text redrawn is no activity; a change outside the ignored regions is', () => {
