@@ -9,7 +9,7 @@ import { parseYaml, sortIssues } from './parse.js';
 import { detect, type Detector, type Presence } from '../host/detect.js';
 import { loadPreset, type Preset, presetNames, PROVIDERS_DIR } from './providers.js';
 import { AGENT_NAME, type AgentFields, AUTO_PROVIDER, BLOCKED_KINDS, DEFAULT_PROVIDER_ORDER, fileSchema } from './schema.js';
-import type { AgentConfig, BlockedKind, BlockedSettings, OrchestraConfig, RestartPolicy } from './types.js';
+import type { ActivitySettings, AgentConfig, BlockedKind, BlockedSettings, OrchestraConfig, RestartPolicy } from './types.js';
 
 /** Built-in defaults, applied under the file's `defaults:` block. */
 export const BUILTIN = {
@@ -136,8 +136,11 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
       const at = own.cwd !== undefined ? ['agents', name, 'cwd'] : ['defaults', 'cwd'];
       issues.push(loc.at(at, `expected an existing directory (resolved to ${cwd})`));
     }
-    if (a.activity?.ignore?.length && (a.activity.from ?? BUILTIN.activity.from) !== 'screen') {
-      const at = own.activity?.ignore !== undefined ? ['agents', name, 'activity', 'ignore'] : ['defaults', 'activity', 'ignore'];
+    // Regions without the screen mode mean nothing; an agent that says `activity: output` over a
+    // screen mode from `defaults:` or its preset turns their regions off with it.
+    const switchedOff = own.activity?.from === 'output' && own.activity.ignore === undefined;
+    if (a.activity?.ignore?.length && (a.activity.from ?? BUILTIN.activity.from) !== 'screen' && !switchedOff) {
+      const at = own.activity?.ignore !== undefined ? ['agents', name, 'activity', 'ignore'] : defaults.activity?.ignore !== undefined ? ['defaults', 'activity', 'ignore'] : ['agents', name, 'activity'];
       issues.push(loc.at(at, 'regions are ignored only with `activity.from: screen` (output counts byte by byte)', { found: false }));
     }
     for (const [i, dep] of (a.depends_on ?? []).entries()) {
@@ -294,10 +297,7 @@ function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: stri
     blocked: toBlocked(a.blocked),
     idleAfterMs: a.idle_after ?? BUILTIN.idleAfterMs,
     busyAfterMs: a.busy_after ?? BUILTIN.busyAfterMs,
-    activity: {
-      from: a.activity?.from ?? BUILTIN.activity.from,
-      ignore: (a.activity?.ignore ?? BUILTIN.activity.ignore).map((r) => ('lines' in r ? { lines: r.lines.source } : r)),
-    },
+    activity: toActivity(a.activity),
     stop: { keys: a.stop?.keys, signal: a.stop?.signal ?? BUILTIN.stop.signal, graceMs: a.stop?.grace ?? BUILTIN.stop.graceMs },
     input: {
       submit: a.input?.submit ?? BUILTIN.input.submit,
@@ -323,6 +323,12 @@ function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: stri
       ringSize: a.log?.ring ?? BUILTIN.log.ringSize,
     },
   };
+}
+
+function toActivity(raw: AgentFields['activity']): ActivitySettings {
+  const from = raw?.from ?? BUILTIN.activity.from;
+  if (from === 'output') return BUILTIN.activity;
+  return { from, ignore: (raw?.ignore ?? []).map((r) => ('lines' in r ? { lines: r.lines.source } : r)) };
 }
 
 function isBlockedKind(k: string): k is BlockedKind {

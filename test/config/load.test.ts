@@ -358,6 +358,11 @@ describe('config loading', () => {
         'F:2:23: defaults.activity.ignore: regions are ignored only with `activity.from: screen` (output counts byte by byte)',
       ]);
     });
+
+    it('an agent that says `activity: output` over a screen mode from defaults turns its regions off with it', () => {
+      const cfg = parseConfig('defaults:\n  activity: { from: screen, ignore: [{ rows: 1 }] }\nagents:\n  a:\n    command: sh\n    activity: output\n', file);
+      expect(cfg.agents[0]?.activity).toEqual({ from: 'output', ignore: [] });
+    });
   });
 
   it('a missing file is a clear error, not a stack trace', () => {
