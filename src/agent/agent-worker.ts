@@ -13,6 +13,7 @@ import { createActor } from 'xstate';
 import { encodeOutput } from '../bus/protocol.js';
 import { BLOCKED_KINDS } from '../config/schema.js';
 import { type AgentEvent, agentMachine, agentTiming, type Blocked, type BlockedKind, type ChartState, publicState } from '../machines/agent.js';
+import { ScreenActivity } from '../machines/screen-activity.js';
 import { compileSignatures, ScreenWatch } from '../machines/screen-verdict.js';
 import { OutputLog } from './output-log.js';
 import { activityWindowFor, OutputPipeline } from './output-pipeline.js';
@@ -58,7 +59,9 @@ const pipeline = new OutputPipeline({
   },
   view: (chunk) => model?.write(chunk),
   detach: () => model?.detach(),
-  activity: () => actor.send({ type: 'pty.output' }),
+  activity: () => {
+    if (!screenActivity) actor.send({ type: 'pty.output' });
+  },
 }, undefined, activityWindowFor(agent.busyAfterMs, agent.idleAfterMs));
 
 const env: Record<string, string> = {};
@@ -174,6 +177,7 @@ const ptyActor = createPtyActor(agent, env, {
     model = new TerminalModel(size.cols, size.rows, (reply) => io.write(reply), checkScreenSoon, agent.log.scrollback);
     // A new run's chart starts with no verdict: the same screen as the last run's end is news to it.
     watch.reset();
+    screenActivity?.reset();
     post({ type: 'spawned', pid });
     injectFault();
   },
@@ -202,6 +206,8 @@ function injectFault(): void {
  * changes: the chart decides once it has held. The byte stream is never matched, only the screen.
  */
 const watch = new ScreenWatch(signatures);
+/** `activity.from: screen`: output is activity only once the screen shows it (src/machines/screen-activity.ts). */
+const screenActivity = agent.activity.from === 'screen' ? new ScreenActivity(agent.activity.ignore) : undefined;
 /** Without blocked or busy signatures, the screen matters only while a ready pattern can still decide. */
 const screenAlwaysMatters = signatures.blocked.length > 0 || signatures.busy !== undefined;
 /**
@@ -225,6 +231,7 @@ function checkScreenSoon(): void {
 function checkScreen(): void {
   lastScreenCheck = Date.now();
   if (!model) return;
+  if (screenActivity?.changed(model.screenText())) actor.send({ type: 'pty.output' });
   if (!screenAlwaysMatters) {
     if (!signatures.ready) return;
     const now = publicState(actor.getSnapshot().value);

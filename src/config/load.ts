@@ -9,7 +9,7 @@ import { parseYaml, sortIssues } from './parse.js';
 import { detect, type Detector, type Presence } from '../host/detect.js';
 import { loadPreset, type Preset, presetNames, PROVIDERS_DIR } from './providers.js';
 import { AGENT_NAME, type AgentFields, AUTO_PROVIDER, BLOCKED_KINDS, DEFAULT_PROVIDER_ORDER, fileSchema } from './schema.js';
-import type { AgentConfig, BlockedKind, BlockedSettings, OrchestraConfig, RestartPolicy } from './types.js';
+import type { ActivitySettings, AgentConfig, BlockedKind, BlockedSettings, OrchestraConfig, RestartPolicy } from './types.js';
 
 /** Built-in defaults, applied under the file's `defaults:` block. */
 export const BUILTIN = {
@@ -28,6 +28,7 @@ export const BUILTIN = {
   blocked: { holdMs: 0, afterMs: 600_000, then: 'none' as const },
   idleAfterMs: 2000,
   busyAfterMs: 250,
+  activity: { from: 'output' as const, ignore: [] },
   stop: { signal: 'SIGTERM', graceMs: 10_000 },
   log: { maxSize: 10 * 1024 * 1024, keep: 3, ringSize: 1024 * 1024, scrollback: 1000 },
   sidecar: { maxLine: 64 * 1024, keep: 100, hangTimeoutMs: 0 },
@@ -135,6 +136,13 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
       const at = own.cwd !== undefined ? ['agents', name, 'cwd'] : ['defaults', 'cwd'];
       issues.push(loc.at(at, `expected an existing directory (resolved to ${cwd})`));
     }
+    // Regions without the screen mode mean nothing; an agent that says `activity: output` over a
+    // screen mode from `defaults:` or its preset turns their regions off with it.
+    const switchedOff = own.activity?.from === 'output' && own.activity.ignore === undefined;
+    if (a.activity?.ignore?.length && (a.activity.from ?? BUILTIN.activity.from) !== 'screen' && !switchedOff) {
+      const at = own.activity?.ignore !== undefined ? ['agents', name, 'activity', 'ignore'] : defaults.activity?.ignore !== undefined ? ['defaults', 'activity', 'ignore'] : ['agents', name, 'activity'];
+      issues.push(loc.at(at, 'regions are ignored only with `activity.from: screen` (output counts byte by byte)', { found: false }));
+    }
     for (const [i, dep] of (a.depends_on ?? []).entries()) {
       if (!(dep in file.agents)) issues.push(loc.at(['agents', name, 'depends_on', i], 'expected the name of an agent in this file'));
       else if (dep === name) issues.push(loc.at(['agents', name, 'depends_on', i], 'an agent cannot depend on itself'));
@@ -237,6 +245,8 @@ function mergeFields(d: AgentFields, a: AgentFields): AgentFields {
     input: { ...d.input, ...a.input },
     sidecar: { ...d.sidecar, ...a.sidecar },
     busy: { ...d.busy, ...a.busy },
+    // `ignore` is replaced as a whole: regions belong to one screen layout.
+    activity: { ...d.activity, ...a.activity },
     // Signatures merge by kind, as restart.backoff does by key: an agent adds or replaces a kind (`[]` removes it).
     blocked: { ...d.blocked, ...a.blocked, signatures: { ...d.blocked?.signatures, ...a.blocked?.signatures } },
     restart,
@@ -287,6 +297,7 @@ function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: stri
     blocked: toBlocked(a.blocked),
     idleAfterMs: a.idle_after ?? BUILTIN.idleAfterMs,
     busyAfterMs: a.busy_after ?? BUILTIN.busyAfterMs,
+    activity: toActivity(a.activity),
     stop: { keys: a.stop?.keys, signal: a.stop?.signal ?? BUILTIN.stop.signal, graceMs: a.stop?.grace ?? BUILTIN.stop.graceMs },
     input: {
       submit: a.input?.submit ?? BUILTIN.input.submit,
@@ -313,6 +324,12 @@ function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: stri
       scrollback: a.log?.scrollback ?? BUILTIN.log.scrollback,
     },
   };
+}
+
+function toActivity(raw: AgentFields['activity']): ActivitySettings {
+  const from = raw?.from ?? BUILTIN.activity.from;
+  if (from === 'output') return BUILTIN.activity;
+  return { from, ignore: (raw?.ignore ?? []).map((r) => ('lines' in r ? { lines: r.lines.source } : r)) };
 }
 
 function isBlockedKind(k: string): k is BlockedKind {

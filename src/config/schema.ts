@@ -18,6 +18,8 @@ export const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one'] as cons
 export const BLOCKED_KINDS = ['permission', 'question', 'trust', 'login', 'quota', 'error'] as const;
 /** What orchestra does once an agent has been blocked for `blocked.after`. */
 export const BLOCKED_ESCALATIONS = ['none', 'interrupt', 'restart'] as const;
+/** What counts as an agent's activity (see docs/config.md#activity). */
+export const ACTIVITY_SOURCES = ['output', 'screen'] as const;
 /** Hook dialects orchestra can install for an agent (see docs/config.md#hooks). */
 export const HOOKS = ['claude'] as const;
 /** `provider: auto`: the first installed and authenticated provider of `providers.order`. */
@@ -109,6 +111,45 @@ const blocked = z.strictObject({
     .optional(),
 });
 
+const ROWS = 'expected a row (1 the first, -1 the last) or a range of rows such as "1-3" or "-2--1"';
+
+/** `rows: 2`, `rows: -1`, `rows: "1-3"`, `rows: "-3--1"`: 1-based, negative counts from the bottom, 0 is no row. */
+const rows = z.union([z.number(), z.string()], { error: ROWS }).transform((v, ctx) => {
+  const m = /^(-?\d+)(?:-(-?\d+))?$/.exec(String(v).replace(/\s+/g, ''));
+  const from = Number(m?.[1]);
+  const to = m?.[2] === undefined ? from : Number(m[2]);
+  if (!m || from === 0 || to === 0) {
+    ctx.addIssue({ code: 'custom', message: ROWS });
+    return z.NEVER;
+  }
+  // Of the same sign, the order is known now; "2--1" (row 2 to the last) depends on the screen's height.
+  if (Math.sign(from) === Math.sign(to) && from > to) {
+    ctx.addIssue({ code: 'custom', message: `expected a range from the upper row to the lower one ("${to}-${from}")` });
+    return z.NEVER;
+  }
+  return { from, to };
+});
+
+/** Screen regions whose changes are not activity: rows, or lines matching a pattern. */
+const ignoreRegion = z.strictObject({ rows: rows.optional(), lines: regex.optional() }).transform((r, ctx): { rows: { from: number; to: number } } | { lines: RegExp } => {
+  if (r.rows !== undefined && r.lines === undefined) return { rows: r.rows };
+  if (r.lines !== undefined && r.rows === undefined) return { lines: r.lines };
+  ctx.addIssue({ code: 'custom', message: 'expected either `rows` or `lines` (one region per entry)' });
+  return z.NEVER;
+});
+
+/** What counts as activity (output that makes a ready agent busy and keeps a busy one busy); `activity: screen` is `{from: screen}`. */
+const activity = z.preprocess(
+  (v) => (typeof v === 'string' ? { from: v } : v),
+  z.strictObject(
+    {
+      from: oneOf(ACTIVITY_SOURCES).optional(),
+      ignore: z.array(ignoreRegion, { error: 'expected a list of regions, each `rows: …` or `lines: …`' }).optional(),
+    },
+    { error: 'expected output, screen, or a mapping with `from` and `ignore`' },
+  ),
+);
+
 /** A restart budget (OTP's intensity and period): an agent's own, or the crew's under `supervision`. */
 const budget = z.strictObject({
   max_restarts: z.number({ error: 'expected a whole number >= 0' }).int().min(0).optional(),
@@ -168,6 +209,7 @@ export const agentFields = z.strictObject({
   busy: z.strictObject({ pattern: regex.optional() }).optional(),
   blocked: blocked.optional(),
   idle_after: durationAtLeast(DURATION_FLOORS.idleAfterMs, 'pauses this short are normal between chunks of output; a shorter one makes the agent flap between busy and ready').optional(),
+  activity: activity.optional(),
   busy_after: durationAtLeast(DURATION_FLOORS.busyAfterMs, 'a second chunk of output within this time makes the agent busy; a shorter one never sees the second chunk').optional(),
   stop: z
     .strictObject({

@@ -14,7 +14,7 @@
  * config built by hand must still say them.
  */
 import { z } from 'zod';
-import { BLOCKED_ESCALATIONS, BLOCKED_KINDS, BRACKETED_PASTE, HOOKS, RESTART_MODES, SIGNALS, STRATEGIES } from './schema.js';
+import { ACTIVITY_SOURCES, BLOCKED_ESCALATIONS, BLOCKED_KINDS, BRACKETED_PASTE, HOOKS, RESTART_MODES, SIGNALS, STRATEGIES } from './schema.js';
 
 /** Milliseconds, bytes and counts are plain numbers; the field names carry the unit. */
 const num = z.number();
@@ -35,6 +35,21 @@ const blockedSettings = z
     then: z.enum(BLOCKED_ESCALATIONS),
     /** Sources of regular expressions (flag `m`) matched against the rendered screen, in file order. */
     signatures: list(z.object({ kind: blockedKind, pattern: z.string() }).readonly()),
+  })
+  .readonly();
+
+/** A screen region whose changes are not activity: rows (1-based, negative from the bottom, inclusive), or lines a pattern matches. */
+const ignoredRegion = z.union([
+  z.object({ rows: z.object({ from: num, to: num }).readonly() }).readonly(),
+  /** Source of a regular expression (flag `m`) tested against each row. */
+  z.object({ lines: z.string() }).readonly(),
+]);
+
+const activitySettings = z
+  .object({
+    /** `output`: every byte of output; `screen`: a change of the rendered screen's text outside `ignore`. */
+    from: z.enum(ACTIVITY_SOURCES),
+    ignore: list(ignoredRegion),
   })
   .readonly();
 
@@ -104,6 +119,8 @@ const agentConfig = z
     blocked: blockedSettings,
     idleAfterMs: num,
     busyAfterMs: num,
+    /** What output counts as activity for idle_after and busy_after. */
+    activity: activitySettings,
     stop: z.object({ keys: maybe(z.string()), signal: z.enum(SIGNALS), graceMs: num }).readonly(),
     input: inputSettings,
     sidecar: z
@@ -147,6 +164,8 @@ export type Strategy = z.output<typeof strategy>;
 export type RestartPolicy = z.output<typeof restartPolicy>;
 export type BlockedKind = z.output<typeof blockedKind>;
 export type BlockedSettings = z.output<typeof blockedSettings>;
+export type IgnoredRegion = z.output<typeof ignoredRegion>;
+export type ActivitySettings = z.output<typeof activitySettings>;
 export type InputSettings = z.output<typeof inputSettings>;
 export type ResumeSettings = z.output<typeof resumeSettings>;
 export type HookDialect = z.output<typeof hookDialect>;

@@ -31,6 +31,7 @@ function agent(args: string[]): AgentConfig {
     readyTimeoutMs: 60_000,
     idleAfterMs: 2000,
     busyAfterMs: 250,
+    activity: BUILTIN.activity,
     stop: { keys: undefined, signal: 'SIGTERM', graceMs: 1000 },
     dependsOn: [],
     input: BUILTIN.input,

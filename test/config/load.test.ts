@@ -292,6 +292,79 @@ describe('config loading', () => {
     });
   });
 
+  describe('activity', () => {
+    it('is output unless set; regions resolve to rows (1-based, negative from the bottom) or patterns; `activity: screen` is short for `{from: screen}`; ignore is replaced as a whole', () => {
+      const cfg = parseConfig(
+        [
+          'defaults:',
+          '  activity: { from: screen, ignore: [{ rows: -1 }] }',
+          'agents:',
+          '  a:',
+          '    command: sh',
+          '    activity: { ignore: [{ rows: 1-3 }, { rows: "2--1" }, { rows: 4 }, { lines: \'^Every \\d\' }] }',
+          '  b:',
+          '    command: sh',
+          '  c:',
+          '    command: sh',
+          '    activity: { from: output, ignore: [] }',
+          '  d:',
+          '    command: sh',
+          '    activity: screen',
+        ].join('\n'),
+        file,
+      );
+      expect(cfg.agents.map((x) => x.activity)).toEqual([
+        { from: 'screen', ignore: [{ rows: { from: 1, to: 3 } }, { rows: { from: 2, to: -1 } }, { rows: { from: 4, to: 4 } }, { lines: '^Every \\d' }] },
+        { from: 'screen', ignore: [{ rows: { from: -1, to: -1 } }] },
+        { from: 'output', ignore: [] },
+        { from: 'screen', ignore: [{ rows: { from: -1, to: -1 } }] },
+      ]);
+      expect(parseConfig('agents:\n  a:\n    command: sh\n', file).agents[0]?.activity).toEqual({ from: 'output', ignore: [] });
+    });
+
+    it('bad sources, rows, regions and patterns are reported at their position', () => {
+      const text = [
+        'agents:',
+        '  a:',
+        '    command: sh',
+        '    activity:',
+        '      from: bytes',
+        '      ignore:',
+        '        - rows: 0',
+        '        - rows: 3-1',
+        '        - rows: top',
+        '        - { rows: 1, lines: x }',
+        '        - lines: "("',
+        '  b:',
+        '    command: sh',
+        '    activity: 3',
+      ].join('\n');
+      expect(errorsOf(text)).toEqual([
+        'F:5:13: agents.a.activity.from: expected one of "output", "screen", found "bytes"',
+        'F:7:17: agents.a.activity.ignore[0].rows: expected a row (1 the first, -1 the last) or a range of rows such as "1-3" or "-2--1", found number 0',
+        'F:8:17: agents.a.activity.ignore[1].rows: expected a range from the upper row to the lower one ("1-3"), found "3-1"',
+        'F:9:17: agents.a.activity.ignore[2].rows: expected a row (1 the first, -1 the last) or a range of rows such as "1-3" or "-2--1", found "top"',
+        'F:10:11: agents.a.activity.ignore[3]: expected either `rows` or `lines` (one region per entry), found a mapping',
+        'F:11:18: agents.a.activity.ignore[4].lines: expected a valid regular expression (Invalid regular expression: /(/m: Unterminated group), found "("',
+        'F:14:15: agents.b.activity: expected output, screen, or a mapping with `from` and `ignore`, found number 3',
+      ]);
+    });
+
+    it('regions without `from: screen` are an error (output counts byte by byte), at the agent or under defaults', () => {
+      expect(errorsOf('agents:\n  a:\n    command: sh\n    activity: { ignore: [{ rows: 1 }] }\n')).toEqual([
+        'F:4:25: agents.a.activity.ignore: regions are ignored only with `activity.from: screen` (output counts byte by byte)',
+      ]);
+      expect(errorsOf('defaults:\n  activity: { ignore: [{ rows: 1 }] }\nagents:\n  a:\n    command: sh\n')).toEqual([
+        'F:2:23: defaults.activity.ignore: regions are ignored only with `activity.from: screen` (output counts byte by byte)',
+      ]);
+    });
+
+    it('an agent that says `activity: output` over a screen mode from defaults turns its regions off with it', () => {
+      const cfg = parseConfig('defaults:\n  activity: { from: screen, ignore: [{ rows: 1 }] }\nagents:\n  a:\n    command: sh\n    activity: output\n', file);
+      expect(cfg.agents[0]?.activity).toEqual({ from: 'output', ignore: [] });
+    });
+  });
+
   it('a missing file is a clear error, not a stack trace', () => {
     expect(() => loadConfig(join(dir, 'nope.yaml'))).toThrow(/cannot read config: no such file/);
   });
