@@ -11,7 +11,7 @@
  * FLOOD_PAUSE_MS. The raw output is captured elsewhere; this is a view of the latest screen.
  */
 import xterm from '@xterm/headless';
-import serialize from '@xterm/addon-serialize';
+import { type Attributes, ansiLines, drawScreen, sgr } from '../terminal/screen-serialize.js';
 
 const VERSION = '0.1.0';
 /** Backlog above which input counts as a flood. */
@@ -103,13 +103,13 @@ interface XtermInternals {
   readonly coreMouseService: { readonly activeEncoding: string };
   readonly buffer: { readonly scrollTop: number; readonly scrollBottom: number };
   readonly _charsetService: { readonly glevel: number; readonly _charsets: readonly (Record<string, string> | undefined)[] };
+  /** The attributes the next character is written with. */
+  readonly _inputHandler: { readonly _curAttrData: Attributes };
   writeSync(data: Uint8Array): void;
 }
 
 /** Mouse encodings (DECSET numbers) by xterm.js's name for them. */
 const MOUSE_ENCODINGS: Readonly<Record<string, number>> = { SGR: 1006, SGR_PIXELS: 1016, URXVT: 1015, UTF8: 1005 };
-/** What the addon writes between the normal buffer and the alternate one. */
-const ALTERNATE_SCREEN = '\x1b[?1049h\x1b[H';
 /** DECSCUSR's number for a cursor style, blinking. */
 const CURSOR_STYLES: Readonly<Record<string, number>> = { block: 1, underline: 3, bar: 5 };
 
@@ -123,7 +123,6 @@ export interface ScreenOptions {
 
 export class TerminalModel {
   private readonly term: xterm.Terminal;
-  private readonly serializer = new serialize.SerializeAddon();
   /** Catching up synchronously: the callbacks of the writes it completes must not start others. */
   private syncing = false;
   private backlog: Buffer[] = [];
@@ -162,8 +161,6 @@ export class TerminalModel {
       windowOptions: { getWinSizePixels: true, getCellSizePixels: true, getWinSizeChars: true },
     });
     this.term.onData((d) => this.reply(d));
-    // The addon is typed for the browser terminal; the headless one has the API it uses.
-    this.term.loadAddon(this.serializer as unknown as xterm.ITerminalAddon);
     this.answerQueries();
   }
 
@@ -371,11 +368,14 @@ export class TerminalModel {
     const core = this.internals;
     const modes = this.term.modes;
     const buf = this.term.buffer.active;
-    let out = this.serializer.serialize({ scrollback: 0, excludeModes: true });
-    // The addon ends the normal screen with the attributes in force, which are the alternate
-    // screen's: reset them before it draws that one.
-    const alt = out.lastIndexOf(ALTERNATE_SCREEN);
-    if (buf.type === 'alternate' && alt >= 0) out = `${out.slice(0, alt)}\x1b[0m${out.slice(alt)}`;
+    const { cols, rows } = this.term;
+    const cell = buf.getNullCell();
+    let out = '';
+    if (buf.type === 'alternate') {
+      // The main screen under it, and where its cursor is saved: DECSET 1049 saves it on the way in.
+      out += `${drawScreen(this.term.buffer.normal, cols, rows, cell)}\x1b[?1049h`;
+    }
+    out += drawScreen(buf, cols, rows, cell);
     const { scrollTop, scrollBottom } = core.buffer;
     if (scrollTop !== 0 || scrollBottom !== this.term.rows - 1) out += `\x1b[${scrollTop + 1};${scrollBottom + 1}r`;
     if (modes.applicationCursorKeysMode) out += '\x1b[?1h';
@@ -400,11 +400,14 @@ export class TerminalModel {
       if (set?.q === '\u2500') out += `\x1b${g === 0 ? '(' : ')'}0`;
     });
     if (core._charsetService.glevel === 1) out += '\x0e';
-    // Last: DECSTBM and DECOM move the cursor; with DECOM, rows count from the region's top.
+    // Last: DECSTBM and DECOM move the cursor, so it is placed again (a cursor waiting to wrap
+    // stays where the screen's drawing left it unless one of them moved it).
     if (modes.originMode) out += '\x1b[?6h';
-    const row = buf.cursorY + 1 - (modes.originMode ? scrollTop : 0);
-    out += `\x1b[${row};${buf.cursorX + 1}H`;
-    return out;
+    if (modes.originMode || scrollTop !== 0 || scrollBottom !== rows - 1) {
+      const row = buf.cursorY + 1 - (modes.originMode ? scrollTop : 0);
+      out += `\x1b[${row};${Math.min(buf.cursorX, cols - 1) + 1}H`;
+    }
+    return out + sgr(core._inputHandler._curAttrData);
   }
 
   /** Whether the alternate screen is in use. */
@@ -421,15 +424,7 @@ export class TerminalModel {
     if (this.closed) return '';
     const buf = this.term.buffer.active;
     const above = Math.min(o.scrollback, buf.baseY);
-    if (o.ansi) {
-      // The addon reads a range from the normal buffer only; the alternate one has no lines above.
-      if (buf.type === 'alternate') {
-        const both = this.serializer.serialize({ scrollback: 0, excludeModes: true });
-        return `${both.slice(both.lastIndexOf(ALTERNATE_SCREEN) + ALTERNATE_SCREEN.length)}\x1b[0m`;
-      }
-      const range = { start: buf.baseY - above, end: buf.baseY + this.term.rows - 1 };
-      return `${this.serializer.serialize({ range, excludeModes: true, excludeAltBuffer: true })}\x1b[0m`;
-    }
+    if (o.ansi) return ansiLines(buf, buf.baseY - above, buf.baseY + this.term.rows - 1, this.term.cols, buf.getNullCell());
     const lines: string[] = [];
     for (let y = buf.baseY - above; y < buf.baseY + this.term.rows; y++) lines.push(buf.getLine(y)?.translateToString(true) ?? '');
     return lines.join('\n');

@@ -250,7 +250,7 @@ describe('TerminalModel snapshots (what attach draws first)', () => {
         model.close();
         expect(await render(snap, 34, 14)).toEqual(await render(data, 34, 14));
       }),
-      { numRuns: 150 },
+      { numRuns: 300 },
     );
   });
 

@@ -140,7 +140,7 @@ describe('attach starts from the rendered screen', () => {
     const more = await runCli(['logs', '--screen', '-n', '3', 'lines', '--file', crew.file]);
     expect(more.stdout.split('\n').slice(0, 4)).toEqual(['line 49', 'line 50', 'line 51', 'line 52']);
     const ansi = await runCli(['logs', '--screen', '--ansi', 'lines', '--file', crew.file]);
-    expect(ansi.stdout).toContain('\x1b[31mred');
+    expect(ansi.stdout).toMatch(/\x1b\[0;31mred\x1b\[0m end\n$/);
     const bad = await runCli(['logs', '--ansi', 'lines', '--file', crew.file]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe('orchestra: --ansi goes with --screen (raw output keeps its colours already)\n');
