@@ -20,7 +20,7 @@ import { activityWindowFor, OutputPipeline } from './output-pipeline.js';
 import { claudeSettings, CONFIRM_MS, relayCommand } from './hooks.js';
 import { InputQueue } from './input-queue.js';
 import { createPtyActor, type PtyIo } from './pty-actor.js';
-import { nextRun, sessionId } from '../host/resume.js';
+import { nextRun, runStarting, sessionId } from '../host/resume.js';
 import { RingBuffer } from './ring-buffer.js';
 import { SidecarServer } from './sidecar.js';
 import { TerminalModel } from './terminal-model.js';
@@ -130,7 +130,7 @@ function blockedEvent(event: Record<string, unknown>): AgentEvent | undefined {
 
 const sidecar = new SidecarServer(agent.sidecar.path, agent.sidecar.maxLine, onSidecar);
 
-// One conversation for every run of this agent, with the provider's resume flags (src/agent/resume.ts).
+// One conversation for every run of this agent, with the provider's resume flags (src/host/resume.ts).
 const resumeId = agent.resume ? sessionId(init.session, agent.name, agent.cwd) : undefined;
 let runsStarted = 0;
 function runArgs(): readonly string[] {
@@ -141,7 +141,13 @@ function resumeArgs(): readonly string[] {
   const ranBefore = runsStarted++ > 0;
   if (!agent.resume || resumeId === undefined) return [];
   const run = nextRun(agent.resume, resumeId, agent.cwd, env, ranBefore);
-  log('info', run.resumed ? `resuming conversation ${run.id}` : `new conversation ${run.id}`, { session: run.id, resumed: run.resumed });
+  try {
+    runStarting(agent.resume, run, Date.now());
+  } catch (err) {
+    log('error', `cannot record the run's start in ${agent.resume.state} (${(err as Error).message}): its conversation will not be captured`);
+  }
+  if (run.note) log('warn', run.note);
+  log('info', run.resumed ? `resuming conversation ${run.id}` : `new conversation ${run.id ?? '(its id is captured once the CLI saved it)'}`, { session: run.id, resumed: run.resumed });
   return run.args;
 }
 

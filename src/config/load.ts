@@ -1,6 +1,6 @@
 /** Loads a config file: YAML with positions → validated → defaults merged → frozen. */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
@@ -9,7 +9,7 @@ import { parseYaml, sortIssues } from './parse.js';
 import { detect, type Detector, type Presence } from '../host/detect.js';
 import { loadPreset, type Preset, presetNames, PROVIDERS_DIR } from './providers.js';
 import { AGENT_NAME, type AgentFields, AUTO_PROVIDER, BLOCKED_KINDS, DEFAULT_PROVIDER_ORDER, fileSchema } from './schema.js';
-import type { ActivitySettings, AgentConfig, BlockedKind, BlockedSettings, OrchestraConfig, RestartPolicy } from './types.js';
+import type { ActivitySettings, AgentConfig, BlockedKind, BlockedSettings, OrchestraConfig, RestartPolicy, ResumeSettings } from './types.js';
 
 /** Built-in defaults, applied under the file's `defaults:` block. */
 export const BUILTIN = {
@@ -149,6 +149,7 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
     }
     agents.set(name, toAgentConfig(name, a, cwd, stateDir));
   }
+  issues.push(...sharedCaptures(agents, loc));
   if (issues.length > 0 || broken.size > 0) throw new ConfigError([...sortIssues(issues), ...[...broken].flatMap((e) => e.issues)]);
   const ordered = dependencyOrder(agents, loc);
   return deepFreeze({
@@ -314,7 +315,7 @@ function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: stri
       hangTimeoutMs: a.sidecar?.hang_timeout ?? BUILTIN.sidecar.hangTimeoutMs,
     },
     dependsOn: a.depends_on ?? [],
-    resume: a.resume === undefined || a.restart?.resume === false ? undefined : { start: a.resume.start, again: a.resume.again, transcript: a.resume.transcript },
+    resume: a.resume === undefined || a.restart?.resume === false ? undefined : toResume(a.resume, join(stateDir, 'resume', `${name}.json`)),
     hooks: a.hooks,
     log: {
       file: join(stateDir, 'logs', `${name}.log`),
@@ -330,6 +331,52 @@ function toActivity(raw: AgentFields['activity']): ActivitySettings {
   const from = raw?.from ?? BUILTIN.activity.from;
   if (from === 'output') return BUILTIN.activity;
   return { from, ignore: (raw?.ignore ?? []).map((r) => ('lines' in r ? { lines: r.lines.source } : r)) };
+}
+
+function toResume(r: NonNullable<AgentFields['resume']>, state: string): ResumeSettings {
+  const t = r.transcript;
+  const c = r.capture;
+  return {
+    start: r.start,
+    again: r.again,
+    transcript: t && { files: t.files, header: t.header ?? {}, message: t.message, removeEmpty: t.remove_empty ?? false },
+    capture: c && { files: c.files, header: c.header ?? {}, id: c.id, started: c.started },
+    state,
+  };
+}
+
+/**
+ * A CLI that chooses its conversation's id leaves nothing on disk that says which of two of its
+ * processes in one directory a conversation belongs to: two agents capturing in one directory
+ * could resume each other's, so such a crew is refused.
+ */
+function sharedCaptures(agents: ReadonlyMap<string, AgentConfig>, loc: Locator): ConfigIssue[] {
+  const first = new Map<string, string>();
+  const issues: ConfigIssue[] = [];
+  for (const a of agents.values()) {
+    if (!a.resume?.capture) continue;
+    const key = `${realDir(a.cwd)}\0${a.resume.capture.files}`;
+    const other = first.get(key);
+    if (other === undefined) first.set(key, a.name);
+    else {
+      issues.push(
+        loc.at(
+          ['agents', a.name],
+          `expected a working directory of its own: it resumes by capture (resume.capture) in ${a.cwd}, as agents.${other} does, and their CLI's files cannot tell their conversations apart; give one of them another cwd, or restart: { resume: false }`,
+          { found: false },
+        ),
+      );
+    }
+  }
+  return issues;
+}
+
+function realDir(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return dir;
+  }
 }
 
 function isBlockedKind(k: string): k is BlockedKind {

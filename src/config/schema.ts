@@ -183,12 +183,46 @@ const restart = z.preprocess((v) => (typeof v === 'string' ? { policy: v } : v),
 
 const args = z.array(z.string({ error: 'expected a string argument' }), { error: 'expected a list of strings' });
 
+const field = z.string({ error: 'expected a field of a JSON line (a dotted path, as payload.id)' });
+
+/** Files of the agent's CLI: a path pattern, and fields their first line (JSON) must have. */
+const sessionFiles = {
+  files: z.string({ error: 'expected a path pattern (string)' }),
+  header: z.record(z.string(), z.string({ error: 'expected the value (string) the field must have' }), { error: 'expected a mapping of field: value' }).optional(),
+};
+
+/** Where the CLI keeps the conversation of an id orchestra gave it: a path (`transcript: PATH`) or a search. */
+const transcript = z.preprocess(
+  (v) => (typeof v === 'string' ? { files: v } : v),
+  z.strictObject(
+    {
+      ...sessionFiles,
+      message: z
+        .record(z.string(), z.array(z.string({ error: 'expected a value (string)' }), { error: 'expected a list of values' }), { error: 'expected a mapping of field: [values]' })
+        .optional(),
+      remove_empty: z.boolean({ error: 'expected true or false' }).optional(),
+    },
+    { error: 'expected a path template (string) or a mapping with files:' },
+  ),
+);
+
+/** For a CLI that chooses the conversation's id itself: where orchestra finds it after the start. */
+const capture = z.strictObject({ ...sessionFiles, id: field, started: field.optional() });
+
 /** How the agent's CLI starts a conversation with a given id and resumes it (`{id}` is replaced). */
-const resume = z.strictObject({
-  start: args,
-  again: args,
-  transcript: z.string({ error: 'expected a path template (string)' }).optional(),
-});
+const resume = z
+  .strictObject({
+    start: args,
+    again: args,
+    transcript: transcript.optional(),
+    capture: capture.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.capture === undefined) return;
+    if (r.transcript !== undefined) ctx.addIssue({ code: 'custom', path: ['capture'], message: 'expected either transcript (an id orchestra gives) or capture (an id the CLI chooses), not both' });
+    const i = r.start.findIndex((a) => a.includes('{id}'));
+    if (i >= 0) ctx.addIssue({ code: 'custom', path: ['start', i], message: 'expected no {id} in start with capture: the CLI chooses the id, known only after the run started' });
+  });
 
 /** Every per-agent setting, all optional: used for `defaults:` and for each agent. */
 export const agentFields = z.strictObject({

@@ -88,14 +88,46 @@ const inputSettings = z
 
 const hookDialect = z.enum(HOOKS);
 
+/** Files of the agent's CLI, searched for one conversation: a path pattern and what their first line says. */
+const sessionFiles = {
+  /** A path pattern as written (`*` and `?` within one path segment; `~`, `${VAR:-default}`, `{cwd_slug}`, `{id}`); expanded per run. */
+  files: z.string(),
+  /** Fields (dotted paths) the first line, a JSON object, must have, each value as written (`{id}`, `{cwd}`). */
+  header: z.record(z.string(), z.string()).readonly(),
+};
+
+const transcriptSettings = z
+  .object({
+    ...sessionFiles,
+    /** When set, the conversation exists only once a later line has one of these values in a field (dotted path). */
+    message: maybe(z.record(z.string(), list(z.string())).readonly()),
+    /** Files of the id with no such line are deleted before a run starts the conversation (the CLI refuses their id). */
+    removeEmpty: z.boolean(),
+  })
+  .readonly();
+
+const captureSettings = z
+  .object({
+    ...sessionFiles,
+    /** The field (dotted path) of the first line that holds the conversation's id. */
+    id: z.string(),
+    /** The field (dotted path) of the first line that holds when the conversation started (ISO time), if any. */
+    started: maybe(z.string()),
+  })
+  .readonly();
+
 const resumeSettings = z
   .object({
     /** Arguments that start a new conversation with the id (`{id}` is replaced). */
     start: list(z.string()),
     /** Arguments that resume the conversation with the id. */
     again: list(z.string()),
-    /** Where the CLI keeps the conversation, as written (`~`, `${VAR:-default}`, `{cwd_slug}`, `{id}`); expanded per run. */
-    transcript: maybe(z.string()),
+    /** Where the CLI keeps the conversation of an id orchestra gave it; expanded and searched per run. */
+    transcript: maybe(transcriptSettings),
+    /** For a CLI that chooses the id itself: the files it is found in after a run started the conversation. */
+    capture: maybe(captureSettings),
+    /** orchestra's file for the agent's captured id and the start of its last run (`STATE_DIR/resume/NAME.json`). */
+    state: z.string(),
   })
   .readonly();
 
@@ -168,6 +200,8 @@ export type IgnoredRegion = z.output<typeof ignoredRegion>;
 export type ActivitySettings = z.output<typeof activitySettings>;
 export type InputSettings = z.output<typeof inputSettings>;
 export type ResumeSettings = z.output<typeof resumeSettings>;
+export type TranscriptSettings = z.output<typeof transcriptSettings>;
+export type CaptureSettings = z.output<typeof captureSettings>;
 export type HookDialect = z.output<typeof hookDialect>;
 export type AgentConfig = z.output<typeof agentConfig>;
 export type OrchestraConfig = z.output<typeof orchestraConfig>;

@@ -27,8 +27,11 @@ interface GroupCause {
   /** The agent whose crash caused this decision (never this agent itself). */
   readonly because?: string;
   readonly strategy?: Strategy;
-  /** For an agent whose provider resumes conversations: the session, and whether the next run resumes it. */
-  readonly resume?: { readonly id: string; readonly resumed: boolean };
+  /**
+   * For an agent whose provider resumes conversations: the session (absent while a CLI that
+   * chooses it has not saved one), and whether the next run resumes it.
+   */
+  readonly resume?: { readonly id?: string; readonly resumed: boolean };
 }
 
 export type RestartDecision = GroupCause &

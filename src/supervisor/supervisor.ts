@@ -334,7 +334,7 @@ export class Supervisor {
     const { config } = this.record(name);
     if (!config.resume) return {};
     const run = nextRun(config.resume, sessionId(this.config.session, name, config.cwd), config.cwd, { ...process.env, ...config.env }, true);
-    return { resume: { id: run.id, resumed: run.resumed } };
+    return { resume: { ...(run.id === undefined ? {} : { id: run.id }), resumed: run.resumed } };
   }
 
   /** The thread died: its PTY's processes are orphaned. Kill them, then the chart decides as for an exit. */

@@ -43,7 +43,16 @@ describe('resolved config types', () => {
   });
 
   it('resume and hooks: unset is undefined, and the resume settings are what the runtime takes', () => {
-    expectTypeOf<ResumeSettings>().toEqualTypeOf<Readonly<{ start: readonly string[]; again: readonly string[]; transcript: string | undefined }>>();
+    type Files = { files: string; header: Readonly<Record<string, string>> };
+    expectTypeOf<ResumeSettings>().toEqualTypeOf<
+      Readonly<{
+        start: readonly string[];
+        again: readonly string[];
+        transcript: Readonly<Files & { message: Readonly<Record<string, readonly string[]>> | undefined; removeEmpty: boolean }> | undefined;
+        capture: Readonly<Files & { id: string; started: string | undefined }> | undefined;
+        state: string;
+      }>
+    >();
     expectTypeOf<Pick<AgentConfig, 'resume'>>().toEqualTypeOf<{ readonly resume: ResumeSettings | undefined }>();
     expectTypeOf<ResumeSettings>().toExtend<HostResumeSettings>();
     expectTypeOf<HookDialect>().toEqualTypeOf<'claude'>();
