@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KINDS } from '../../src/bus/protocol.js';
-import { CLI, type Crew, FIX, isState, startCrew, until } from './harness.js';
+import { CLI, type Crew, FIX, isState, startCrew, streamSource, until, untilText } from './harness.js';
 
 const run = (args: string[], cwd?: string) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd, env: { ...process.env, NO_COLOR: '1' } });
 
@@ -53,6 +53,25 @@ describe('cli', () => {
     const r = run(['up', crew.file]);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(`orchestra: session "e2e" is already running, pid ${crew.proc.pid} (${crew.stateDir})\n`);
+  });
+
+  it('regression: up and logs --strip turned ESC ( B into a stray B and dropped the spaces that column moves stand for', async () => {
+    const dir = mkdtempSync('/tmp/orch-cli-');
+    const file = join(dir, 'orchestra.yaml');
+    writeFileSync(file, `session: strip\nstate_dir: ${join(dir, 's')}\nagents:\n  cols:\n    command: node\n    args: [${join(FIX, 'column-moves.mjs')}]\n`);
+    const up = spawn(process.execPath, [CLI, 'up', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const exited = new Promise((res) => up.on('exit', res));
+    try {
+      const printed = await untilText(streamSource(up.stdout), /cols \| done/, 20_000);
+      // The agent's own colour stays on `up`'s lines; every other sequence goes.
+      expect(printed).toContain('cols | Ab\n');
+      expect(printed).toContain('cols | \x1b[31mUnable to connect to Anthropic services\x1b[39m\n');
+      const logs = run(['logs', 'cols', '--strip', '--file', file]);
+      expect([logs.status, logs.stdout]).toEqual([0, 'Ab\nUnable to connect to Anthropic services\ndone\n']);
+    } finally {
+      up.kill('SIGTERM');
+      await exited;
+    }
   });
 
   it('regression: events --kind output top took the agent top for a kind; --kind takes one value per flag or a comma list', () => {
