@@ -43,6 +43,7 @@ function count(t: Csi): number {
 // terminals still act on them, and none prints them.
 const C1 = /[\u0080-\u009f]/g;
 const SGR_PARAMS = /^[0-9;:]*$/;
+const NON_ASCII = /[^\x00-\x7f]/;
 
 /** One output stream made plain: feed decoded text in any chunks; sequences split across chunks are held. */
 export class Sanitizer {
@@ -66,6 +67,11 @@ export class Sanitizer {
     let out = '';
     for (const t of tokens) {
       if (t.kind === 'text') {
+        if (!NON_ASCII.test(t.raw)) {
+          this.column += t.raw.length;
+          out += t.raw;
+          continue;
+        }
         const text = t.raw.replace(C1, '');
         for (const ch of text) this.column += cellWidth(ch.codePointAt(0) ?? 0);
         out += text;
