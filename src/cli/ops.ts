@@ -24,7 +24,7 @@ export function formatDuration(ms: number): string {
 }
 
 /** EXIT: the code or signal of a run that ended by itself, else how it ended (`stopped`, `spawn failed`, `ready timeout`…). */
-export function exitColumn(e: AgentStatus['lastExit']): string {
+function exitColumn(e: AgentStatus['lastExit']): string {
   if (!e) return '-';
   if (e.cause !== 'exit') return e.cause.replace('-', ' ');
   return e.signal ?? (e.code === null ? '-' : String(e.code));
@@ -34,7 +34,7 @@ export function exitColumn(e: AgentStatus['lastExit']): string {
 const HALTED: ReadonlySet<AgentStatus['state']> = new Set(['stopped', 'exited', 'restarting', 'dead']);
 
 /** WHY: for an agent that does not run, the reason of its state, and how its last run ended when that reason does not say it. */
-export function whyColumn(a: AgentStatus): string {
+function whyColumn(a: AgentStatus): string {
   if (!HALTED.has(a.state) || !a.reason) return '-';
   const ended = a.lastExit?.reason;
   return a.state === 'dead' && ended && !a.reason.includes(ended) ? `${a.reason} (last run: ${ended})` : a.reason;
