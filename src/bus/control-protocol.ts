@@ -8,7 +8,7 @@
  * Reply:   `{id, ok: true, result}` or `{id, ok: false, error: {code, message}}`.
  */
 import { z } from 'zod';
-import type { BlockedInfo, PublicState } from '../machines/agent.js';
+import type { BlockedInfo, ExitCause, PublicState } from '../machines/agent.js';
 import type { InputOutcome, Message } from './protocol.js';
 
 export const CONTROL_VERSION = 1;
@@ -85,7 +85,19 @@ export interface AgentStatus {
   /** Restarts decided by policy since the supervisor started. */
   readonly restarts: number;
   readonly lastOutputAt: number | null;
-  readonly lastExit: { readonly code: number | null; readonly signal: string | null; readonly at: number } | null;
+  /** Why the agent is in its state: the reason of its last state change (`dead`: the restart policy's decision). */
+  readonly reason: string | null;
+  /**
+   * How the last run ended: an exit (`cause` says whether orchestra caused it, or `spawn-failed`:
+   * it never started, `code` and `signal` null) or `stopped` on purpose; `reason` in words.
+   */
+  readonly lastExit: {
+    readonly code: number | null;
+    readonly signal: string | null;
+    readonly at: number;
+    readonly cause: ExitCause | 'stopped';
+    readonly reason: string | null;
+  } | null;
   /** Sends accepted and not yet delivered or failed. */
   readonly queued: number;
   /** While `blocked`: on what, since when (ms since the epoch), and the evidence. */

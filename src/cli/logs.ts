@@ -4,7 +4,7 @@ import { loadConfig } from '../config/load.js';
 import { UsageError } from './errors.js';
 import { follow } from './follow.js';
 import { withSession } from './ops.js';
-import { stripAll } from './sanitize.js';
+import { Sanitizer } from './sanitize.js';
 import { ask, checkAgent, notRunning, runningInfo } from './session-client.js';
 
 export interface LogsOptions {
@@ -37,7 +37,9 @@ export function lastLines(data: Buffer, n: number): Buffer {
 function writer(out: NodeJS.WritableStream, strip: boolean): (data: Uint8Array) => void {
   if (!strip) return (data) => out.write(data);
   const decoder = new TextDecoder('utf-8');
-  return (data) => out.write(stripAll(decoder.decode(data, { stream: true })));
+  // One sanitizer for the stream: a sequence split between two reads is still removed whole.
+  const plain = new Sanitizer(false);
+  return (data) => out.write(plain.push(decoder.decode(data, { stream: true })));
 }
 
 function readTail(file: string, bytes: number): Buffer {

@@ -5,6 +5,7 @@ import { exitWhenStdoutGone, UsageError } from './errors.js';
 import { attach, parseDetachKey } from './attach.js';
 import { doctor } from './doctor.js';
 import { upDetached } from './detach.js';
+import { KINDS } from '../bus/protocol.js';
 import { events, parseKinds } from './events.js';
 import { logs, parseLines } from './logs.js';
 import { down, key, lifecycle, ps, send } from './ops.js';
@@ -136,12 +137,13 @@ function program(): Command {
   withFile(cmd.command('events'))
     .description('watch the bus: state changes, exits, restart decisions, inputs, sidecar events (all agents, or those named) until Ctrl-C')
     .argument('[agents...]', 'only these agents (default: all)')
-    .option('-k, --kind <kinds...>', 'only these kinds (output, state, exit, restart, input, sidecar, drops, supervisor; default: all but output)')
+    // One value per flag (repeat it, or give a comma list): a variadic option would swallow the agent names after it.
+    .option('-k, --kind <kinds>', `only these kinds, repeated or comma-separated (${KINDS.join(', ')}; default: all but output)`, (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--json', 'one JSON object per line (output bytes as UTF-8 text, or data_base64 when not UTF-8)')
     .option('-n, --catch-up <n>', 'first print the last N sidecar events kept per agent', parseLines, 0)
     .option('--once', 'print the catch-up and exit instead of following')
-    .action(async (agents: string[], o: { file?: string; kind?: string[]; json?: boolean; catchUp: number; once?: boolean }) => {
-      const opts = { agents, kinds: parseKinds(o.kind ?? []), json: o.json === true, catchUp: o.catchUp, once: o.once === true };
+    .action(async (agents: string[], o: { file?: string; kind: string[]; json?: boolean; catchUp: number; once?: boolean }) => {
+      const opts = { agents, kinds: parseKinds(o.kind), json: o.json === true, catchUp: o.catchUp, once: o.once === true };
       process.exitCode = await events(fileOf(o), opts, process.stdout);
     });
 

@@ -23,10 +23,26 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(s / 86_400)}d${String(Math.floor((s % 86_400) / 3600)).padStart(2, '0')}h`;
 }
 
+/** EXIT: the code or signal of a run that ended by itself, else how it ended (`stopped`, `spawn failed`, `ready timeout`…). */
+function exitColumn(e: AgentStatus['lastExit']): string {
+  if (!e) return '-';
+  if (e.cause !== 'exit') return e.cause.replace('-', ' ');
+  return e.signal ?? (e.code === null ? '-' : String(e.code));
+}
+
+/** States in which nothing runs: ps says why. */
+const HALTED: ReadonlySet<AgentStatus['state']> = new Set(['stopped', 'exited', 'restarting', 'dead']);
+
+/** WHY: for an agent that does not run, the reason of its state, and how its last run ended when that reason does not say it. */
+function whyColumn(a: AgentStatus): string {
+  if (!HALTED.has(a.state) || !a.reason) return '-';
+  const ended = a.lastExit?.reason;
+  return a.state === 'dead' && ended && !a.reason.includes(ended) ? `${a.reason} (last run: ${ended})` : a.reason;
+}
+
 export function psTable(agents: readonly AgentStatus[], now = Date.now()): string {
-  const rows = [['NAME', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'LAST-OUTPUT', 'EXIT', 'QUEUED']];
+  const rows = [['NAME', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'LAST-OUTPUT', 'EXIT', 'QUEUED', 'WHY']];
   for (const a of agents) {
-    const exit = a.lastExit ? (a.lastExit.signal ?? String(a.lastExit.code)) : '-';
     rows.push([
       a.name,
       a.blocked ? `blocked (${a.blocked.on}, ${formatDuration(now - a.blocked.since)})` : a.state,
@@ -34,8 +50,9 @@ export function psTable(agents: readonly AgentStatus[], now = Date.now()): strin
       a.startedAt === null ? '-' : formatDuration(now - a.startedAt),
       String(a.restarts),
       a.lastOutputAt === null ? '-' : `${formatDuration(now - a.lastOutputAt)} ago`,
-      exit,
+      exitColumn(a.lastExit),
       String(a.queued),
+      whyColumn(a),
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

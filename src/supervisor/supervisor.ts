@@ -47,7 +47,10 @@ interface AgentRecord {
   outputOffset: number;
   restarts: number;
   lastOutputAt: number | null;
-  lastExit: AgentStatus['lastExit'];
+  lastExit: Omit<NonNullable<AgentStatus['lastExit']>, 'reason'> | null;
+  /** The reason of the last state change, and of the last that ended a run (`exited`, or a deliberate `stopped`). */
+  reason: string | null;
+  runEnd: string | null;
   /** Requests to the worker awaiting its answer (input outcomes, ring reads). */
   readonly requests: WorkerRequests;
   /** The last `sidecar.keep` sidecar messages as published, for catch-up. */
@@ -121,6 +124,8 @@ export class Supervisor {
         restarts: 0,
         lastOutputAt: null,
         lastExit: null,
+        reason: null,
+        runEnd: null,
         requests: new WorkerRequests((id, request, outcome, reason, bytes) => this.publishInput(a.name, request, id, outcome, reason, bytes)),
         recentSidecar: [],
         blocked: null,
@@ -269,7 +274,7 @@ export class Supervisor {
         return;
       }
       case 'exit': {
-        r.lastExit = { code: msg.code, signal: msg.signal, at: this.clock.now() };
+        r.lastExit = { code: msg.code, signal: msg.signal, at: this.clock.now(), cause: msg.cause };
         const { pid, runMs } = this.endRun(r);
         this.dispatch({ type: 'run.exit', agent: name, pid: msg.pid ?? pid, exit: { code: msg.code, signal: msg.signal, cause: msg.cause, runMs, ...(msg.screen ? { screen: msg.screen } : {}) } });
         return;
@@ -306,8 +311,14 @@ export class Supervisor {
     const r = this.record(name);
     r.blocked = blocked ? { ...blocked, since: from === 'blocked' && r.blocked ? r.blocked.since : this.clock.now() } : null;
     if (to === 'restarting' || to === 'dead') r.worker?.send({ type: 'supervisor.state', to });
+    r.reason = reason;
+    if (to === 'exited') r.runEnd = reason;
     // A deliberate stop ends the run without an exit.
-    if (to === 'stopped' && r.pid !== null) this.endRun(r);
+    if (to === 'stopped' && r.pid !== null) {
+      r.lastExit = { code: null, signal: null, at: this.clock.now(), cause: 'stopped' };
+      r.runEnd = reason;
+      this.endRun(r);
+    }
   }
 
   /** The current run is over: forget its process (the reaper too) and say how long it lasted. */
@@ -468,7 +479,8 @@ export class Supervisor {
       startedAt: r.spawnedAt,
       restarts: r.restarts,
       lastOutputAt: r.lastOutputAt,
-      lastExit: r.lastExit,
+      reason: r.reason,
+      lastExit: r.lastExit ? { ...r.lastExit, reason: r.runEnd } : null,
       queued: r.requests.queuedSends,
       ...(r.blocked ? { blocked: r.blocked } : {}),
     }));

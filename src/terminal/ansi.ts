@@ -76,6 +76,14 @@ type State =
   /** In a string, after an ESC that may start its ST. */
   | 'stringEsc';
 
+/** What ends a run of text: a C0 control (ESC among them) or DEL. */
+const CONTROL = /[\x00-\x1f\x7f]/g;
+/**
+ * What the chart would read, at once: a whole CSI with no control inside (groups: `[`, prefix, params,
+ * intermediates, final), a whole escape sequence that is no introducer (groups 6, 7), a whole OSC
+ * (data, terminator).
+ */
+const WHOLE = /\x1b(?:(\[)([<=>?]?)([0-?]*)([ -/]*)([@-~])|([ -/]*)([0-OQ-WYZ\\`-~])|\]([^\x07\x18\x1a\x1b]*)(\x07|\x1b\\))/y;
 const isIntermediate = (c: number) => c >= 0x20 && c <= 0x2f;
 const isParam = (c: number) => c >= 0x30 && c <= 0x3f;
 const isFinal = (c: number) => c >= 0x40 && c <= 0x7e;
@@ -91,7 +99,7 @@ export class AnsiTokenizer {
   private intermediates = '';
   private final = '';
   private data = '';
-  /** The string state an ESC interrupted (to resume it when the ESC turns out not to start ST). */
+  /** In `stringEsc`: the string the ESC may end (an ST finishes it as that kind of token). */
   private stringState: 'dcsData' | 'osc' | 'sos' | 'pm' | 'apc' = 'osc';
   /**
    * The open sequence was cut (too long, or a DCS whose header was malformed): it goes on to its end
@@ -103,24 +111,37 @@ export class AnsiTokenizer {
   /** Tokens completed by this chunk; a sequence it leaves open is held (up to MAX_SEQUENCE). */
   push(chunk: string): Token[] {
     this.out = [];
-    let textStart = -1;
-    for (let i = 0; i < chunk.length; i++) {
-      const ch = chunk[i] as string;
-      const c = chunk.charCodeAt(i);
-      if (this.state === 'ground') {
-        if (c !== 0x1b && !isC0(c)) {
-          if (textStart < 0) textStart = i;
-          continue;
-        }
-        if (textStart >= 0) this.out.push({ kind: 'text', raw: chunk.slice(textStart, i) });
-        textStart = -1;
-        if (c === 0x1b) this.open('escape', ch);
-        else this.out.push({ kind: 'control', raw: ch });
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.state !== 'ground') {
+        if (!this.step(chunk[i] as string, chunk.charCodeAt(i))) i++;
         continue;
       }
-      if (this.step(ch, c)) i--;
+      // Ground: text up to the next control, then a whole CSI, OSC or plain escape at once when the chunk
+      // holds it (the common case, several times faster than a character at a time), else the chart.
+      CONTROL.lastIndex = i;
+      const next = CONTROL.exec(chunk)?.index ?? chunk.length;
+      if (next > i) this.out.push({ kind: 'text', raw: chunk.slice(i, next) });
+      if (next === chunk.length) break;
+      i = next;
+      if (chunk.charCodeAt(i) !== 0x1b) {
+        this.out.push({ kind: 'control', raw: chunk[i] as string });
+        i++;
+        continue;
+      }
+      WHOLE.lastIndex = i;
+      const m = WHOLE.exec(chunk);
+      if (m) {
+        const [raw, csi, prefix = '', params = '', intermediates = '', final = '', escIntermediates = '', escFinal, data = '', end] = m;
+        if (csi) this.out.push({ kind: 'csi', raw, prefix, params, intermediates, final });
+        else if (escFinal) this.out.push({ kind: 'esc', raw, intermediates: escIntermediates, final: escFinal });
+        else this.out.push({ kind: 'osc', raw, data, terminator: end === '\x07' ? 'BEL' : 'ST' });
+        i += raw.length;
+        continue;
+      }
+      this.open('escape', '\x1b');
+      i++;
     }
-    if (textStart >= 0) this.out.push({ kind: 'text', raw: chunk.slice(textStart) });
     if (this.state !== 'ground' && (this.cutShort || this.raw.length > MAX_SEQUENCE)) this.cut();
     return this.out;
   }

@@ -140,6 +140,17 @@ describe('PrefixPrinter', () => {
     expect(out.text).toBe('a | one\na | tw\na | busy -> ready\na | prompt> \n');
   });
 
+  it('regression: a line drawn with column moves lost its spaces and ESC ( B left a B, even split across chunks', async () => {
+    const out = new FakeOut();
+    const p = new PrefixPrinter(['claude'], out, false);
+    p.output('claude', Buffer.from('\x1b(BUnable\x1b[8Gto\x1b[11Gcon'));
+    p.output('claude', Buffer.from('nect\x1b[1'));
+    p.output('claude', Buffer.from('9Gto\x1b[22GAnthropic\x1b[32Gservices\x1b(B\n'));
+    await out.until((t) => t.includes('\n'));
+    expect(out.text).toBe('claude | Unable to connect to Anthropic services\n');
+    p.close();
+  });
+
   it('humanBytes: decimal units with one decimal', () => {
     expect(humanBytes(999)).toBe('999 B');
     expect(humanBytes(12_345_678)).toBe('12.3 MB');

@@ -139,6 +139,13 @@ describe('AnsiTokenizer', () => {
       ['broken', '\x1b]0;t'],
       ['csi', '\x1b[H'],
     ]);
+    expect(tokenize('\x1b]0;a\x18b\x1b]0;c\x1ad\x07').map((t) => [t.kind, t.raw])).toEqual([
+      ['broken', '\x1b]0;a\x18'],
+      ['text', 'b'],
+      ['broken', '\x1b]0;c\x1a'],
+      ['text', 'd'],
+      ['control', '\x07'],
+    ]);
   });
 
   it('regression: a runaway string is not held for ever; it is let go as broken and its end still ends it', () => {
