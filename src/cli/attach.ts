@@ -47,14 +47,16 @@ function status(text: string): string {
 /** What an attacher says about the agent's lifecycle, from the bus messages it follows. */
 export class LifecycleNotes {
   private lastExit = '';
-  /** The agent ended a run and no new one has started: the next `starting` is a new screen. */
-  private ended = false;
+  /** No run is on screen (it ended, or none ran when attaching): the next `starting` is a new screen. */
+  private ended: boolean;
 
   constructor(
     private readonly agent: string,
     /** Its state when the attachment began. */
     private state: string,
-  ) {}
+  ) {
+    this.ended = !this.running;
+  }
 
   get running(): boolean {
     return RUNNING_STATES.has(this.state as never);

@@ -4,6 +4,7 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LEASE_MS } from '../../src/supervisor/attachers.js';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
@@ -52,7 +53,8 @@ class FakeWorker implements WorkerPort {
   }
   send(msg: ToWorker): void {
     if (msg.type === 'supervisor.state') return;
-    this.fleet.log.push(`${msg.type} ${this.name}`);
+    this.fleet.log.push(msg.type === 'resize' ? `resize ${this.name} ${msg.cols}x${msg.rows}` : `${msg.type} ${this.name}`);
+    if (msg.type === 'screen.read') this.post({ type: 'screen', id: msg.id, data: `screen of ${this.name}`, seq: 7, cols: 80, rows: 24 });
     if (msg.type === 'agent.start') this.run(msg.reason);
     else if (msg.type === 'agent.stop') {
       if (this.fleet.frozen.has(this.name)) return;
@@ -519,5 +521,28 @@ describe('supervisor (simulated clock, fake workers)', () => {
     c.clock.increment(60_000);
     expect(await how).toBe('forced');
     expect(c.fleet.log).toContain('agent.kill a');
+  });
+
+  it('attachments: a driver sizes the agent at once; one whose client vanished loses it when its lease runs out; a replacement worker starts at the attachers\' size', async () => {
+    const c = crew(agent('a'));
+    c.sup.start();
+    c.ready('a');
+    c.fleet.log.length = 0;
+    const first = await c.sup.attach('a', { cols: 100, rows: 30 }, false);
+    expect(first).toMatchObject({ screen: 'screen of a', seq: 7, state: 'ready', lease_ms: LEASE_MS });
+    // The resize goes first: the screen is read at the attacher's size.
+    expect(c.fleet.log).toEqual(['resize a 100x30', 'screen.read a']);
+    await c.sup.attach('a', { cols: 60, rows: 20 }, true);
+    c.clock.increment(LEASE_MS - 1);
+    expect(c.sup.keepalive('a', first.attach)).toBe(true);
+    c.worker('a').crash();
+    await c.flush();
+    c.clock.increment(1000); // the restart's backoff
+    expect(c.worker('a').init.size).toEqual({ cols: 100, rows: 30 });
+    c.fleet.log.length = 0;
+    c.clock.increment(LEASE_MS);
+    expect(c.fleet.log).toEqual(['resize a 120x40']);
+    expect(c.sup.keepalive('a', first.attach)).toBe(false);
+    expect(() => c.sup.resize('a', { cols: 90, rows: 30 }, first.attach)).toThrow(/no attachment .* \(detached, or its lease ran out: attach again\)/);
   });
 });
