@@ -22,7 +22,7 @@ const KEEP = 16 * 1024;
 const ST = '\x1b\\';
 const BEL = 0x07;
 const ESC = 0x1b;
-const NOTHING = Buffer.alloc(0);
+const NOTHING: Buffer = Buffer.alloc(0);
 const WHITE = 'rgb:ffff/ffff/ffff';
 const BLACK = 'rgb:0000/0000/0000';
 /**
@@ -123,15 +123,18 @@ export interface ScreenOptions {
 
 export class TerminalModel {
   private readonly term: xterm.Terminal;
-  /** Catching up synchronously: the callbacks of the writes it completes must not start others. */
-  private syncing = false;
+  /**
+   * While catching up synchronously, what it parses after any chunk xterm still had queued: the
+   * callbacks of the writes it completes must not start others.
+   */
+  private syncing: Buffer | undefined;
   private backlog: Buffer[] = [];
   private backlogBytes = 0;
   private phase: 'idle' | 'parsing' | 'paused' = 'idle';
   private pauseTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** The chunk xterm is parsing, and how far in it the answered OSC queries end. */
-  private chunk = NOTHING;
+  private chunk: Buffer = NOTHING;
   private oscSeen = 0;
   /** Kitty keyboard flags pushed by the program; the main and the alternate screen each have their own. */
   private readonly keyboardStacks = { normal: [] as number[], alternate: [] as number[] };
@@ -315,16 +318,32 @@ export class TerminalModel {
     this.chunk = chunk;
     this.oscSeen = 0;
     this.term.write(chunk, () => {
-      this.chunk = NOTHING;
-      if (this.closed || this.syncing) return;
-      this.onParsed();
-      if (this.backlogBytes < FLOOD_BYTES) {
-        this.parse();
+      // Parsed by a catch-up (xterm's writeSync finishes what was queued first): the catch-up's
+      // own data comes next, and its OSC terminators are looked up in it.
+      if (this.syncing) {
+        this.chunk = this.syncing;
+        this.oscSeen = 0;
         return;
       }
-      this.phase = 'paused';
-      this.pauseTimer = setTimeout(() => this.parse(), FLOOD_PAUSE_MS);
+      this.chunk = NOTHING;
+      if (this.closed) return;
+      this.onParsed();
+      // Once xterm's loop is done with this chunk: a write from inside its callback would be
+      // queued behind the parsed chunk, which xterm keeps while it yields, and which a catch-up's
+      // writeSync (it starts from the first queued chunk) would parse a second time.
+      queueMicrotask(() => this.next());
     });
+  }
+
+  /** After a chunk: the next one now, or after a pause under a flood. */
+  private next(): void {
+    if (this.closed || this.phase !== 'parsing') return;
+    if (this.backlogBytes < FLOOD_BYTES) {
+      this.parse();
+      return;
+    }
+    this.phase = 'paused';
+    this.pauseTimer = setTimeout(() => this.parse(), FLOOD_PAUSE_MS);
   }
 
   private get internals(): XtermInternals {
@@ -343,13 +362,16 @@ export class TerminalModel {
     const rest = Buffer.concat(this.backlog, this.backlogBytes);
     this.backlog = [];
     this.backlogBytes = 0;
-    this.syncing = true;
+    this.syncing = rest;
     try {
-      this.chunk = rest;
-      this.oscSeen = 0;
+      // A chunk still queued in xterm is parsed first (this.chunk is already it); otherwise `rest` is.
+      if (this.phase !== 'parsing') {
+        this.chunk = rest;
+        this.oscSeen = 0;
+      }
       this.internals.writeSync(rest);
     } finally {
-      this.syncing = false;
+      this.syncing = undefined;
       this.chunk = NOTHING;
       this.phase = 'idle';
     }

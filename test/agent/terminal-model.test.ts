@@ -264,3 +264,22 @@ describe('TerminalModel snapshots (what attach draws first)', () => {
     model.close();
   });
 });
+
+describe('TerminalModel catch-up', () => {
+  it('regression: a catch-up after a long parse parsed that output again (xterm keeps a parsed chunk queued while it yields; writeSync starts from the first)', async () => {
+    const replies: string[] = [];
+    let parsedOnce!: () => void;
+    const firstParsed = new Promise<void>((res) => (parsedOnce = res));
+    const model = new TerminalModel(20, 5, (r) => replies.push(r), () => parsedOnce(), 100_000);
+    model.write(Buffer.from(`\x1b[c${'x\r\n'.repeat(20_000)}`));
+    model.write(Buffer.from('B'));
+    await firstParsed;
+    // The next macrotask: xterm may have yielded with its queue not yet emptied.
+    await new Promise<void>((res) => setImmediate(res));
+    const lines = model.screen({ scrollback: 100_000, ansi: false }).split('\n');
+    expect(lines.filter((l) => l === 'x')).toHaveLength(20_000);
+    expect(lines.at(-1)).toBe('B');
+    expect(replies).toHaveLength(1);
+    model.close();
+  });
+});
