@@ -24,6 +24,7 @@ import { nextRun, runStarting, sessionId } from '../host/resume.js';
 import { RingBuffer } from './ring-buffer.js';
 import { SidecarServer } from './sidecar.js';
 import { TerminalModel } from './terminal-model.js';
+import { TAIL_BYTES, unfinished } from '../terminal/attach-stream.js';
 import { losingStops, testFaults } from './test-faults.js';
 import type { FromWorker, SidecarItem, ToWorker, WorkerInit } from './worker-protocol.js';
 
@@ -332,8 +333,13 @@ port.on('message', (msg: ToWorker) => {
     case 'screen.read': {
       // Forward what is pending first: the screen is then the one the output up to outputSeq draws.
       pipeline.flush();
-      const data = !model ? '' : msg.format === 'attach' ? model.snapshot() : model.screen({ scrollback: msg.scrollback, ansi: msg.format === 'ansi' });
-      post({ type: 'screen', id: msg.id, data, seq: outputSeq, ...size });
+      if (msg.format !== 'attach') {
+        const data = model?.screen({ scrollback: msg.scrollback, ansi: msg.format === 'ansi' }) ?? '';
+        post({ type: 'screen', id: msg.id, data, seq: outputSeq, ...size });
+        return;
+      }
+      const tail = new Uint8Array(unfinished(ring.tail(TAIL_BYTES)));
+      post({ type: 'screen', id: msg.id, data: model?.snapshot() ?? '', seq: outputSeq, ...size, tail }, [tail.buffer as ArrayBuffer]);
       return;
     }
     case 'ring.read': {

@@ -99,8 +99,10 @@ export type FromWorker =
   | { type: 'ring'; id: string; data: Uint8Array; seq: number; total: number; cols: number; rows: number }
   /**
    * The rendered screen of the output up to `seq`: a reader follows the bus from `seq + 1`. Empty
-   * when no run has drawn anything.
+   * when no run has drawn anything. For attach, `tail`: the end of that output a terminal still
+   * holds unfinished (an open escape sequence, part of a UTF-8 character), which the output after
+   * `seq` finishes.
    */
-  | { type: 'screen'; id: string; data: string; seq: number; cols: number; rows: number }
+  | { type: 'screen'; id: string; data: string; seq: number; cols: number; rows: number; tail?: Uint8Array }
   | { type: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown> }
   | { type: 'worker.closed' };

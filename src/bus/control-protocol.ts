@@ -110,6 +110,11 @@ export interface AttachResult {
   readonly screen: string;
   /** The output seq the screen is of: live output follows from `seq + 1`. */
   readonly seq: number;
+  /**
+   * The end of the output up to `seq` that a terminal still holds unfinished (an open escape
+   * sequence, part of a UTF-8 character): to be read before the output after `seq`, which finishes it.
+   */
+  readonly tail: Uint8Array;
   /** The agent's size now (after this attacher's, for a driver). */
   readonly cols: number;
   readonly rows: number;

@@ -13,7 +13,7 @@ import type { Results } from '../bus/control-protocol.js';
 import type { Received } from '../bus/client.js';
 import { RUNNING_STATES } from '../machines/agent.js';
 import { describeExit } from '../machines/restart-policy.js';
-import { AnswerFilter, clearFor, QueryFilter, RESTORE_TERMINAL } from '../terminal/attach-stream.js';
+import { clearFor, detachKeyAt, QueryFilter, RESTORE_TERMINAL, typedKeys } from '../terminal/attach-stream.js';
 import { UsageError } from './errors.js';
 import { follow } from './follow.js';
 import { formatDuration, withSession } from './ops.js';
@@ -96,68 +96,122 @@ export async function attach(file: string, agent: string, o: AttachOptions): Pro
   return withSession(file, async (s) => {
     checkAgent(s.config, agent);
     const size = { cols: stdout.columns || 80, rows: stdout.rows || 24 };
-    const f = await follow(s, agent, () => ask(s.client, 'attach', { agent, ...size, read_only: o.readOnly }, `attach ${agent}`), ['output', 'state', 'exit', 'restart']);
-    const a: Results['attach'] = f.first;
-    const id = a.attach;
+    const attachNow = () => ask(s.client, 'attach', { agent, ...size, read_only: o.readOnly }, `attach ${agent}`);
+    const f = await follow(s, agent, attachNow, ['output', 'state', 'exit', 'restart']);
+    let a: Results['attach'] = f.first;
     const notes = new LifecycleNotes(agent, a.state);
-    const queries = new QueryFilter();
-    const answers = new AnswerFilter();
-    const decoder = new TextDecoder('utf-8');
+    let queries = new QueryFilter();
+    let decoder = new TextDecoder('utf-8');
+    /** Output at or below this seq is in the screen drawn last. */
+    let floor = a.seq;
+    /** While a new screen is fetched, output waits here. */
+    let held: Received[] | undefined;
     let end!: (why: string) => void;
     const ended = new Promise<string>((res) => (end = res));
     let warnedNotRunning = false;
+    const show = (data: Uint8Array) => stdout.write(queries.push(decoder.decode(data, { stream: true })));
+    /** Draws an attachment's screen; then the end of the output it holds unfinished, for the output after it to finish. */
+    const draw = (next: Results['attach']) => {
+      queries = new QueryFilter();
+      decoder = new TextDecoder('utf-8');
+      stdout.write(RESTORE_TERMINAL + clearFor(size.rows) + next.screen);
+      show(next.tail);
+    };
+    /**
+     * Starts over from a new screen: when output was missed (a slow terminal), or the attachment's
+     * lease ran out (a suspended laptop). The old attachment is let go.
+     */
+    const reattach = async () => {
+      if (held) return;
+      held = [];
+      try {
+        const next = await attachNow();
+        s.client.fire('detach', { agent, attach: a.attach });
+        a = next;
+        floor = next.seq;
+        draw(next);
+        for (const r of held.splice(0)) onLive(r);
+      } catch (err) {
+        end((err as Error).message);
+      } finally {
+        held = undefined;
+      }
+    };
     // Raw mode and the key handler first: a key typed once the screen shows must reach the agent
     // as typed (in the terminal's line mode it would be held, echoed and its Enter turned into \n).
     stdin.setRawMode(true);
     const onData = (chunk: Buffer) => {
-      const at = chunk.indexOf(o.detachKey);
-      const keys = answers.push(at < 0 ? chunk : chunk.subarray(0, at));
+      const detach = detachKeyAt(chunk, o.detachKey);
+      const keys = typedKeys(detach ? chunk.subarray(0, detach.at) : chunk);
       if (!o.readOnly && keys.length > 0) {
-        if (notes.running) s.client.fire('input', { agent, data: new Uint8Array(keys), attach: id });
+        if (notes.running) s.client.fire('input', { agent, data: new Uint8Array(keys), attach: a.attach });
         else if (!warnedNotRunning) {
           warnedNotRunning = true;
           stdout.write(status(`${agent} is not running: keys are not sent`));
         }
       }
-      if (at >= 0) end('detached');
+      if (detach) end('detached');
     };
     stdin.on('data', onData);
     stdin.resume();
-    // Above the screen, in the terminal's history: the key that detaches.
+    // Above the screen, in the terminal's history: the key that detaches, and sizes that differ.
     process.stderr.write(`[attached to ${agent}${o.readOnly ? ' (read-only)' : ''}; detach with ${keyName(o.detachKey)}]\r\n`);
-    stdout.write(clearFor(size.rows) + a.screen);
     if (a.cols !== size.cols || a.rows !== size.rows) {
-      process.stderr.write(status(`${agent} is ${a.cols}x${a.rows}, this terminal ${size.cols}x${size.rows}${o.readOnly ? ' (read-only: the driver sets the size)' : ''}`));
+      process.stderr.write(`[${agent} is ${a.cols}x${a.rows}, this terminal ${size.cols}x${size.rows}${o.readOnly ? ' (read-only: the driver sets the size)' : ''}]\r\n`);
     }
-    f.live((r) => {
+    draw(a);
+    function onLive(r: Received): void {
+      if (held) {
+        held.push(r);
+        return;
+      }
       if (r.msg.kind === 'output') {
-        stdout.write(queries.push(decoder.decode(r.msg.data, { stream: true })));
+        if (r.msg.seq <= floor) return;
+        if (r.gap > 0) {
+          void reattach();
+          return;
+        }
+        show(r.msg.data);
         return;
       }
       const n = notes.note(r);
       if (n.fresh) {
         warnedNotRunning = false;
+        queries = new QueryFilter();
+        decoder = new TextDecoder('utf-8');
         stdout.write(RESTORE_TERMINAL + clearFor(size.rows));
       }
       if (n.line) stdout.write(status(n.line));
-    });
+    }
+    f.live(onLive);
     void f.supervisorGone.then(() => end('the supervisor is stopping'));
-    const keepalive = setInterval(() => s.client.fire('keepalive', { agent, attach: id }), a.lease_ms / 3);
+    // A supervisor that no longer answers (killed) ends the attachment; a lease that ran out is renewed by attaching again.
+    const keepalive = setInterval(() => {
+      ask(s.client, 'keepalive', { agent, attach: a.attach }, 'keepalive', a.lease_ms / 3).then(
+        (k) => k.attached || void reattach(),
+        (err: Error) => end(`the supervisor does not answer (${err.message})`),
+      );
+    }, a.lease_ms / 3);
     const resize = () => {
       size.cols = stdout.columns || size.cols;
       size.rows = stdout.rows || size.rows;
-      if (!o.readOnly) s.client.fire('resize', { agent, ...size, attach: id });
+      if (!o.readOnly) s.client.fire('resize', { agent, ...size, attach: a.attach });
     };
     stdout.on('resize', resize);
+    const signalled = (sig: NodeJS.Signals) => end(`${sig} received`);
+    for (const sig of ['SIGTERM', 'SIGHUP'] as const) process.once(sig, signalled);
     const why = await ended;
     clearInterval(keepalive);
+    for (const sig of ['SIGTERM', 'SIGHUP'] as const) process.off(sig, signalled);
     stdin.off('data', onData);
     stdout.off('resize', resize);
+    f.close();
+    // The terminal's modes back first, while still raw: a mouse or focus report sent meanwhile
+    // is read here, not by the shell.
+    stdout.write(`${RESTORE_TERMINAL}\x1b[${size.rows};1H\r\n[${why === 'detached' ? `detached from ${agent}` : `${why}; detached from ${agent}`}]\r\n`);
     stdin.setRawMode(false);
     stdin.pause();
-    f.close();
-    s.client.fire('detach', { agent, attach: id });
-    stdout.write(`${RESTORE_TERMINAL}\x1b[${size.rows};1H\r\n[${why === 'detached' ? `detached from ${agent}` : `${why}; detached from ${agent}`}]\r\n`);
+    await s.client.request('detach', { agent, attach: a.attach }, 2000).catch(() => undefined);
     return 0;
   });
 }

@@ -446,6 +446,11 @@ export class Supervisor {
    * that does not is named and left: the caller's process exit ends it (see up.ts).
    */
   private async closeWorkers(): Promise<void> {
+    // Attachments end with the agents: their leases must not hold the process up.
+    for (const r of this.agents.values()) {
+      if (r.leaseTimer) this.clock.clearTimeout(r.leaseTimer.id);
+      r.leaseTimer = null;
+    }
     const open = new Set<string>();
     const closing = [...this.agents.values()].flatMap((r) => {
       if (!r.worker) return [];
@@ -545,9 +550,15 @@ export class Supervisor {
     this.syncLease(r);
     const state: PublicState | 'pending' = this.slot(name).shown ?? 'pending';
     const base = { attach: id, state, lease_ms: LEASE_MS };
-    if (!r.worker) return { ...base, screen: '', seq: r.outputSeq, ...r.size };
-    const read = await r.requests.screen(r.worker, 'attach', 0);
-    return { ...base, screen: read.data, seq: read.seq, cols: read.cols, rows: read.rows };
+    if (!r.worker) return { ...base, screen: '', seq: r.outputSeq, tail: new Uint8Array(0), ...r.size };
+    try {
+      const read = await r.requests.screen(r.worker, 'attach', 0);
+      return { ...base, screen: read.data, seq: read.seq, tail: read.tail ?? new Uint8Array(0), cols: read.cols, rows: read.rows };
+    } catch (err) {
+      // No attachment without its screen: its size must not hold for a lease.
+      this.detach(name, id);
+      throw err;
+    }
   }
 
   detach(name: string, attach: string): boolean {

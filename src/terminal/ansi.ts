@@ -337,7 +337,8 @@ function oscParts(t: Osc): { num: string; fields: string[] } {
 /**
  * Whether a sequence a program writes asks the terminal to answer: device attributes (DA1, DA2, DA3),
  * status and cursor reports (DSR, CPR, DECDSR), XTVERSION, DECRQM, kitty keyboard flags, XTQMODKEYS,
- * XTWINOPS reports, colour and clipboard queries (OSC 4, 5, 10–19, 52 with `?`), XTGETTCAP and DECRQSS.
+ * XTWINOPS reports, XTSMGRAPHICS, DECREQTPARM, colour and clipboard queries (OSC 4, 5, 10–19, 52 with
+ * `?`), XTGETTCAP, DECRQSS and the kitty graphics protocol's query (`APC G a=q`).
  */
 export function isQuery(t: Token): boolean {
   if (t.kind === 'csi') {
@@ -358,6 +359,10 @@ export function isQuery(t: Token): boolean {
         return (prefix === '?' && NUMBER.test(params)) || (prefix === '>' && /^\d+;\?$/.test(params));
       case 't':
         return prefix === '' && WINDOW_REPORTS.has(firstParam(params));
+      case 'S': // XTSMGRAPHICS: `CSI ? Pi ; Pa ; Pv S` (sixel and ReGIS limits)
+        return prefix === '?';
+      case 'x': // DECREQTPARM: `CSI Ps x` with Ps 0 or 1
+        return prefix === '' && (params === '' || params === '0' || params === '1');
       default:
         return false;
     }
@@ -367,6 +372,8 @@ export function isQuery(t: Token): boolean {
     return COLOUR_OSC.test(num) && fields.includes('?');
   }
   if (t.kind === 'dcs') return t.final === 'q' && (t.intermediates === '+' || t.intermediates === '$') && t.prefix === '';
+  // The kitty graphics protocol's query action: `APC G … a=q … ST`.
+  if (t.kind === 'string') return t.introducer === 'APC' && /^G[^;]*\ba=q\b/.test(t.data);
   return false;
 }
 
@@ -399,6 +406,10 @@ export function isTerminalAnswer(t: Token): boolean {
         return prefix === '>' && /^\d+;\d*$/.test(params);
       case 't':
         return prefix === '' && params !== '';
+      case 'S': // XTSMGRAPHICS reply
+        return prefix === '?';
+      case 'x': // DECREPTPARM: `CSI 2|3 ; … x`
+        return prefix === '' && /^[23];/.test(params);
       default:
         return false;
     }

@@ -39,7 +39,7 @@ function fakeHandlers(calls: string[]): Handlers {
     restart: () => note('restart', { state: 'starting' as const }),
     down: () => note('down', { stopped: [] }),
     events: () => note('events', { events: [] }),
-    attach: (a) => note('attach', { attach: 'a1', screen: '', seq: 0, cols: a.cols, rows: a.rows, state: 'ready' as const, lease_ms: 15_000 }),
+    attach: (a) => note('attach', { attach: 'a1', screen: '', seq: 0, tail: new Uint8Array(0), cols: a.cols, rows: a.rows, state: 'ready' as const, lease_ms: 15_000 }),
     detach: () => note('detach', { detached: true }),
     keepalive: () => note('keepalive', { attached: true }),
     screen: () => note('screen', { text: '', seq: 0, cols: 80, rows: 24 }),

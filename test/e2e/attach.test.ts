@@ -181,9 +181,12 @@ describe('attach sizes, exits and restarts', () => {
     await untilText(watcher.source, /F10Quit/);
     await eventually(() => /tui is 80x24, this terminal 60x20 \(read-only/.test(watcher.written()));
     await sizeIs('80x24');
-    // Typing makes `a` the latest active driver.
+    // Typing makes `a` the latest active driver, then `b` again.
     a.t.write('k');
     await sizeIs('100x30');
+    b.t.write('k');
+    await sizeIs('80x24');
+    // The latest driver leaves: the one active before it sizes the agent (not a size from before).
     b.t.write('\x1d');
     expect(await b.exit).toBe(0);
     await sizeIs('100x30');
@@ -213,6 +216,30 @@ describe('attach sizes, exits and restarts', () => {
     a.t.write('zz');
     await eventually(() => /\[tui is not running: keys are not sent\]/.test(a.written()));
     a.t.write('\x1d');
+    expect(await a.exit).toBe(0);
+  });
+
+  it('a screen read while the agent is in the middle of an escape sequence: the rest of it does not come out as text', async () => {
+    const script = "process.stdin.setRawMode(true); process.stdout.write('hello \\x1b[3'); process.stdin.once('data', () => process.stdout.write('1mred\\x1b[0m done')); setInterval(() => {}, 1000)";
+    crew = startCrew(`  split:\n    command: node\n    args: [-e, ${JSON.stringify(script)}]\n    ready: { pattern: "hello" }\n`);
+    await until(crew.bus, isState('split', 'ready'));
+    const a = attacher(crew, ['split'], 120, 40);
+    await untilText(a.source, /hello/);
+    a.t.write('k');
+    await eventually(() => a.written().includes('done'));
+    expect((await a.screen())[0]).toBe('hello red done');
+    expect(a.view.buffer.active.getLine(a.view.buffer.active.viewportY)?.getCell(6)?.getFgColor()).toBe(1);
+    a.t.write('\x1d');
+    expect(await a.exit).toBe(0);
+  });
+
+  it('detach works after the agent turned on the kitty keyboard protocol, where terminals send Ctrl-] as CSI 93;5u', async () => {
+    crew = startCrew((p) => tui(join(p.dir, 'reads.jsonl')));
+    await until(crew.bus, isState('tui', 'ready'));
+    const a = attacher(crew, ['tui'], 100, 30);
+    await untilText(a.source, /F10Quit/);
+    a.t.write('\x1b[93;5u');
+    await untilText(a.source, /detached from tui/);
     expect(await a.exit).toBe(0);
   });
 });
