@@ -189,6 +189,9 @@ describe('isQuery', () => {
     'OSC 52 clipboard': '\x1b]52;c;?\x07',
     XTGETTCAP: `\x1bP+q544e${ST}`,
     DECRQSS: `\x1bP$qm${ST}`,
+    XTSMGRAPHICS: '\x1b[?2;1;0S',
+    DECREQTPARM: '\x1b[x',
+    'kitty graphics query': `\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA${ST}`,
   };
   it.each(Object.entries(queries))('%s is a query', (_, s) => expect(isQuery(one(s))).toBe(true));
 
