@@ -8,9 +8,9 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { EXCERPT, Lines } from '../host/lines.js';
 import type { SidecarItem } from './worker-protocol.js';
 
-const EXCERPT = 120;
 const MAX_TYPE = 64;
 
 /** Validates one line (without its newline). */
@@ -31,57 +31,10 @@ export function parseLine(line: string): SidecarItem {
   return { ok: true, type, event: value as Record<string, unknown> };
 }
 
-/** Splits one connection's bytes into lines, enforcing the line limit. */
-export class LineSplitter {
-  private parts: Buffer[] = [];
-  private size = 0;
-  /** Bytes of an over-long line being skipped (0 when not skipping). */
-  private skipping = 0;
-  /** The start of the line being skipped, for the error. */
-  private excerpt = '';
-
-  constructor(
-    private readonly maxLine: number,
-    private readonly emit: (item: SidecarItem) => void,
-  ) {}
-
-  push(chunk: Buffer): void {
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(0x0a, start);
-      const piece = chunk.subarray(start, nl < 0 ? chunk.length : nl);
-      if (this.skipping > 0) {
-        this.skipping += piece.length;
-      } else if (this.size + piece.length > this.maxLine) {
-        this.skipping = this.size + piece.length;
-        this.excerpt = Buffer.concat([...this.parts, piece]).subarray(0, EXCERPT).toString('utf8');
-        this.parts = [];
-        this.size = 0;
-      } else if (piece.length > 0) {
-        this.parts.push(piece);
-        this.size += piece.length;
-      }
-      if (nl < 0) return;
-      this.endLine();
-      start = nl + 1;
-    }
-  }
-
-  private endLine(): void {
-    if (this.skipping > 0) {
-      this.emit({ ok: false, error: `line longer than ${this.maxLine} bytes (sidecar.max_line); skipped`, excerpt: this.excerpt, bytes: this.skipping });
-      this.skipping = 0;
-      return;
-    }
-    const line = Buffer.concat(this.parts, this.size).toString('utf8').replace(/\r$/, '');
-    this.parts = [];
-    this.size = 0;
-    if (line.trim().length > 0) this.emit(parseLine(line));
-  }
-
-  /** The connection ended: a last line without newline still counts. */
-  end(): void {
-    if (this.size > 0 || this.skipping > 0) this.endLine();
+/** One connection's lines as sidecar items; a line over the limit is skipped and reported. */
+export class LineSplitter extends Lines<SidecarItem> {
+  constructor(maxLine: number, emit: (item: SidecarItem) => void) {
+    super(maxLine, emit, parseLine, (excerpt, bytes) => ({ ok: false, error: `line longer than ${maxLine} bytes (sidecar.max_line); skipped`, excerpt, bytes }));
   }
 }
 
