@@ -58,10 +58,10 @@ describe('task queue', () => {
     expect(q.nextRetryAt(1499)).toBe(1500);
     expect(q.dispatchable(1500).map((t) => t.id)).toEqual([id]);
     expect(q.start(id, 'coder-t1-2', 1500).body).toMatchObject({ event: 'started', attempt: 2 });
-    expect(q.fail(id, 1600, 'exit code 1').body).toMatchObject({ event: 'requeued', attempt: 2, delayMs: 2000 });
+    expect(q.fail(id, 1600, 'exit code 1')?.body).toMatchObject({ event: 'requeued', attempt: 2, delayMs: 2000 });
     expect(q.nextRetryAt(1600)).toBe(3600);
     q.start(id, 'coder-t1-3', 3600);
-    expect(q.fail(id, 3700, 'exit code 2').body).toEqual({ id, target: coder, event: 'failed', attempt: 3, durationMs: 100, reason: 'exit code 2 (attempt 3 of 3)' });
+    expect(q.fail(id, 3700, 'exit code 2')?.body).toEqual({ id, target: coder, event: 'failed', attempt: 3, durationMs: 100, reason: 'exit code 2 (attempt 3 of 3)' });
     expect(q.get(id)).toBeUndefined();
     expect(q.snapshot(3700).recent[0]).toMatchObject({ id, outcome: 'failed', attempt: 3, agent: 'coder-t1-3' });
   });
