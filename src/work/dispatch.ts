@@ -34,6 +34,7 @@ export interface DispatchInput {
   readonly now: number;
   readonly queue: Pick<TaskQueue, 'dispatchable' | 'running' | 'nextRetryAt'>;
   readonly templates: ReadonlyMap<string, TargetSettings>;
+  /** Settings of the pools that have some; a pool its agents name and this does not has no limits. */
   readonly pools: ReadonlyMap<string, TargetSettings>;
   readonly agents: readonly PoolAgent[];
   /** By target key, for the targets with a rate limit (`makeBuckets`); taken from as tasks start. */
@@ -74,7 +75,8 @@ export function spawnName(template: string, task: Task): string {
 export function planDispatch(input: DispatchInput): Plan {
   const { now, queue } = input;
   const running = queue.running();
-  const settings = byKey(input.templates, input.pools);
+  const unlimited: TargetSettings = { concurrency: Infinity };
+  const settings = byKey(input.templates, new Map([...input.agents.map((a) => [a.pool, unlimited] as const), ...input.pools]));
   const gate = new ConcurrencyGate(
     (key) => settings.get(key)?.concurrency,
     running.map((t) => targetKey(t.target)),

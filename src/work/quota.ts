@@ -88,6 +88,15 @@ export function quotaPause(provider: string, agent: string, blocked: Pick<Blocke
   return { provider, until: now + o.fallbackMs, reason: `${agent} is out of quota; ${shown}, so dispatch waits ${Math.round(o.fallbackMs / 60_000)} min` };
 }
 
+/**
+ * The block a sidecar event reports, for `quotaPause`: `{"type": "blocked", "on": "quota",
+ * "resets": "..."}` (any form `parseResetTime` reads); undefined for any other event.
+ */
+export function sidecarQuota(event: Readonly<Record<string, unknown>>): Pick<BlockedInfo, 'on' | 'resets'> | undefined {
+  if (event.type !== 'blocked' || event.on !== 'quota') return undefined;
+  return typeof event.resets === 'string' ? { on: 'quota', resets: event.resets } : { on: 'quota' };
+}
+
 /** The pauses after `p`: the newest report on a provider replaces what was known of it. */
 export function withPause(pauses: readonly QuotaPause[], p: QuotaPause): QuotaPause[] {
   return [...pauses.filter((q) => q.provider !== p.provider), p];

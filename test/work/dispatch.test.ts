@@ -148,6 +148,12 @@ describe('dispatch', () => {
     expect([...plan.waiting.keys()]).toEqual([b]);
   });
 
+  it('a pool named only by its agents has no limits', () => {
+    const w = world({ agents: [ready('w1', 'crew'), ready('w2', 'crew')] });
+    ['a', 'b'].forEach((p) => add(w, p, { pool: 'crew' }));
+    expect(step(w).starts.map((s) => s.agent)).toEqual(['w1', 'w2']);
+  });
+
   it('a task for a template or pool that does not exist waits, saying so', () => {
     const w = world();
     const a = add(w, 'a', { template: 'gone' });

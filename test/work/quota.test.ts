@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { activePauses, parseResetTime, quotaPause, withPause } from '../../src/work/quota.js';
+import { activePauses, parseResetTime, quotaPause, sidecarQuota, withPause } from '../../src/work/quota.js';
 
 const now = Date.UTC(2026, 11, 1, 6, 0); // Tue 1 Dec 2026, 06:00 UTC (07:00 in Paris)
 const at = (...a: [number, number, number, number, number]) => Date.UTC(...a);
@@ -48,6 +48,15 @@ describe('quota pauses', () => {
   it('pauses for the fallback when there is no reset time, or none that can be read', () => {
     expect(quotaPause('codex', 'w2', { on: 'quota' }, now, o)).toEqual({ provider: 'codex', until: now + 900_000, reason: 'w2 is out of quota; it shows no reset time, so dispatch waits 15 min' });
     expect(quotaPause('codex', 'w2', { on: 'quota', resets: 'whenever' }, now, o)?.reason).toBe('w2 is out of quota; its reset time "whenever" could not be read, so dispatch waits 15 min');
+  });
+
+  it('a sidecar event reports a quota block too, with its reset time', () => {
+    const block = sidecarQuota({ type: 'blocked', on: 'quota', resets: 'in 2h', text: 'limit reached' });
+    expect(block).toEqual({ on: 'quota', resets: 'in 2h' });
+    expect(block && quotaPause('gemini', 'g1', block, now, o)?.until).toBe(now + 7_200_000);
+    expect(sidecarQuota({ type: 'blocked', on: 'quota', resets: 5 })).toEqual({ on: 'quota' });
+    expect(sidecarQuota({ type: 'blocked', on: 'permission' })).toBeUndefined();
+    expect(sidecarQuota({ type: 'ready' })).toBeUndefined();
   });
 
   it('other blocks pause nothing', () => {
