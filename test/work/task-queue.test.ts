@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_QUEUE_OPTIONS, type QueueOptions, TaskQueue, type TaskNotice } from '../../src/work/task-queue.js';
+import { byDispatchOrder, DEFAULT_QUEUE_OPTIONS, type QueueOptions, type Task, TaskQueue, type TaskNotice } from '../../src/work/task-queue.js';
 
 const opts = (o: Partial<QueueOptions> = {}): QueueOptions => ({ ...DEFAULT_QUEUE_OPTIONS, backoff: { initialMs: 1000, factor: 2, maxMs: 60_000, jitter: 0 }, random: () => 0.5, ...o });
 const coder = { template: 'coder' };
@@ -145,5 +146,54 @@ describe('task queue', () => {
     // The restored attempt counts: one attempt of two left.
     r.start(a, 'coder-t1-2', 8);
     expect(r.fail(a, 9, 'boom')?.body.event).toBe('failed');
+  });
+});
+
+describe('task queue invariants under any sequence of operations', () => {
+  type Op = { op: 'add'; priority: number; key: number | null; attempts: number } | { op: 'start' } | { op: 'finish' | 'fail' | 'cancel'; pick: number };
+  const ops = fc.array(
+    fc.oneof(
+      fc.record({ op: fc.constant('add' as const), priority: fc.integer({ min: -2, max: 2 }), key: fc.option(fc.integer({ min: 0, max: 3 })), attempts: fc.integer({ min: 1, max: 3 }) }),
+      fc.record({ op: fc.constant('start' as const) }),
+      fc.record({ op: fc.constantFrom('finish' as const, 'fail' as const, 'cancel' as const), pick: fc.nat() }),
+    ),
+    { maxLength: 60 },
+  );
+
+  it('keys stay unique over queued and started tasks, order holds, counts add up, a restore keeps every task', () => {
+    fc.assert(
+      fc.property(ops, (list: Op[]) => {
+        const q = new TaskQueue(opts({ depth: 5 }));
+        let now = 0;
+        let cancelledRunning = 0;
+        for (const o of list) {
+          now += 1000;
+          if (o.op === 'add') q.add({ target: coder, prompt: 'p', priority: o.priority, attempts: o.attempts, ...(o.key === null ? {} : { key: `k${o.key}` }) }, now);
+          else if (o.op === 'start') {
+            const next = q.dispatchable(now)[0];
+            if (next) q.start(next.id, `a-${next.id}`, now);
+          } else {
+            const all = o.op === 'cancel' ? [...q.waiting(), ...q.running()] : q.running();
+            const t = all[o.pick % Math.max(1, all.length)];
+            if (!t) continue;
+            if (o.op === 'finish') q.finish(t.id, now);
+            else if (o.op === 'fail') q.fail(t.id, now, 'boom');
+            else {
+              if (t.state === 'started') cancelledRunning++;
+              q.cancel(t.id, now);
+            }
+          }
+          const live = [...q.waiting(), ...q.running()];
+          const keys = live.flatMap((t) => (t.key === undefined ? [] : [t.key]));
+          expect(new Set(keys).size).toBe(keys.length);
+          const w = q.waiting();
+          for (let i = 1; i < w.length; i++) expect(byDispatchOrder(w[i - 1] as Task, w[i] as Task)).toBeLessThan(0);
+          const c = q.snapshot(now).counts;
+          expect(c.invocations).toBe(c.successes + c.failures + q.running().length + cancelledRunning);
+        }
+        const restored = TaskQueue.restore(JSON.parse(JSON.stringify(q.persisted())), opts());
+        expect(restored.waiting().map((t) => t.id).sort()).toEqual([...q.waiting(), ...q.running()].map((t) => t.id).sort());
+      }),
+    );
   });
 });
