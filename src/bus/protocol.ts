@@ -17,7 +17,7 @@ import { pack, packr, unpack, wireInt } from './msgpack.js';
 // Wire vocabulary defined beside the policies that produce it, exported with the payloads.
 export type { ExitCause } from '../machines/exit.js';
 export type { GiveUpReason, Strategy } from '../machines/restart-policy.js';
-export type { RefusedWhy, Target, TaskEvent, TaskState } from '../work/task-queue.js';
+export type { RefusedWhy, Target as TaskTarget, TaskEvent, TaskState } from '../work/task-queue.js';
 
 export const PROTOCOL_VERSION = 1;
 
