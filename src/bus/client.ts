@@ -3,7 +3,7 @@
  * iterate decoded messages, with per-topic gap detection.
  */
 import * as zmq from 'zeromq';
-import { decode, type Kind, KINDS, type Message, topicFor } from './protocol.js';
+import { AGENTLESS_KINDS, decode, type Kind, KINDS, type Message, topicFor } from './protocol.js';
 
 export interface SubscribeOptions {
   /** Kinds to receive (default: all). */
@@ -18,10 +18,10 @@ export function prefixesFor(opts: SubscribeOptions): string[] {
   const kinds = opts.kinds;
   const agents = opts.agents;
   if (!kinds && !agents) return [''];
-  if (!agents) return (kinds ?? []).map((k) => (k === 'supervisor' ? 'supervisor/' : `${k}/`));
-  // Supervisor messages are no agent's: an agent filter without kinds leaves them out.
-  const all = kinds ?? KINDS.filter((k) => k !== 'supervisor');
-  return all.flatMap((k) => (k === 'supervisor' ? ['supervisor/'] : agents.map((a) => topicFor(k, a))));
+  if (!agents) return (kinds ?? []).map((k) => `${k}/`);
+  // Supervisor and task messages have no agent in their topic: an agent filter without kinds leaves them out.
+  const all = kinds ?? KINDS.filter((k) => !AGENTLESS_KINDS.has(k));
+  return all.flatMap((k) => (AGENTLESS_KINDS.has(k) ? [topicFor(k, '')] : agents.map((a) => topicFor(k, a))));
 }
 
 /** A message plus what the client could tell about it. */

@@ -11,11 +11,13 @@ import type { BlockedInfo, PublicState } from '../machines/agent.js';
 export type { BlockedInfo };
 import type { ExitInfo } from '../machines/exit.js';
 import type { RestartDecision } from '../machines/restart-policy.js';
+import type { TaskEvent } from '../work/task-queue.js';
 import { pack, packr, unpack, wireInt } from './msgpack.js';
 
 // Wire vocabulary defined beside the policies that produce it, exported with the payloads.
 export type { ExitCause } from '../machines/exit.js';
 export type { GiveUpReason, Strategy } from '../machines/restart-policy.js';
+export type { RefusedWhy, Target as TaskTarget, TaskEvent, TaskState } from '../work/task-queue.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -102,6 +104,13 @@ export interface SupervisorBody {
   readonly error?: string;
 }
 
+/**
+ * A change of a task in the queue, as the queue decided it: `queued`, `refused`, `started`,
+ * `done`, `requeued`, `failed` or `cancelled`, with the task's id. On the single topic `task/`
+ * (one seq over every task); the envelope's `agent` is the agent running the task, "" when none does.
+ */
+export type TaskBody = { readonly kind: 'task' } & TaskEvent;
+
 /** Rejects a catalogue entry whose body is not of its own kind (`exit: StateBody`). */
 type KindChecked<T extends { readonly [K in keyof T]: { readonly kind: K } }> = T;
 
@@ -116,6 +125,7 @@ export type Bodies = KindChecked<{
   drops: DropsBody;
   supervisor: SupervisorBody;
   alert: AlertBody;
+  task: TaskBody;
 }>;
 export type Kind = keyof Bodies;
 export type BodyOf<K extends Kind> = Bodies[K];
@@ -134,12 +144,16 @@ const KIND_NAMES: { readonly [K in Kind]: K } = {
   drops: 'drops',
   supervisor: 'supervisor',
   alert: 'alert',
+  task: 'task',
 };
 /** Every kind, for validating names at the edge (CLI flags) and listing them. */
 export const KINDS: readonly Kind[] = Object.values(KIND_NAMES);
 
+/** Kinds that are about no one agent: each has the one topic `KIND/`, whatever the envelope's `agent`. */
+export const AGENTLESS_KINDS: ReadonlySet<Kind> = new Set<Kind>(['supervisor', 'task']);
+
 export function topicFor(kind: Kind, agent: string): string {
-  return kind === 'supervisor' ? 'supervisor/' : `${kind}/${agent}/`;
+  return AGENTLESS_KINDS.has(kind) ? `${kind}/` : `${kind}/${agent}/`;
 }
 
 export function encode(msg: Message): Buffer {

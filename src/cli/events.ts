@@ -4,7 +4,7 @@
  */
 import { endpoints } from '../host/session.js';
 import { BusSubscriber, type Received } from '../bus/client.js';
-import { KINDS, type Kind, type Message } from '../bus/protocol.js';
+import { KINDS, type Kind, type Message, type MessageOf } from '../bus/protocol.js';
 import { loadConfig } from '../config/load.js';
 import { UsageError } from './errors.js';
 import { formatDuration } from './ops.js';
@@ -52,7 +52,8 @@ function clock(ts: number): string {
 }
 
 export function toLine(msg: Message, gap: number): string {
-  const who = msg.kind === 'supervisor' ? 'supervisor' : msg.agent;
+  // A task not running on an agent (queued, refused, cancelled while queued) has agent "".
+  const who = msg.kind === 'supervisor' ? 'supervisor' : msg.agent || '-';
   const head = `${clock(msg.ts)} ${who} ${msg.kind}${msg.replay ? ' (current)' : ''}`;
   const missed = gap > 0 ? ` [missed ${gap}]` : '';
   let body: string;
@@ -81,6 +82,9 @@ export function toLine(msg: Message, gap: number): string {
     case 'supervisor':
       body = `${msg.event} (pid ${msg.pid}, session ${msg.session}, agents ${msg.agents.join(', ')})`;
       break;
+    case 'task':
+      body = taskLine(msg);
+      break;
     case 'output': {
       const text = sanitizeForPrefix(Buffer.from(msg.data).toString('utf8')).replace(/\n/g, '\\n');
       body = `${msg.data.length} bytes: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`;
@@ -88,6 +92,26 @@ export function toLine(msg: Message, gap: number): string {
     }
   }
   return `${head} ${body}${missed}`;
+}
+
+function taskLine(msg: MessageOf<'task'>): string {
+  const id = `${msg.id}${msg.key === undefined ? '' : ` [${msg.key}]`}`;
+  switch (msg.event) {
+    case 'queued':
+      return `${id} queued for ${'template' in msg.target ? `template ${msg.target.template}` : `pool ${msg.target.pool}`} (priority ${msg.priority}, position ${msg.position})`;
+    case 'refused':
+      return `${id} refused (${msg.why}): ${msg.reason}`;
+    case 'started':
+      return `${id} started (attempt ${msg.attempt})`;
+    case 'done':
+      return `${id} done in ${formatDuration(msg.durationMs)}${msg.result ? `: ${JSON.stringify(msg.result).slice(0, 200)}` : ''}`;
+    case 'requeued':
+      return `${id} requeued after attempt ${msg.attempt}, retry in ${formatDuration(msg.delayMs)}: ${msg.reason}`;
+    case 'failed':
+      return `${id} failed after attempt ${msg.attempt}: ${msg.reason}`;
+    case 'cancelled':
+      return `${id} cancelled (was ${msg.was}): ${msg.reason}`;
+  }
 }
 
 export async function events(file: string, o: EventsOptions, out: NodeJS.WritableStream): Promise<number> {

@@ -17,6 +17,9 @@ export interface RestartHistory {
 
 export const EMPTY_HISTORY: RestartHistory = { restarts: [], attempt: 0 };
 
+/** Exponential backoff with jitter: restarts use it, and so do tasks requeued after a failure. */
+export type Backoff = RestartPolicy['backoff'];
+
 export type GiveUpReason = 'policy-no' | 'success-exit' | 'no-restart-code' | 'spawn-failed' | 'budget-exhausted';
 
 /**
@@ -78,7 +81,7 @@ function describeCause(exit: ExitInfo): string {
  * holds for the jittered delay, and at the cap agents that crashed together are still spread over
  * [max·(1−jitter), max] instead of half of them landing on max itself.
  */
-export function backoffDelay(policy: RestartPolicy, attempt: number, random: () => number): number {
+export function backoffDelay(policy: Pick<RestartPolicy, 'backoff'>, attempt: number, random: () => number): number {
   const { initialMs, factor, maxMs, jitter } = policy.backoff;
   const base = Math.min(maxMs, initialMs * factor ** Math.max(0, attempt - 1));
   const low = Math.max(0, base * (1 - jitter));

@@ -2,7 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeReply } from '../../src/bus/control.js';
 import { unpack } from '../../src/bus/msgpack.js';
-import { decode, encode, encodeOutput, PROTOCOL_VERSION, topicFor } from '../../src/bus/protocol.js';
+import { prefixesFor } from '../../src/bus/client.js';
+import { decode, encode, encodeOutput, type MessageOf, PROTOCOL_VERSION, topicFor } from '../../src/bus/protocol.js';
+import { TaskQueue } from '../../src/work/task-queue.js';
 
 /**
  * The msgpack type byte of the value of `key` in a map encoded in `bytes` (keys are fixstr, as
@@ -74,5 +76,24 @@ describe('wire format', () => {
     expect(topicFor('state', 'a')).toBe('state/a/');
     expect(topicFor('state', 'ab').startsWith(topicFor('state', 'a'))).toBe(false);
     expect(topicFor('supervisor', '')).toBe('supervisor/');
+  });
+
+  it('task messages: one topic task/ for every task, whatever agent runs it', () => {
+    expect(topicFor('task', 'w1')).toBe('task/');
+    expect(topicFor('task', '')).toBe('task/');
+    expect(prefixesFor({ kinds: ['task'] })).toEqual(['task/']);
+    expect(prefixesFor({ kinds: ['task', 'state'], agents: ['w1', 'w2'] })).toEqual(['task/', 'state/w1/', 'state/w2/']);
+    // An agent filter alone means that agent's messages: not the queue's, nor the supervisor's.
+    expect(prefixesFor({ agents: ['w1'] })).not.toContain('task/');
+  });
+
+  it('a task notice from the queue goes on the wire as is and decodes back', () => {
+    const q = new TaskQueue();
+    q.add({ target: { template: 'coder' }, prompt: 'p', key: 'k' }, 1);
+    q.start('t1', 'coder-t1', 1000);
+    const n = q.finish('t1', 3500, { text: 'done', usage: { input: 10 } });
+    if (!n) throw new Error('expected a notice');
+    const msg: MessageOf<'task'> = { v: PROTOCOL_VERSION, run: 'r', agent: n.agent, seq: 3, ts: 3500, kind: 'task', ...n.body };
+    expect(decode(encode(msg))).toEqual({ v: 1, run: 'r', agent: 'coder-t1', seq: 3, ts: 3500, kind: 'task', id: 't1', target: { template: 'coder' }, key: 'k', event: 'done', attempt: 1, durationMs: 2500, result: { text: 'done', usage: { input: 10 } } });
   });
 });
