@@ -102,6 +102,30 @@ export interface SupervisorBody {
   readonly error?: string;
 }
 
+/** An ephemeral agent's worktree (docs/work.md#worktrees); after reaping, what clean-up did with it. */
+export interface WorktreeInfo {
+  readonly path: string;
+  readonly branch: string;
+  readonly outcome?: 'removed' | 'branch-kept' | 'kept-dirty';
+}
+/**
+ * An ephemeral agent's life (docs/work.md): spawned from a template, ended (its process exited, its
+ * sidecar said `done` with an optional result, or it was stopped), reaped (gone from ps).
+ */
+export type AgentBody =
+  | { readonly kind: 'agent'; readonly event: 'spawned'; readonly template: string; readonly worktree: WorktreeInfo | null }
+  | {
+      readonly kind: 'agent';
+      readonly event: 'ended';
+      readonly template: string;
+      readonly how: 'exited' | 'done' | 'stopped';
+      /** The `result` object of its sidecar `done` event, if any. */
+      readonly result: Record<string, unknown> | null;
+      /** Its process's exit (`exited`); null when it was stopped. */
+      readonly exit: { readonly code: number | null; readonly signal: string | null } | null;
+    }
+  | { readonly kind: 'agent'; readonly event: 'reaped'; readonly template: string; readonly worktree: WorktreeInfo | null };
+
 /** Rejects a catalogue entry whose body is not of its own kind (`exit: StateBody`). */
 type KindChecked<T extends { readonly [K in keyof T]: { readonly kind: K } }> = T;
 
@@ -116,6 +140,7 @@ export type Bodies = KindChecked<{
   drops: DropsBody;
   supervisor: SupervisorBody;
   alert: AlertBody;
+  agent: AgentBody;
 }>;
 export type Kind = keyof Bodies;
 export type BodyOf<K extends Kind> = Bodies[K];
@@ -134,6 +159,7 @@ const KIND_NAMES: { readonly [K in Kind]: K } = {
   drops: 'drops',
   supervisor: 'supervisor',
   alert: 'alert',
+  agent: 'agent',
 };
 /** Every kind, for validating names at the edge (CLI flags) and listing them. */
 export const KINDS: readonly Kind[] = Object.values(KIND_NAMES);

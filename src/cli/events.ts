@@ -4,7 +4,7 @@
  */
 import { endpoints } from '../host/session.js';
 import { BusSubscriber, type Received } from '../bus/client.js';
-import { KINDS, type Kind, type Message } from '../bus/protocol.js';
+import { KINDS, type Kind, type Message, type MessageOf } from '../bus/protocol.js';
 import { loadConfig } from '../config/load.js';
 import { UsageError } from './errors.js';
 import { formatDuration } from './ops.js';
@@ -81,6 +81,9 @@ export function toLine(msg: Message, gap: number): string {
     case 'supervisor':
       body = `${msg.event} (pid ${msg.pid}, session ${msg.session}, agents ${msg.agents.join(', ')})`;
       break;
+    case 'agent':
+      body = agentLine(msg);
+      break;
     case 'output': {
       const text = sanitizeForPrefix(Buffer.from(msg.data).toString('utf8')).replace(/\n/g, '\\n');
       body = `${msg.data.length} bytes: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`;
@@ -88,6 +91,14 @@ export function toLine(msg: Message, gap: number): string {
     }
   }
   return `${head} ${body}${missed}`;
+}
+
+/** An ephemeral agent's life, one line per event. */
+function agentLine(msg: MessageOf<'agent'>): string {
+  const wt = msg.event !== 'ended' && msg.worktree ? ` worktree ${msg.worktree.path} (branch ${msg.worktree.branch}${msg.worktree.outcome ? `: ${msg.worktree.outcome}` : ''})` : '';
+  if (msg.event !== 'ended') return `${msg.event} from template ${msg.template}${wt}`;
+  const exit = msg.exit ? ` (${msg.exit.signal ?? `code ${msg.exit.code}`})` : '';
+  return `ended: ${msg.how}${exit}${msg.result ? ` result ${JSON.stringify(msg.result)}` : ''}`;
 }
 
 export async function events(file: string, o: EventsOptions, out: NodeJS.WritableStream): Promise<number> {
