@@ -100,9 +100,13 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
   const agents = new Map<string, AgentConfig>();
   // Templates are resolved as agents are (defaults < preset < own settings), each into its own map.
   const sources = new Map<string, TemplateSource>();
-  for (const [name, t] of Object.entries(templates)) sources.set(name, templateSource(name, t, dir, abs, loc, mergeFields));
+  for (const [name, t] of Object.entries(templates)) {
+    const src = templateSource(name, t, dir, abs, loc, mergeFields);
+    sources.set(name, src);
+    issues.push(...src.issues);
+  }
   const templateAgents = new Map<string, AgentConfig>();
-  const entries = [...Object.entries(file.agents).map(([n, own]) => ['agents', n, own] as const), ...[...sources].map(([n, src]) => ['templates', n, src.own] as const)];
+  const entries = [...Object.entries(file.agents).map(([n, own]) => ['agents', n, own] as const), ...[...sources].filter(([, src]) => src.fileIssues.length === 0).map(([n, src]) => ['templates', n, src.own] as const)];
   for (const [section, name, own] of entries) {
     // defaults < preset < the agent's own settings.
     let base = defaults;
@@ -156,7 +160,7 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
     }
     (section === 'agents' ? agents : templateAgents).set(name, toAgentConfig(name, a, cwd, stateDir));
   }
-  const fromFiles = [...sources.values()].flatMap((src) => src.issues);
+  const fromFiles = [...sources.values()].flatMap((src) => src.fileIssues);
   issues.push(...sharedCaptures(agents, loc));
   if (issues.length > 0 || broken.size > 0 || fromFiles.length > 0) throw new ConfigError([...sortIssues(issues), ...fromFiles, ...[...broken].flatMap((e) => e.issues)]);
   const resolvedTemplates: TemplateConfig[] = [];

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, type ConfigIssue, type Locator } from './issues.js';
-import { parseYaml } from './parse.js';
+import { parseYaml, sortIssues } from './parse.js';
 import { type AgentFields, agentFields, type TemplateFields } from './schema.js';
 import type { AgentConfig, TemplateConfig, WorktreeSettings } from './types.js';
 
@@ -20,7 +20,9 @@ export interface TemplateSource {
   readonly own: AgentFields;
   readonly body: string | undefined;
   readonly source: string;
+  /** Issues in the config file, and (then it is not resolved) in its prompt file's front matter. */
   readonly issues: readonly ConfigIssue[];
+  readonly fileIssues: readonly ConfigIssue[];
 }
 
 /**
@@ -30,23 +32,23 @@ export interface TemplateSource {
 export function templateSource(name: string, t: TemplateFields, dir: string, abs: string, loc: Locator, merge: (d: AgentFields, a: AgentFields) => AgentFields): TemplateSource {
   const { prompt_file: file, vars: _v, keep_finished: _k, worktree: _w, prompt, ...fields } = t;
   const own: AgentFields = { ...fields, restart: { ...fields.restart, policy: fields.restart?.policy ?? 'no' } };
-  if (file === undefined) return { own, body: prompt, source: abs, issues: [] };
-  if (prompt !== undefined) return { own, body: prompt, source: abs, issues: [loc.at(['templates', name, 'prompt_file'], 'expected either prompt or prompt_file, not both', { found: false })] };
+  if (file === undefined) return { own, body: prompt, source: abs, issues: [], fileIssues: [] };
+  if (prompt !== undefined) return { own, body: prompt, source: abs, issues: [loc.at(['templates', name, 'prompt_file'], 'expected either prompt or prompt_file, not both', { found: false })], fileIssues: [] };
   const path = resolve(dir, file);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    return { own, body: undefined, source: path, issues: [loc.at(['templates', name, 'prompt_file'], `expected a readable file (${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)] };
+    return { own, body: undefined, source: path, issues: [loc.at(['templates', name, 'prompt_file'], `expected a readable file (${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)], fileIssues: [] };
   }
   const split = frontMatter(text);
-  if (!split) return { own, body: text, source: path, issues: [] };
+  if (!split) return { own, body: text, source: path, issues: [], fileIssues: [] };
   try {
     const { data } = parseYaml(split.yaml, path, agentFields, 'a mapping of agent settings');
-    return { own: merge(data, own), body: split.body, source: path, issues: [] };
+    return { own: merge(data, own), body: split.body, source: path, issues: [], fileIssues: [] };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    return { own, body: split.body, source: path, issues: err.issues };
+    return { own, body: split.body, source: path, issues: [], fileIssues: sortIssues([...err.issues]) };
   }
 }
 
