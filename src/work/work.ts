@@ -134,8 +134,13 @@ export class Work {
     }
   }
 
-  /** The rendered prompt; the spawn's own text is `{{prompt}}`, or follows a prompt that does not place it. */
+  /** The rendered prompt (none when blank); the spawn's own text is `{{prompt}}`, or follows a prompt that does not place it. */
   private prompt(t: TemplateConfig, vars: Record<string, string>, given: string | undefined): string | undefined {
+    const text = this.rendered(t, vars, given);
+    return text?.trim() ? text : undefined;
+  }
+
+  private rendered(t: TemplateConfig, vars: Record<string, string>, given: string | undefined): string | undefined {
     if (t.prompt === undefined) return given;
     let text: string;
     try {
