@@ -84,7 +84,7 @@ describe('ephemeral agents from templates', () => {
 
   it('names are unique in the session: a taken one is refused clearly, and a generated one is the template\'s name and a suffix', async () => {
     const taken = await cli('spawn', 'job', '--name', 'crew');
-    expect(taken.code).not.toBe(0);
+    expect(taken.code).toBe(2);
     expect(taken.stderr).toMatch(/an agent named "crew" already exists in session "e2e": choose another name/);
     const gen = await cli('spawn', 'job', 'done {}');
     expect(gen.code).toBe(0);
