@@ -10,7 +10,7 @@ import { detect, type Detector, type Presence } from '../host/detect.js';
 import { loadPreset, type Preset, presetNames, PROVIDERS_DIR } from './providers.js';
 import { AGENT_NAME, type AgentFields, AUTO_PROVIDER, BLOCKED_KINDS, DEFAULT_PROVIDER_ORDER, fileSchema } from './schema.js';
 import type { ActivitySettings, AgentConfig, BlockedKind, BlockedSettings, OrchestraConfig, RestartPolicy, ResumeSettings, TemplateConfig } from './types.js';
-import { type TemplateSource, templateSource, toTemplate } from './templates.js';
+import { type TemplateSource, templateSource, toTemplate, toWorktree } from './templates.js';
 
 /** Built-in defaults, applied under the file's `defaults:` block. */
 export const BUILTIN = {
@@ -158,7 +158,7 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
       if (!(dep in file.agents)) issues.push(loc.at([section, name, 'depends_on', i], 'expected the name of an agent in this file'));
       else if (dep === name) issues.push(loc.at([section, name, 'depends_on', i], 'an agent cannot depend on itself'));
     }
-    (section === 'agents' ? agents : templateAgents).set(name, toAgentConfig(name, a, cwd, stateDir));
+    (section === 'agents' ? agents : templateAgents).set(name, toAgentConfig(name, a, cwd, stateDir, dir));
   }
   const fromFiles = [...sources.values()].flatMap((src) => src.fileIssues);
   issues.push(...sharedCaptures(agents, loc));
@@ -167,7 +167,7 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
   for (const [name, agent] of templateAgents) {
     const t = templates[name];
     const src = sources.get(name);
-    if (t && src) resolvedTemplates.push(toTemplate(name, t, src, agent, dir, stateDir));
+    if (t && src) resolvedTemplates.push(toTemplate(name, t, src, agent));
   }
   const ordered = dependencyOrder(agents, loc);
   return deepFreeze({
@@ -291,9 +291,10 @@ export function agentFiles(stateDir: string, name: string): { sidecar: string; l
   return { sidecar: sidecarPath(stateDir, name), log: join(stateDir, 'logs', `${name}.log`), resumeState: join(stateDir, 'resume', `${name}.json`) };
 }
 
-function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: string): AgentConfig {
+function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: string, dir: string): AgentConfig {
   const r = a.restart;
   const b = BUILTIN.restart;
+  const worktree = toWorktree(a.worktree, dir, stateDir);
   return {
     name,
     provider: a.provider,
@@ -342,6 +343,7 @@ function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: stri
     resume: a.resume === undefined || a.restart?.resume === false ? undefined : toResume(a.resume, join(stateDir, 'resume', `${name}.json`)),
     hooks: a.hooks,
     ...(a.prompt === undefined ? {} : { prompt: a.prompt }),
+    ...(worktree ? { worktree } : {}),
     log: {
       file: join(stateDir, 'logs', `${name}.log`),
       maxSize: a.log?.max_size ?? BUILTIN.log.maxSize,

@@ -1,6 +1,6 @@
 /**
  * `templates:` entries: a template is an agent's settings (resolved like an agent's, by load.ts)
- * plus its prompt, variables, how long a finished agent stays listed, and its worktree. Prompt
+ * plus its prompt, variables, and how long a finished agent stays listed. Prompt
  * files may open with YAML front matter of agent settings, under the template's own.
  */
 import { readFileSync } from 'node:fs';
@@ -30,7 +30,7 @@ export interface TemplateSource {
  * prompt text. A template restarts its agent only if it says so: its policy defaults to `no`.
  */
 export function templateSource(name: string, t: TemplateFields, dir: string, abs: string, loc: Locator, merge: (d: AgentFields, a: AgentFields) => AgentFields): TemplateSource {
-  const { prompt_file: file, vars: _v, keep_finished: _k, worktree: _w, prompt, ...fields } = t;
+  const { prompt_file: file, vars: _v, keep_finished: _k, prompt, ...fields } = t;
   const own: AgentFields = { ...fields, restart: { ...fields.restart, policy: fields.restart?.policy ?? 'no' } };
   if (file === undefined) return { own, body: prompt, source: abs, issues: [], fileIssues: [] };
   if (prompt !== undefined) return { own, body: prompt, source: abs, issues: [loc.at(['templates', name, 'prompt_file'], 'expected either prompt or prompt_file, not both', { found: false })], fileIssues: [] };
@@ -65,7 +65,7 @@ function frontMatter(text: string): { yaml: string; body: string } | undefined {
 }
 
 /** The resolved template around its agent (named after the template until a spawn names it). */
-export function toTemplate(name: string, t: TemplateFields, src: TemplateSource, agent: AgentConfig, dir: string, stateDir: string): TemplateConfig {
+export function toTemplate(name: string, t: TemplateFields, src: TemplateSource, agent: AgentConfig): TemplateConfig {
   return {
     name,
     agent,
@@ -73,11 +73,11 @@ export function toTemplate(name: string, t: TemplateFields, src: TemplateSource,
     promptSource: src.source,
     vars: t.vars ?? {},
     keepFinishedMs: t.keep_finished ?? KEEP_FINISHED_MS,
-    worktree: toWorktree(t.worktree, dir, stateDir),
   };
 }
 
-function toWorktree(w: TemplateFields['worktree'], dir: string, stateDir: string): WorktreeSettings | undefined {
+/** `worktree:` as written, resolved: a branch pattern, a base, an absolute root. */
+export function toWorktree(w: AgentFields['worktree'], dir: string, stateDir: string): WorktreeSettings | undefined {
   if (w === undefined || w === false) return undefined;
   const o = w === true ? {} : w;
   return { branch: o.branch ?? DEFAULT_BRANCH, base: o.base ?? 'HEAD', root: o.root === undefined ? join(stateDir, 'worktrees') : resolve(dir, o.root) };

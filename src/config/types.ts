@@ -131,6 +131,17 @@ const resumeSettings = z
   })
   .readonly();
 
+const worktreeSettings = z
+  .object({
+    /** The new branch's name, with `{{name}}` (the agent's name) and the spawn's variables. */
+    branch: z.string(),
+    /** What the branch starts from. */
+    base: z.string(),
+    /** The directory the worktree is made in (`ROOT/NAME`). */
+    root: z.string(),
+  })
+  .readonly();
+
 const agentConfig = z
   .object({
     name: z.string(),
@@ -171,20 +182,11 @@ const agentConfig = z
     resume: maybe(resumeSettings),
     /** The hook dialect orchestra installs for the agent, if any. */
     hooks: maybe(hookDialect),
+    /** Its own git worktree; optional (as `prompt`) so configs built by hand need not say it. */
+    worktree: worktreeSettings.optional(),
     /** Its initial prompt, typed once it is first ready; optional so configs built by hand need not say it. */
     prompt: z.string().optional(),
     log: z.object({ file: z.string(), maxSize: num, keep: num, ringSize: num, scrollback: num }).readonly(),
-  })
-  .readonly();
-
-const worktreeSettings = z
-  .object({
-    /** The new branch's name, with `{{name}}` (the agent's name) and the spawn's variables. */
-    branch: z.string(),
-    /** What the branch starts from. */
-    base: z.string(),
-    /** The directory the worktree is made in (`ROOT/NAME`). */
-    root: z.string(),
   })
   .readonly();
 
@@ -201,7 +203,6 @@ const templateConfig = z
     vars: z.record(z.string(), z.string()).readonly(),
     /** A finished agent stays listed (ps) this long, then it is removed. */
     keepFinishedMs: num,
-    worktree: maybe(worktreeSettings),
   })
   .readonly();
 

@@ -12,7 +12,7 @@ import { Publisher } from '../bus/publisher.js';
 import type { OrchestraConfig } from '../config/types.js';
 import { controlHandlers } from '../supervisor/control-handlers.js';
 import { Supervisor, type SupervisorListener } from '../supervisor/supervisor.js';
-import { Work } from '../work/work.js';
+import { crewWorktrees, Work } from '../work/work.js';
 import { systemClock } from './clock.js';
 import { createLogger } from './logger.js';
 import { Reaper } from './reaper.js';
@@ -77,9 +77,14 @@ export class StartError extends Error {}
  * Runs `config`'s crew: resolves once the agents are starting. Throws SessionBusyError when the
  * session already runs, StartError when a socket cannot be bound.
  */
-export async function start(config: OrchestraConfig, opts: StartOptions = {}): Promise<Crew> {
+export async function start(configured: OrchestraConfig, opts: StartOptions = {}): Promise<Crew> {
   const notice = opts.notice ?? (() => undefined);
-  const { paths, unclean } = claimSession(config);
+  const { paths, unclean } = claimSession(configured);
+  // Crew agents with `worktree:` run in theirs: the config the supervisor runs has their cwd there.
+  const { config, worktrees } = await crewWorktrees(configured).catch((err: Error) => {
+    releaseSession(configured.stateDir);
+    throw new StartError(err.message);
+  });
   // A full disk must not stop the supervisor: it says so once (notice, bus) and supervises on.
   let publishLogError: (err: Error) => void = () => undefined;
   const { logger } = createLogger(paths.log, {
@@ -105,6 +110,7 @@ export async function start(config: OrchestraConfig, opts: StartOptions = {}): P
   const publisher = new Publisher({ endpoint, runId, highWaterMark: config.bus.highWaterMark, queueLimit: config.bus.queueLimit });
   const supervisor = new Supervisor(config, { publisher, logger, reaper, runId, listener: opts.listener });
   const work = new Work(config, supervisor, { publisher, logger, clock: systemClock });
+  work.adopt(worktrees);
   publishLogError = (err) =>
     publisher.publish('supervisor', '', { kind: 'supervisor', event: 'log-error', pid: process.pid, session: config.session, agents: config.agents.map((a) => a.name), path: paths.log, error: err.message });
   // The handlers are built before the crew exists; `down` reaches it through this late binding.

@@ -49,6 +49,28 @@ export interface WorkDeps {
   readonly clock: Clock;
 }
 
+/**
+ * Crew agents with `worktree:` run in their own: made (or, left by an earlier session, taken up
+ * again) before the crew starts. Returns the config the supervisor runs (their `cwd` in their
+ * worktree) and the worktrees, which `Work.adopt` cleans up when the session ends.
+ */
+export async function crewWorktrees(config: OrchestraConfig): Promise<{ config: OrchestraConfig; worktrees: Worktree[] }> {
+  const worktrees: Worktree[] = [];
+  const agents: AgentConfig[] = [];
+  for (const a of config.agents) {
+    if (!a.worktree) {
+      agents.push(a);
+      continue;
+    }
+    const made = await addWorktree(a.name, a.cwd, a.worktree, { name: a.name }, true).catch((err: Error) => {
+      throw new GitError(`agent "${a.name}": ${err.message}`);
+    });
+    worktrees.push(made.worktree);
+    agents.push({ ...a, cwd: made.cwd });
+  }
+  return { config: worktrees.length === 0 ? config : { ...config, agents }, worktrees };
+}
+
 export class Work {
   private readonly ephemerals = new Map<string, Ephemeral>();
   private readonly endedListeners = new Set<(e: Ended) => void>();
@@ -56,6 +78,8 @@ export class Work {
   private readonly unwatch: () => void;
   /** Names taken by spawns still making their worktree (not yet agents of the supervisor). */
   private readonly reserved = new Set<string>();
+  /** The crew agents' worktrees, cleaned up when the session ends. */
+  private crew: readonly Worktree[] = [];
 
   constructor(
     private readonly config: OrchestraConfig,
@@ -64,6 +88,12 @@ export class Work {
   ) {
     this.registry = WorktreeRegistry.of(config.stateDir);
     this.unwatch = supervisor.watch((e) => this.onAgentEvent(e));
+  }
+
+  /** Takes the crew agents' worktrees (see crewWorktrees): recorded now, cleaned up at `close`. */
+  adopt(worktrees: readonly Worktree[]): void {
+    this.crew = worktrees;
+    for (const w of worktrees) this.registry.put(w.path, w);
   }
 
   /** Called with every ephemeral agent's end (the task queue's completion signal); returns the unsubscribe. */
@@ -93,8 +123,8 @@ export class Work {
     let worktree: Worktree | null = null;
     try {
       let cwd = template.agent.cwd;
-      if (template.worktree) {
-        const made = await addWorktree(name, template.agent.cwd, template.worktree, vars).catch((err: unknown) => {
+      if (template.agent.worktree) {
+        const made = await addWorktree(name, template.agent.cwd, template.agent.worktree, vars).catch((err: unknown) => {
           if (err instanceof GitError || err instanceof MissingVars) throw new ControlError('bad-request', `template "${template.name}": ${err.message}`);
           throw err;
         });
@@ -235,18 +265,19 @@ export class Work {
   }
 
   /**
-   * At the session's end: every ephemeral agent has stopped; each is reaped now (its worktree
-   * cleaned up by the rules) rather than left for a timer that will never fire.
+   * At the session's end, every agent has stopped: each ephemeral one is reaped now rather than
+   * left for a timer that will never fire, and every worktree (the crew's too) is cleaned up by
+   * the rules — a crew agent's uncommitted work is kept, and taken up again by the next session.
    */
   async close(): Promise<void> {
     this.unwatch();
-    await Promise.all(
-      [...this.ephemerals.values()].map((eph) => {
-        this.deps.clock.clearTimeout(eph.reapTimer);
-        return eph.worktree ? this.cleanWorktree(eph.worktree) : undefined;
-      }),
-    );
+    const trees = [...this.crew];
+    for (const eph of this.ephemerals.values()) {
+      this.deps.clock.clearTimeout(eph.reapTimer);
+      if (eph.worktree) trees.push(eph.worktree);
+    }
     this.ephemerals.clear();
+    await Promise.all(trees.map((w) => this.cleanWorktree(w)));
   }
 
   private publish(agent: string, body: AgentEventBody): void {

@@ -52,8 +52,10 @@ export function git(cwd: string, args: readonly string[]): Promise<string> {
  * Makes `agent`'s worktree for an agent whose configured directory is `cwd` (inside a git
  * repository): `git worktree add -b BRANCH ROOT/AGENT BASE`. Returns it and the directory the
  * agent runs in (the same place inside the worktree as `cwd` is inside the repository).
+ * With `reuse` (a crew agent, whose work carries over from one session to the next), its worktree
+ * or branch left by an earlier session is taken up again instead of refused.
  */
-export async function addWorktree(agent: string, cwd: string, settings: WorktreeSettings, vars: Readonly<Record<string, string>>): Promise<{ worktree: Worktree; cwd: string }> {
+export async function addWorktree(agent: string, cwd: string, settings: WorktreeSettings, vars: Readonly<Record<string, string>>, reuse = false): Promise<{ worktree: Worktree; cwd: string }> {
   const repo = await git(cwd, ['rev-parse', '--show-toplevel']).catch((err: Error) => {
     throw new GitError(`worktree: ${cwd} is not in a git repository (${err.message})`);
   });
@@ -62,14 +64,25 @@ export async function addWorktree(agent: string, cwd: string, settings: Worktree
     throw new GitError(`worktree: "${branch}" is not a valid branch name (from worktree.branch "${settings.branch}")`);
   });
   const path = join(settings.root, agent);
-  if (existsSync(path)) throw new GitError(`worktree: ${path} already exists (a worktree kept from an earlier agent of this name? see orchestra worktrees)`);
   const base = await git(repo, ['rev-parse', '--verify', '--end-of-options', `${settings.base}^{commit}`]).catch(() => {
     throw new GitError(`worktree: base "${settings.base}" is not a commit in ${repo}`);
   });
+  const worktree: Worktree = { agent, repo, path, branch, base, state: 'live' };
+  const at = join(path, relative(repo, realpathSync(cwd)));
+  if (existsSync(path)) {
+    if (reuse && (await onBranch(path, branch))) return { worktree, cwd: at };
+    throw new GitError(`worktree: ${path} already exists (a worktree kept from an earlier agent of this name? see orchestra worktrees)`);
+  }
   mkdirSync(settings.root, { recursive: true });
-  await git(repo, ['worktree', 'add', '-b', branch, path, base]);
-  const inside = relative(repo, realpathSync(cwd));
-  return { worktree: { agent, repo, path, branch, base, state: 'live' }, cwd: join(path, inside) };
+  const exists = (await git(repo, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`]).catch(() => '')) !== '';
+  await git(repo, ['worktree', 'add', ...(reuse && exists ? [path, branch] : ['-b', branch, path, base])]);
+  return { worktree, cwd: at };
+}
+
+/** Whether `path` is a worktree with `branch` checked out. */
+async function onBranch(path: string, branch: string): Promise<boolean> {
+  const top = await git(path, ['rev-parse', '--show-toplevel']).catch(() => '');
+  return top === realpathSync(path) && (await git(path, ['symbolic-ref', '--short', 'HEAD']).catch(() => '')) === branch;
 }
 
 export async function changes(wt: Worktree): Promise<Changes> {

@@ -27,16 +27,18 @@ describe('templates in the config', () => {
       file,
     );
     const [fix, keep] = cfg.templates;
-    expect(fix).toMatchObject({ name: 'fix', prompt: 'fix {{issue}}', vars: { issue: '1' }, keepFinishedMs: 60_000, worktree: { branch: 'orchestra/{{name}}', base: 'HEAD', root: join(dir, 'st', 'worktrees') } });
-    expect(fix?.agent).toMatchObject({ name: 'fix', command: 'node', idleAfterMs: 300, restart: { policy: 'no' } });
+    expect(fix).toMatchObject({ name: 'fix', prompt: 'fix {{issue}}', vars: { issue: '1' }, keepFinishedMs: 60_000 });
+    expect(fix?.agent).toMatchObject({ name: 'fix', command: 'node', idleAfterMs: 300, restart: { policy: 'no' }, worktree: { branch: 'orchestra/{{name}}', base: 'HEAD', root: join(dir, 'st', 'worktrees') } });
     expect(fix?.agent.prompt).toBeUndefined();
-    expect(keep).toMatchObject({ prompt: undefined, keepFinishedMs: 600_000, worktree: { branch: 'w/{{name}}', base: 'main', root: join(dir, 'trees') } });
+    expect(keep).toMatchObject({ prompt: undefined, keepFinishedMs: 600_000, agent: { worktree: { branch: 'w/{{name}}', base: 'main', root: join(dir, 'trees') } } });
     expect(keep?.agent.restart.policy).toBe('on-failure');
     expect(cfg.agents.map((a) => a.name)).toEqual(['a']);
   });
 
-  it('a crew agent may have an initial prompt', () => {
-    expect(parseConfig('agents:\n  a: { command: sh, prompt: "go" }\n', file).agents[0]?.prompt).toBe('go');
+  it('a crew agent may have an initial prompt and a worktree', () => {
+    const a = parseConfig('agents:\n  a: { command: sh, prompt: "go", worktree: true }\n  b: { command: sh }\n', file).agents;
+    expect(a[0]).toMatchObject({ prompt: 'go', worktree: { branch: 'orchestra/{{name}}', base: 'HEAD' } });
+    expect(a[1]?.worktree).toBeUndefined();
   });
 
   it('a prompt file: its front matter is agent settings under the template\'s own; the rest is the prompt', () => {

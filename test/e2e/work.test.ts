@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Received } from '../../src/bus/client.js';
 import { branches, repo, sh } from '../work/git-repo.js';
-import { type Crew, eventually, FIX, runCli, startCrew } from './harness.js';
+import { type Crew, eventually, FIX, runCli, startCrew, until } from './harness.js';
 
 const worker = (rec: string) => `    command: node\n    args: [${join(FIX, 'work-agent.mjs')}, ${rec}]\n    ready: { pattern: "> $" }\n    idle_after: 300ms\n    stop: { grace: 1s }\n`;
 
@@ -140,5 +140,33 @@ describe('ephemeral agents from templates', () => {
     expect(forced).toMatchObject({ code: 0, stdout: `${join(git.root, 'dirty')}: removed with branch agent/dirty\n` });
     expect(branches(git.dir)).toEqual(['agent/committer', 'main']);
     expect((await cli('worktrees')).stdout).toBe('no worktrees\n');
+  });
+});
+
+describe('a crew agent with a worktree and an initial prompt', () => {
+  it('runs in its worktree, gets its prompt first; its uncommitted work survives the session and is taken up by the next', async () => {
+    const git = repo();
+    const agents = (p: { dir: string }) => `  dev:\n${worker(p.dir)}    cwd: ${git.dir}\n    prompt: "write wip.txt"\n    worktree: { root: ${git.root} }\n`;
+    const first = startCrew(agents);
+    try {
+      await until(first.bus, (r) => r.msg.kind === 'input' && r.msg.agent === 'dev' && r.msg.outcome === 'delivered');
+      await eventually(() => existsSync(join(git.root, 'dev', 'wip.txt')), 10_000, 'the prompt done');
+      expect(records(join(first.dir, 'dev.jsonl'))).toEqual([{ line: 'write wip.txt', cwd: join(git.root, 'dev') }]);
+    } finally {
+      await first.stop();
+    }
+    expect(existsSync(join(git.root, 'dev', 'wip.txt'))).toBe(true);
+    expect(branches(git.dir)).toEqual(['main', 'orchestra/dev']);
+    const list = await runCli(['worktrees', '--file', first.file]);
+    expect(list.stdout).toMatch(/dev\s+kept\s+uncommitted changes\s+orchestra\/dev/);
+
+    const second = startCrew(agents);
+    try {
+      await until(second.bus, (r) => r.msg.kind === 'input' && r.msg.agent === 'dev' && r.msg.outcome === 'delivered');
+      await eventually(() => records(join(second.dir, 'dev.jsonl')).length > 0, 10_000, 'the prompt recorded');
+      expect(records(join(second.dir, 'dev.jsonl'))[0]?.cwd).toBe(join(git.root, 'dev'));
+    } finally {
+      await second.stop();
+    }
   });
 });

@@ -71,6 +71,24 @@ describe('worktrees (real git)', () => {
     expect(branches(dir)).toEqual(['main']);
   });
 
+  it('reuse (a crew agent): its worktree left by an earlier session, dirty work and all, is taken up again; so is its branch alone', async () => {
+    const { dir, root } = repo();
+    const first = await addWorktree('crew', dir, settings(root), { name: 'crew' }, true);
+    writeFileSync(join(first.worktree.path, 'wip.txt'), 'unsaved\n');
+    expect(await cleanUp(first.worktree)).toBe('kept-dirty');
+    const again = await addWorktree('crew', join(dir, 'pkg'), settings(root), { name: 'crew' }, true);
+    expect(again).toEqual({ worktree: first.worktree, cwd: join(first.worktree.path, 'pkg') });
+    expect(existsSync(join(again.worktree.path, 'wip.txt'))).toBe(true);
+    // Without reuse (an ephemeral agent), the same path is refused.
+    await expect(addWorktree('crew', dir, settings(root), { name: 'crew' })).rejects.toThrow(/already exists/);
+    sh(first.worktree.path, 'add', '.');
+    sh(first.worktree.path, 'commit', '-qm', 'wip');
+    expect(await cleanUp(first.worktree)).toBe('branch-kept');
+    const third = await addWorktree('crew', dir, settings(root), { name: 'crew' }, true);
+    expect(existsSync(join(third.worktree.path, 'wip.txt'))).toBe(true);
+    expect(sh(third.worktree.path, 'symbolic-ref', '--short', 'HEAD')).toBe('orchestra/crew');
+  });
+
   it('a worktree already gone (removed by hand) only has its unused branch removed', async () => {
     const { dir, root } = repo();
     const { worktree } = await addWorktree('w1', dir, settings(root), { name: 'w1' });
