@@ -121,7 +121,7 @@ export type AgentBody =
       readonly how: 'exited' | 'done' | 'stopped';
       /** The `result` object of its sidecar `done` event, if any. */
       readonly result: Record<string, unknown> | null;
-      /** Its process's exit (`exited`); null when it was stopped. */
+      /** Its process's exit when it ended by itself (`exited`, or `done` then exited before the stop); null when stopped. */
       readonly exit: { readonly code: number | null; readonly signal: string | null } | null;
     }
   | { readonly kind: 'agent'; readonly event: 'reaped'; readonly template: string; readonly worktree: WorktreeInfo | null };

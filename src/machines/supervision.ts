@@ -229,8 +229,9 @@ class Transition {
       case 'agent.add':
         return this.add(e.config, e.role);
       case 'agent.remove':
-        this.slot(e.agent);
         if (!this.removing.includes(e.agent)) this.removing = [...this.removing, e.agent];
+        // Before the crew starts, nothing runs: it is settled at once.
+        if (this.phase === 'idle') return this.set(e.agent, { phase: 'stopped' });
         return this.stopAgent(e.agent);
       case 'shutdown':
         return this.shutdown(false);

@@ -363,7 +363,6 @@ export class Supervisor {
   private publishState(name: string, from: PublicState | null, to: PublicState, reason: string, pid: number | null, blocked?: BlockedInfo): void {
     this.deps.publisher.publish('state', name, { kind: 'state', from, to, reason, pid, ...(blocked ? { blocked } : {}) });
     this.deps.listener?.state?.(name, from, to, reason);
-    this.notify({ type: 'state', agent: name, to, reason });
     this.deps.logger.info({ agent: name, from, to, reason }, `${from ?? 'new'} -> ${to}: ${reason}`);
     const r = this.record(name);
     r.blocked = blocked ? { ...blocked, since: from === 'blocked' && r.blocked ? r.blocked.since : this.clock.now() } : null;
@@ -376,6 +375,7 @@ export class Supervisor {
       r.runEnd = reason;
       this.endRun(r);
     }
+    this.notify({ type: 'state', agent: name, to, reason });
   }
 
   /** The current run is over: forget its process (the reaper too) and say how long it lasted. */

@@ -208,7 +208,7 @@ export class Work {
         return;
       case 'state': {
         const phase = this.supervisor.state.slots[e.agent]?.phase;
-        if (eph.phase === 'running' && (phase === 'dead' || phase === 'stopped')) return this.ended(e.agent, eph);
+        if (eph.phase === 'running' && (phase === 'dead' || phase === 'stopped')) return this.ended(e.agent, eph, phase);
         // Started again by hand before it was reaped: it is not finished any more.
         if (eph.phase === 'ended' && RUNNING_STATES.has(e.to)) {
           this.deps.clock.clearTimeout(eph.reapTimer);
@@ -223,12 +223,13 @@ export class Work {
     }
   }
 
-  private ended(name: string, eph: Ephemeral): void {
+  /** Done once its sidecar said so (whether the stop or its own exit ended it); else exited (dead: not restarted) or stopped. */
+  private ended(name: string, eph: Ephemeral, phase: 'dead' | 'stopped'): void {
     eph.phase = 'ended';
     const last = this.supervisor.status().find((a) => a.name === name)?.lastExit;
-    const exited = last && last.cause !== 'stopped' ? { code: last.code, signal: last.signal } : null;
-    const how = eph.done ? 'done' : exited ? 'exited' : 'stopped';
-    const e: Ended = { agent: name, template: eph.template.name, how, result: eph.done?.result ?? null, exit: how === 'done' ? null : exited };
+    const how = eph.done ? 'done' : phase === 'dead' ? 'exited' : 'stopped';
+    const exit = phase === 'dead' && last ? { code: last.code, signal: last.signal } : null;
+    const e: Ended = { agent: name, template: eph.template.name, how, result: eph.done?.result ?? null, exit };
     const { agent: _, ...body } = e;
     this.publish(name, { event: 'ended', ...body });
     this.deps.logger.info(e, `ephemeral agent ended (${how})`);

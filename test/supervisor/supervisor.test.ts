@@ -679,4 +679,12 @@ describe('ephemeral agents from templates (simulated clock, fake workers)', () =
     expect(c.shown(name)).toBe('stopped');
     expect(c.agentEvents('job').at(-1)).toMatchObject({ event: 'ended', how: 'done', result: { pr: 42 }, exit: null });
   });
+
+  it('an agent removed before the crew starts is forgotten at once', async () => {
+    const c = crew(agent('a') + agent('b'));
+    await c.sup.removeAgent('b');
+    expect(c.sup.status().map((s) => s.name)).toEqual(['a']);
+    c.sup.start();
+    expect(c.fleet.log).toEqual(['spawn a']);
+  });
 });
