@@ -66,6 +66,13 @@ export const REQUESTS = {
   logs: z.strictObject({ agent, bytes: z.number().int().min(0).max(64 * 1024 * 1024).default(64 * 1024) }),
   stop: z.strictObject({ agent }),
   start: z.strictObject({ agent }),
+  /** Starts an ephemeral agent from a template (docs/work.md). */
+  spawn: z.strictObject({
+    template: z.string({ error: 'expected args.template: a template name (string)' }),
+    name: z.string({ error: 'expected args.name: an agent name (string)' }).optional(),
+    vars: z.record(z.string(), z.string({ error: 'expected args.vars values: strings' }), { error: 'expected args.vars: a mapping of variable: value' }).optional(),
+    prompt: z.string({ error: 'expected args.prompt: text (string)' }).optional(),
+  }),
   restart: z.strictObject({ agent }),
   down: z.strictObject({}),
   /** Sidecar events kept for catch-up (`sidecar.keep` per agent). */
@@ -179,6 +186,8 @@ export interface Results {
   logs: { readonly data: Uint8Array; readonly seq: number; readonly total: number; readonly cols: number; readonly rows: number };
   stop: { readonly state: PublicState | 'pending' };
   start: { readonly state: PublicState | 'pending' };
+  /** The agent's name, and its worktree if its template has one. */
+  spawn: { readonly name: string; readonly worktree: { readonly path: string; readonly branch: string } | null };
   restart: { readonly state: PublicState | 'pending' };
   down: { readonly stopped: readonly string[] };
   events: { readonly events: readonly Message[] };

@@ -110,6 +110,29 @@ export interface SupervisorBody {
  * (one seq over every task); the envelope's `agent` is the agent running the task, "" when none does.
  */
 export type TaskBody = { readonly kind: 'task' } & TaskEvent;
+/** An ephemeral agent's worktree (docs/work.md#worktrees); after reaping, what clean-up did with it. */
+export interface WorktreeInfo {
+  readonly path: string;
+  readonly branch: string;
+  readonly outcome?: 'removed' | 'branch-kept' | 'kept-dirty';
+}
+/**
+ * An ephemeral agent's life (docs/work.md): spawned from a template, ended (its process exited, its
+ * sidecar said `done` with an optional result, or it was stopped), reaped (gone from ps).
+ */
+export type AgentBody =
+  | { readonly kind: 'agent'; readonly event: 'spawned'; readonly template: string; readonly worktree: WorktreeInfo | null }
+  | {
+      readonly kind: 'agent';
+      readonly event: 'ended';
+      readonly template: string;
+      readonly how: 'exited' | 'done' | 'stopped';
+      /** The `result` object of its sidecar `done` event, if any. */
+      readonly result: Record<string, unknown> | null;
+      /** Its process's exit when it ended by itself (`exited`, or `done` then exited before the stop); null when stopped. */
+      readonly exit: { readonly code: number | null; readonly signal: string | null } | null;
+    }
+  | { readonly kind: 'agent'; readonly event: 'reaped'; readonly template: string; readonly worktree: WorktreeInfo | null };
 
 /** Rejects a catalogue entry whose body is not of its own kind (`exit: StateBody`). */
 type KindChecked<T extends { readonly [K in keyof T]: { readonly kind: K } }> = T;
@@ -126,6 +149,7 @@ export type Bodies = KindChecked<{
   supervisor: SupervisorBody;
   alert: AlertBody;
   task: TaskBody;
+  agent: AgentBody;
 }>;
 export type Kind = keyof Bodies;
 export type BodyOf<K extends Kind> = Bodies[K];
@@ -145,6 +169,7 @@ const KIND_NAMES: { readonly [K in Kind]: K } = {
   supervisor: 'supervisor',
   alert: 'alert',
   task: 'task',
+  agent: 'agent',
 };
 /** Every kind, for validating names at the edge (CLI flags) and listing them. */
 export const KINDS: readonly Kind[] = Object.values(KIND_NAMES);

@@ -85,6 +85,9 @@ export function toLine(msg: Message, gap: number): string {
     case 'task':
       body = taskLine(msg);
       break;
+    case 'agent':
+      body = agentLine(msg);
+      break;
     case 'output': {
       const text = sanitizeForPrefix(Buffer.from(msg.data).toString('utf8')).replace(/\n/g, '\\n');
       body = `${msg.data.length} bytes: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`;
@@ -112,6 +115,14 @@ function taskLine(msg: MessageOf<'task'>): string {
     case 'cancelled':
       return `${id} cancelled (was ${msg.was}): ${msg.reason}`;
   }
+}
+
+/** An ephemeral agent's life, one line per event. */
+function agentLine(msg: MessageOf<'agent'>): string {
+  const wt = msg.event !== 'ended' && msg.worktree ? ` worktree ${msg.worktree.path} (branch ${msg.worktree.branch}${msg.worktree.outcome ? `: ${msg.worktree.outcome}` : ''})` : '';
+  if (msg.event !== 'ended') return `${msg.event} from template ${msg.template}${wt}`;
+  const exit = msg.exit ? ` (${msg.exit.signal ?? `code ${msg.exit.code}`})` : '';
+  return `ended: ${msg.how}${exit}${msg.result ? ` result ${JSON.stringify(msg.result)}` : ''}`;
 }
 
 export async function events(file: string, o: EventsOptions, out: NodeJS.WritableStream): Promise<number> {

@@ -13,6 +13,7 @@ import { providerList, providerShow } from './provider.js';
 import { up } from './up.js';
 import { parseDuration, parseSize } from '../config/duration.js';
 import { validate } from './validate.js';
+import { collectVar, spawn, worktrees } from './work.js';
 
 const DEFAULT_FILE = 'orchestra.yaml';
 
@@ -107,6 +108,26 @@ function program(): Command {
     .action(async (agent: string, text: string[], o: { file?: string; now?: boolean; waitIdle?: boolean; timeout: string; id?: string }) => {
       if (o.now && o.waitIdle) throw new UsageError('--now and --wait-idle exclude each other');
       process.exitCode = await send(fileOf(o), agent, text.join(' '), { now: o.now === true, timeoutMs: duration(o.timeout, '--timeout'), id: o.id }, process.stdout);
+    });
+
+  withFile(cmd.command('spawn'))
+    .description('start an ephemeral agent from a template in the running session; prints its name')
+    .argument('<template>')
+    .argument('[prompt...]', 'text for the agent ({{prompt}} in the template, or its prompt); "-" reads standard input')
+    .option('--name <name>', 'the agent\'s name (default: the template\'s name and a short unique suffix)')
+    .option('--var <name=value>', 'a value for a {{name}} placeholder (repeatable)', collectVar, {})
+    .action(async (template: string, prompt: string[], o: { file?: string; name?: string; var: Record<string, string> }) => {
+      process.exitCode = await spawn(fileOf(o), template, { name: o.name, vars: o.var, prompt }, process.stdout);
+    });
+
+  withFile(cmd.command('worktrees'))
+    .description("list agents' git worktrees (live, and kept after reaping); --prune cleans up kept ones")
+    .option('--prune', 'remove kept worktrees (branches with commits stay); refuses ones with uncommitted changes')
+    .option('--force', 'with --prune: also remove worktrees with uncommitted changes, discarding them')
+    .option('--json', 'one JSON object instead of the table')
+    .action(async (o: { file?: string; prune?: boolean; force?: boolean; json?: boolean }) => {
+      if (o.force && !o.prune) throw new UsageError('--force only goes with --prune');
+      process.exitCode = await worktrees(fileOf(o), { prune: o.prune === true, force: o.force === true, json: o.json === true }, process.stdout);
     });
 
   for (const [name, what] of [

@@ -31,7 +31,8 @@ export function connect(file: string): Running {
 
 /** Checks an agent name against the config, so a typo is a clear error before anything is sent. */
 export function checkAgent(config: OrchestraConfig, name: string): void {
-  if (!config.agents.some((a) => a.name === name)) {
+  // Agents spawned from templates have names the file does not know: the supervisor checks those.
+  if (config.templates.length === 0 && !config.agents.some((a) => a.name === name)) {
     throw new UsageError(`no agent named "${name}" in ${config.file} (agents: ${config.agents.map((a) => a.name).join(', ')})`, 2);
   }
 }

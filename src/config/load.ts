@@ -9,7 +9,8 @@ import { parseYaml, sortIssues } from './parse.js';
 import { detect, type Detector, type Presence } from '../host/detect.js';
 import { loadPreset, type Preset, presetNames, PROVIDERS_DIR } from './providers.js';
 import { AGENT_NAME, type AgentFields, AUTO_PROVIDER, BLOCKED_KINDS, DEFAULT_PROVIDER_ORDER, fileSchema } from './schema.js';
-import type { ActivitySettings, AgentConfig, BlockedKind, BlockedSettings, OrchestraConfig, RestartPolicy, ResumeSettings } from './types.js';
+import type { ActivitySettings, AgentConfig, BlockedKind, BlockedSettings, OrchestraConfig, RestartPolicy, ResumeSettings, TemplateConfig } from './types.js';
+import { type TemplateSource, templateSource, toTemplate, toWorktree } from './templates.js';
 
 /** Built-in defaults, applied under the file's `defaults:` block. */
 export const BUILTIN = {
@@ -74,9 +75,10 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
   const dir = dirname(abs);
   const names = Object.keys(file.agents);
   if (names.length === 0) issues.push(loc.at(['agents'], 'expected at least one agent'));
-  for (const name of names) {
+  const templates = file.templates ?? {};
+  for (const [section, name] of [...names.map((n) => ['agents', n] as const), ...Object.keys(templates).map((n) => ['templates', n] as const)]) {
     if (!AGENT_NAME.test(name)) {
-      issues.push(loc.atKey(['agents'], name, 'agent names use letters, digits, "-" and "_" (max 64) and start with a letter or digit'));
+      issues.push(loc.atKey([section], name, `${section === 'agents' ? 'agent' : 'template'} names use letters, digits, "-" and "_" (max 64) and start with a letter or digit`));
     }
   }
   const session = file.session ?? sanitize(basename(dir));
@@ -96,11 +98,20 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
   // A broken preset's issues are in its own file: they follow the config's, once per preset.
   const broken = new Set<ConfigError>();
   const agents = new Map<string, AgentConfig>();
-  for (const [name, own] of Object.entries(file.agents)) {
+  // Templates are resolved as agents are (defaults < preset < own settings), each into its own map.
+  const sources = new Map<string, TemplateSource>();
+  for (const [name, t] of Object.entries(templates)) {
+    const src = templateSource(name, t, dir, abs, loc, mergeFields);
+    sources.set(name, src);
+    issues.push(...src.issues);
+  }
+  const templateAgents = new Map<string, AgentConfig>();
+  const entries = [...Object.entries(file.agents).map(([n, own]) => ['agents', n, own] as const), ...[...sources].filter(([, src]) => src.fileIssues.length === 0).map(([n, src]) => ['templates', n, src.own] as const)];
+  for (const [section, name, own] of entries) {
     // defaults < preset < the agent's own settings.
     let base = defaults;
     let provider = own.provider ?? defaults.provider;
-    const at = own.provider !== undefined ? ['agents', name, 'provider'] : ['defaults', 'provider'];
+    const at = own.provider !== undefined ? [section, name, 'provider'] : ['defaults', 'provider'];
     if (provider === AUTO_PROVIDER) {
       const env = { ...process.env, ...defaults.env, ...own.env };
       const choice = chooseProvider(order, presets, (p) => detector(p, env, dir));
@@ -128,29 +139,36 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
     }
     const a = { ...mergeFields(base, own), provider };
     if (!a.command) {
-      issues.push(loc.at(['agents', name, 'command'], 'missing required key', { found: false }));
+      issues.push(loc.at([section, name, 'command'], 'missing required key', { found: false }));
       continue;
     }
     const cwd = resolve(dir, a.cwd ?? '.');
     if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
-      const at = own.cwd !== undefined ? ['agents', name, 'cwd'] : ['defaults', 'cwd'];
+      const at = own.cwd !== undefined ? [section, name, 'cwd'] : ['defaults', 'cwd'];
       issues.push(loc.at(at, `expected an existing directory (resolved to ${cwd})`));
     }
     // Regions without the screen mode mean nothing; an agent that says `activity: output` over a
     // screen mode from `defaults:` or its preset turns their regions off with it.
     const switchedOff = own.activity?.from === 'output' && own.activity.ignore === undefined;
     if (a.activity?.ignore?.length && (a.activity.from ?? BUILTIN.activity.from) !== 'screen' && !switchedOff) {
-      const at = own.activity?.ignore !== undefined ? ['agents', name, 'activity', 'ignore'] : defaults.activity?.ignore !== undefined ? ['defaults', 'activity', 'ignore'] : ['agents', name, 'activity'];
+      const at = own.activity?.ignore !== undefined ? [section, name, 'activity', 'ignore'] : defaults.activity?.ignore !== undefined ? ['defaults', 'activity', 'ignore'] : [section, name, 'activity'];
       issues.push(loc.at(at, 'regions are ignored only with `activity.from: screen` (output counts byte by byte)', { found: false }));
     }
     for (const [i, dep] of (a.depends_on ?? []).entries()) {
-      if (!(dep in file.agents)) issues.push(loc.at(['agents', name, 'depends_on', i], 'expected the name of an agent in this file'));
-      else if (dep === name) issues.push(loc.at(['agents', name, 'depends_on', i], 'an agent cannot depend on itself'));
+      if (!(dep in file.agents)) issues.push(loc.at([section, name, 'depends_on', i], 'expected the name of an agent in this file'));
+      else if (dep === name) issues.push(loc.at([section, name, 'depends_on', i], 'an agent cannot depend on itself'));
     }
-    agents.set(name, toAgentConfig(name, a, cwd, stateDir));
+    (section === 'agents' ? agents : templateAgents).set(name, toAgentConfig(name, a, cwd, stateDir, dir));
   }
+  const fromFiles = [...sources.values()].flatMap((src) => src.fileIssues);
   issues.push(...sharedCaptures(agents, loc));
-  if (issues.length > 0 || broken.size > 0) throw new ConfigError([...sortIssues(issues), ...[...broken].flatMap((e) => e.issues)]);
+  if (issues.length > 0 || broken.size > 0 || fromFiles.length > 0) throw new ConfigError([...sortIssues(issues), ...fromFiles, ...[...broken].flatMap((e) => e.issues)]);
+  const resolvedTemplates: TemplateConfig[] = [];
+  for (const [name, agent] of templateAgents) {
+    const t = templates[name];
+    const src = sources.get(name);
+    if (t && src) resolvedTemplates.push(toTemplate(name, t, src, agent));
+  }
   const ordered = dependencyOrder(agents, loc);
   return deepFreeze({
     file: abs,
@@ -170,6 +188,7 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
       budget: toBudget({ ...defaults.restart?.budget, ...file.supervision?.budget }),
     },
     agents: ordered,
+    templates: resolvedTemplates,
   });
 }
 
@@ -267,9 +286,15 @@ function toBudget(raw: RawBudget | undefined): RestartPolicy['budget'] {
   return { maxRestarts: raw?.max_restarts ?? b.maxRestarts, windowMs: raw?.window ?? b.windowMs };
 }
 
-function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: string): AgentConfig {
+/** The files of an agent named `name`: a spawned agent gets its own, as a configured one does. */
+export function agentFiles(stateDir: string, name: string): { sidecar: string; log: string; resumeState: string } {
+  return { sidecar: sidecarPath(stateDir, name), log: join(stateDir, 'logs', `${name}.log`), resumeState: join(stateDir, 'resume', `${name}.json`) };
+}
+
+function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: string, dir: string): AgentConfig {
   const r = a.restart;
   const b = BUILTIN.restart;
+  const worktree = toWorktree(a.worktree, dir, stateDir);
   return {
     name,
     provider: a.provider,
@@ -317,6 +342,8 @@ function toAgentConfig(name: string, a: AgentFields, cwd: string, stateDir: stri
     dependsOn: a.depends_on ?? [],
     resume: a.resume === undefined || a.restart?.resume === false ? undefined : toResume(a.resume, join(stateDir, 'resume', `${name}.json`)),
     hooks: a.hooks,
+    ...(a.prompt === undefined ? {} : { prompt: a.prompt }),
+    ...(worktree ? { worktree } : {}),
     log: {
       file: join(stateDir, 'logs', `${name}.log`),
       maxSize: a.log?.max_size ?? BUILTIN.log.maxSize,

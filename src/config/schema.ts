@@ -224,6 +224,19 @@ const resume = z
     if (i >= 0) ctx.addIssue({ code: 'custom', path: ['start', i], message: 'expected no {id} in start with capture: the CLI chooses the id, known only after the run started' });
   });
 
+/** `worktree: true`, or where and on which branch (docs/work.md#worktrees). */
+const worktree = z.union(
+  [
+    z.boolean(),
+    z.strictObject({
+      branch: z.string({ error: 'expected a branch name pattern such as "work/{{name}}"' }).min(1).optional(),
+      base: z.string({ error: 'expected a git ref (branch, tag or commit) to branch from' }).min(1).optional(),
+      root: z.string({ error: 'expected a directory path' }).optional(),
+    }),
+  ],
+  { error: 'expected true, false, or a mapping with branch, base and root' },
+);
+
 /** Every per-agent setting, all optional: used for `defaults:` and for each agent. */
 export const agentFields = z.strictObject({
   provider: z.string({ error: 'expected a provider name (string)' }).optional(),
@@ -272,6 +285,10 @@ export const agentFields = z.strictObject({
   depends_on: z.array(z.string({ error: 'expected an agent name' }), { error: 'expected a list of agent names' }).optional(),
   resume: resume.optional(),
   hooks: oneOf(HOOKS).optional(),
+  /** Its own git worktree (docs/work.md#worktrees). */
+  worktree: worktree.optional(),
+  /** Typed as the agent's first input once it is ready (docs/work.md#initial-prompt). */
+  prompt: z.string({ error: 'expected the prompt text (string)' }).optional(),
   log: z
     .strictObject({
       max_size: size.optional(),
@@ -282,6 +299,21 @@ export const agentFields = z.strictObject({
     .optional(),
 });
 export type AgentFields = z.output<typeof agentFields>;
+
+/** A variable name in a `{{var}}` placeholder and in `vars:` / `--var`. */
+export const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+/** An ephemeral agent's recipe (`templates:`): an agent's settings, its prompt and how long it stays listed once finished. */
+export const templateFields = agentFields.extend({
+  prompt_file: z.string({ error: 'expected a file path (relative to the config file)' }).optional(),
+  vars: z
+    .record(z.string().regex(VAR_NAME, { error: 'expected a variable name of letters, digits, "_" and "-"' }), z.string({ error: 'expected the default value (string; quote numbers)' }), {
+      error: 'expected a mapping of variable: default value',
+    })
+    .optional(),
+  keep_finished: duration.optional(),
+});
+export type TemplateFields = z.output<typeof templateFields>;
 
 /**
  * A provider preset (`providers/NAME.yaml`): an agent entry as written in orchestra.yaml, so it
@@ -331,5 +363,6 @@ export const fileSchema = z.strictObject({
     })
     .optional(),
   agents: z.record(z.string(), agentFields, { error: 'expected a mapping of agent names to agent settings' }),
+  templates: z.record(z.string(), templateFields, { error: 'expected a mapping of template names to template settings' }).optional(),
 });
 export type ConfigFile = z.output<typeof fileSchema>;

@@ -131,6 +131,17 @@ const resumeSettings = z
   })
   .readonly();
 
+const worktreeSettings = z
+  .object({
+    /** The new branch's name, with `{{name}}` (the agent's name) and the spawn's variables. */
+    branch: z.string(),
+    /** What the branch starts from. */
+    base: z.string(),
+    /** The directory the worktree is made in (`ROOT/NAME`). */
+    root: z.string(),
+  })
+  .readonly();
+
 const agentConfig = z
   .object({
     name: z.string(),
@@ -171,7 +182,27 @@ const agentConfig = z
     resume: maybe(resumeSettings),
     /** The hook dialect orchestra installs for the agent, if any. */
     hooks: maybe(hookDialect),
+    /** Its own git worktree; optional (as `prompt`) so configs built by hand need not say it. */
+    worktree: worktreeSettings.optional(),
+    /** Its initial prompt, typed once it is first ready; optional so configs built by hand need not say it. */
+    prompt: z.string().optional(),
     log: z.object({ file: z.string(), maxSize: num, keep: num, ringSize: num, scrollback: num }).readonly(),
+  })
+  .readonly();
+
+const templateConfig = z
+  .object({
+    name: z.string(),
+    /** The agent it makes, named after the template: a spawn gives it its own name (and paths). */
+    agent: agentConfig,
+    /** Its prompt as written, `{{var}}` placeholders and all (docs/work.md#templates). */
+    prompt: maybe(z.string()),
+    /** Where the prompt came from, for messages: `prompt_file`'s path, or the config file. */
+    promptSource: z.string(),
+    /** Defaults of its variables. */
+    vars: z.record(z.string(), z.string()).readonly(),
+    /** A finished agent stays listed (ps) this long, then it is removed. */
+    keepFinishedMs: num,
   })
   .readonly();
 
@@ -188,6 +219,8 @@ const orchestraConfig = z
     supervision: z.object({ strategy, budget }).readonly(),
     /** In dependency order: every agent comes after the agents it depends on. */
     agents: list(agentConfig),
+    /** Recipes of ephemeral agents (`orchestra spawn`). */
+    templates: list(templateConfig),
   })
   .readonly();
 
@@ -205,3 +238,5 @@ export type CaptureSettings = z.output<typeof captureSettings>;
 export type HookDialect = z.output<typeof hookDialect>;
 export type AgentConfig = z.output<typeof agentConfig>;
 export type OrchestraConfig = z.output<typeof orchestraConfig>;
+export type TemplateConfig = z.output<typeof templateConfig>;
+export type WorktreeSettings = z.output<typeof worktreeSettings>;

@@ -12,6 +12,8 @@ import { Publisher } from '../bus/publisher.js';
 import type { OrchestraConfig } from '../config/types.js';
 import { controlHandlers } from '../supervisor/control-handlers.js';
 import { Supervisor, type SupervisorListener } from '../supervisor/supervisor.js';
+import { crewWorktrees, Work } from '../work/work.js';
+import { systemClock } from './clock.js';
 import { createLogger } from './logger.js';
 import { Reaper } from './reaper.js';
 import { claimSession, endpoints, releaseSession, type sessionPaths, writeSession } from './session.js';
@@ -50,6 +52,8 @@ export interface StartOptions {
 export interface Crew {
   /** The supervisor: agents' status and operations (send, key, stop/start/restart) in-process. */
   readonly supervisor: Supervisor;
+  /** Ephemeral agents from templates (spawn, their ends) in-process. */
+  readonly work: Work;
   /** This run's id, stamped on every bus message. */
   readonly runId: string;
   /** Where the bus (publish) and the control socket are bound (tcp ports resolved). */
@@ -73,9 +77,14 @@ export class StartError extends Error {}
  * Runs `config`'s crew: resolves once the agents are starting. Throws SessionBusyError when the
  * session already runs, StartError when a socket cannot be bound.
  */
-export async function start(config: OrchestraConfig, opts: StartOptions = {}): Promise<Crew> {
+export async function start(configured: OrchestraConfig, opts: StartOptions = {}): Promise<Crew> {
   const notice = opts.notice ?? (() => undefined);
-  const { paths, unclean } = claimSession(config);
+  const { paths, unclean } = claimSession(configured);
+  // Crew agents with `worktree:` run in theirs: the config the supervisor runs has their cwd there.
+  const { config, worktrees } = await crewWorktrees(configured).catch((err: Error) => {
+    releaseSession(configured.stateDir);
+    throw new StartError(err.message);
+  });
   // A full disk must not stop the supervisor: it says so once (notice, bus) and supervises on.
   let publishLogError: (err: Error) => void = () => undefined;
   const { logger } = createLogger(paths.log, {
@@ -100,13 +109,15 @@ export async function start(config: OrchestraConfig, opts: StartOptions = {}): P
   const reaper = new Reaper();
   const publisher = new Publisher({ endpoint, runId, highWaterMark: config.bus.highWaterMark, queueLimit: config.bus.queueLimit });
   const supervisor = new Supervisor(config, { publisher, logger, reaper, runId, listener: opts.listener });
+  const work = new Work(config, supervisor, { publisher, logger, clock: systemClock });
+  work.adopt(worktrees);
   publishLogError = (err) =>
     publisher.publish('supervisor', '', { kind: 'supervisor', event: 'log-error', pid: process.pid, session: config.session, agents: config.agents.map((a) => a.name), path: paths.log, error: err.message });
   // The handlers are built before the crew exists; `down` reaches it through this late binding.
   let down: () => Promise<void> = () => Promise.resolve();
   const control = new ControlServer(
     controlEndpoint,
-    controlHandlers(supervisor, config, () => down()),
+    controlHandlers(supervisor, config, () => down(), work),
     (err, cmd) => logger.error({ err: err.stack, cmd }, 'control request failed'),
     (event) =>
       event.kind === 'dropped'
@@ -152,17 +163,23 @@ export async function start(config: OrchestraConfig, opts: StartOptions = {}): P
   let stopping: Promise<'graceful' | 'forced'> | undefined;
   const crew: Crew = {
     supervisor,
+    work,
     runId,
     endpoints: { publish: publisher.endpoint, control: control.boundEndpoint },
     paths,
     logger,
     stop: () =>
-      (stopping ??= supervisor.shutdown().then((how) => {
+      (stopping ??= supervisor.shutdown().then(async (how) => {
+        await work.close();
         beginClose();
         return how;
       })),
     // Even a failed forced stop ends the run: nothing is left to try.
-    forceStop: () => supervisor.forceStop().finally(beginClose),
+    forceStop: () =>
+      supervisor
+        .forceStop()
+        .then(() => work.close())
+        .finally(beginClose),
     closed,
   };
   down = opts.down ?? (() => crew.stop().then(() => undefined));

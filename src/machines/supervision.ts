@@ -9,6 +9,11 @@
  *                                          └──(stop)──▶ stopping ──▶ stopped | restarting (group)
  *   crew:  running ──(shutdown)──▶ stopping ──(force)──▶ forcing ──▶ stopped   (stopping ──▶ stopped)
  *
+ * Agents come and go while the crew runs: `agent.add` gives a new agent a slot (started as its
+ * dependencies allow), `agent.remove` stops it and, once settled, forgets it (effect `forget`).
+ * An `ephemeral` agent is never part of a group strategy: its crash restarts no one else, and no
+ * one else's crash restarts it.
+ *
  * The worker's chart (src/machines/agent.ts) ends each run at `exited`; what follows an exit —
  * restart, give up, restart others with it (group strategy) — is decided here, and only here.
  */
@@ -17,7 +22,7 @@ import type { BlockedInfo, PublicState } from './agent.js';
 import { decideRestart, EMPTY_HISTORY, type ExitInfo, type RestartDecision, type RestartHistory, type Strategy } from './restart-policy.js';
 
 export interface CrewSpec {
-  /** In start order: every agent after the agents it depends on. */
+  /** In start order: every agent after the agents it depends on (the crew's agents at its start). */
   readonly agents: readonly AgentConfig[];
   readonly strategy: Strategy;
   /** The group's restart intensity/period (one_for_all, rest_for_one); one_for_one uses each agent's own. */
@@ -47,7 +52,11 @@ export type SlotPhase =
   | { readonly phase: 'stopped' }
   | { readonly phase: 'dead' };
 
+/** A crew agent lives as long as the crew; an ephemeral one does one piece of work (docs/work.md). */
+export type Role = 'crew' | 'ephemeral';
+
 export type Slot = SlotPhase & {
+  readonly role: Role;
   /** The last state published for the agent (null: never started). */
   readonly shown: PublicState | null;
   /** The agent's own restart history (its backoff attempt; its budget under one_for_one). */
@@ -59,6 +68,10 @@ export interface Crew {
   /** The stop was forced (asked for, or the shutdown deadline passed): it did not end gracefully. */
   readonly forced: boolean;
   readonly slots: Readonly<Record<string, Slot>>;
+  /** In start order: the spec's agents and those added since, less those forgotten. */
+  readonly agents: readonly AgentConfig[];
+  /** Agents to forget once settled (`agent.remove`). */
+  readonly removing: readonly string[];
   /** Restarts granted to the group inside its window (one_for_all, rest_for_one). */
   readonly group: RestartHistory;
 }
@@ -77,6 +90,10 @@ export type CrewEvent =
   | { readonly type: 'restart.due'; readonly agent: string }
   | { readonly type: 'agent.stop'; readonly agent: string }
   | { readonly type: 'agent.start'; readonly agent: string }
+  /** A new agent (its name unused, its dependencies known: the interpreter checks). */
+  | { readonly type: 'agent.add'; readonly config: AgentConfig; readonly role: Role }
+  /** Stop the agent (if it runs), then forget it. */
+  | { readonly type: 'agent.remove'; readonly agent: string }
   | { readonly type: 'shutdown' }
   /** Stop now: aborts a graceful shutdown in whatever step it is. */
   | { readonly type: 'force' };
@@ -91,6 +108,8 @@ export type Effect =
   | { readonly do: 'stop'; readonly agent: string; readonly reason: string }
   /** Forced stop: the run's graceful stop, if any, goes straight to kill. */
   | { readonly do: 'kill'; readonly agent: string }
+  /** The agent is settled and gone from the chart: its worker and record can go. */
+  | { readonly do: 'forget'; readonly agent: string }
   | { readonly do: 'lifecycle'; readonly event: 'started' | 'stopping' | 'stopped' };
 
 export interface Step {
@@ -106,8 +125,8 @@ export interface Context {
 
 export function initialCrew(spec: CrewSpec): Crew {
   const slots: Record<string, Slot> = {};
-  for (const a of spec.agents) slots[a.name] = { phase: 'waiting', reason: 'dependencies ready', deps: a.dependsOn, shown: null, history: EMPTY_HISTORY };
-  return { phase: 'idle', forced: false, slots, group: EMPTY_HISTORY };
+  for (const a of spec.agents) slots[a.name] = { phase: 'waiting', reason: 'dependencies ready', deps: a.dependsOn, role: 'crew', shown: null, history: EMPTY_HISTORY };
+  return { phase: 'idle', forced: false, slots, agents: spec.agents, removing: [], group: EMPTY_HISTORY };
 }
 
 /** A slot whose agent is up for its dependents. */
@@ -117,9 +136,9 @@ const hasRun = (s: Slot) => s.phase === 'running' || s.phase === 'stopping';
 const settled = (s: Slot) => s.phase === 'stopped' || s.phase === 'dead';
 
 /** The agents that depend on `name`, directly or through others, in start order. */
-export function dependentsOf(spec: CrewSpec, name: string): string[] {
+export function dependentsOf(agents: readonly AgentConfig[], name: string): string[] {
   const out = new Set<string>([name]);
-  for (const a of spec.agents) if (a.dependsOn.some((d) => out.has(d))) out.add(a.name);
+  for (const a of agents) if (a.dependsOn.some((d) => out.has(d))) out.add(a.name);
   out.delete(name);
   return [...out];
 }
@@ -137,6 +156,8 @@ class Transition {
   private phase: Crew['phase'];
   private forced: boolean;
   private readonly slots: Record<string, Slot>;
+  private agents: readonly AgentConfig[];
+  private removing: readonly string[];
   private group: RestartHistory;
   readonly effects: Effect[] = [];
 
@@ -147,11 +168,13 @@ class Transition {
     this.phase = before.phase;
     this.forced = before.forced;
     this.slots = { ...before.slots };
+    this.agents = before.agents;
+    this.removing = before.removing;
     this.group = before.group;
   }
 
   crew(): Crew {
-    return { phase: this.phase, forced: this.forced, slots: this.slots, group: this.group };
+    return { phase: this.phase, forced: this.forced, slots: this.slots, agents: this.agents, removing: this.removing, group: this.group };
   }
 
   private slot(name: string): Slot {
@@ -161,14 +184,14 @@ class Transition {
   }
 
   private config(name: string): AgentConfig {
-    const a = this.ctx.spec.agents.find((x) => x.name === name);
+    const a = this.agents.find((x) => x.name === name);
     if (!a) throw new Error(`no agent named "${name}"`);
     return a;
   }
 
   private set(name: string, next: SlotPhase, extra: Partial<Pick<Slot, 'history'>> = {}): void {
     const s = this.slot(name);
-    this.slots[name] = { ...next, shown: s.shown, history: extra.history ?? s.history };
+    this.slots[name] = { ...next, role: s.role, shown: s.shown, history: extra.history ?? s.history };
   }
 
   /** Publishes a state change (only a change: the worker's reports and ours interleave; a new dialog is one). */
@@ -203,6 +226,13 @@ class Transition {
         return this.stopAgent(e.agent);
       case 'agent.start':
         return this.startAgent(e.agent);
+      case 'agent.add':
+        return this.add(e.config, e.role);
+      case 'agent.remove':
+        if (!this.removing.includes(e.agent)) this.removing = [...this.removing, e.agent];
+        // Before the crew starts, nothing runs: it is settled at once.
+        if (this.phase === 'idle') return this.set(e.agent, { phase: 'stopped' });
+        return this.stopAgent(e.agent);
       case 'shutdown':
         return this.shutdown(false);
       case 'force':
@@ -254,7 +284,7 @@ class Transition {
     const s = this.slot(name);
     const policy = this.config(name).restart;
     let decision: RestartDecision;
-    if (spec.strategy === 'one_for_one') {
+    if (spec.strategy === 'one_for_one' || s.role === 'ephemeral') {
       const r = decideRestart(policy, s.history, exit, now, random);
       decision = r.decision;
       this.set(name, s, { history: r.history });
@@ -271,7 +301,7 @@ class Transition {
       this.set(name, { phase: 'dead' });
       return;
     }
-    const others = this.groupOf(name);
+    const others = s.role === 'ephemeral' ? [] : this.groupOf(name);
     const relaunch: Relaunch = { dueAt: now + decision.delayMs, cause: name, group: [name, ...others] };
     this.toRestarting(name, relaunch, decision.reason);
     for (const other of others) this.restartBecause(other, name, decision, relaunch);
@@ -280,10 +310,10 @@ class Transition {
   /** Who else a crash of `name` restarts, in start order (and only agents that are up or on their way). */
   private groupOf(name: string): string[] {
     const { spec } = this.ctx;
-    const names = spec.strategy === 'one_for_all' ? spec.agents.map((a) => a.name).filter((n) => n !== name) : spec.strategy === 'rest_for_one' ? dependentsOf(spec, name) : [];
+    const names = spec.strategy === 'one_for_all' ? this.agents.map((a) => a.name).filter((n) => n !== name) : spec.strategy === 'rest_for_one' ? dependentsOf(this.agents, name) : [];
     return names.filter((n) => {
       const s = this.slot(n);
-      if (this.config(n).restart.policy === 'no') return false;
+      if (this.config(n).restart.policy === 'no' || s.role === 'ephemeral') return false;
       return s.phase === 'running' || s.phase === 'restarting' || (s.phase === 'stopping' && s.relaunch !== undefined);
     });
   }
@@ -347,12 +377,20 @@ class Transition {
     }
   }
 
+  /** A new slot, started by settle() once its dependencies are up (at once while the crew runs, if it has none). */
+  private add(config: AgentConfig, role: Role): void {
+    if (this.slots[config.name]) throw new Error(`an agent named "${config.name}" exists`);
+    if (this.phase !== 'idle' && this.phase !== 'running') return;
+    this.agents = [...this.agents, config];
+    this.slots[config.name] = { phase: 'waiting', reason: 'added', deps: config.dependsOn, role, shown: null, history: EMPTY_HISTORY };
+  }
+
   private shutdown(force: boolean): void {
     if (this.phase === 'stopped' || this.phase === 'forcing' || (this.phase === 'stopping' && !force)) return;
     if (this.phase === 'idle' || this.phase === 'running') this.effects.push({ do: 'lifecycle', event: 'stopping' });
     this.phase = force ? 'forcing' : 'stopping';
     this.forced = force;
-    for (const a of this.ctx.spec.agents) {
+    for (const a of this.agents) {
       const s = this.slot(a.name);
       if (s.phase === 'waiting' || s.phase === 'restarting') {
         if (s.shown !== null) this.show(a.name, 'stopped', s.phase === 'restarting' ? 'stop requested while waiting to restart' : 'stopped before its restart');
@@ -369,18 +407,18 @@ class Transition {
 
   /** What follows from the slots as they are now: stops to send, relaunches due, starts, the end. */
   settle(): void {
-    const { spec, now } = this.ctx;
+    const { now } = this.ctx;
     // Dependents first: a stop is sent once nothing that depends on the agent is still being
     // stopped with it (an agent started on purpose meanwhile does not hold the others up).
-    for (const a of [...spec.agents].reverse()) {
+    for (const a of [...this.agents].reverse()) {
       const s = this.slot(a.name);
       if (s.phase !== 'stopping' || s.sent) continue;
-      if (dependentsOf(spec, a.name).some((d) => this.slot(d).phase === 'stopping')) continue;
+      if (dependentsOf(this.agents, a.name).some((d) => this.slot(d).phase === 'stopping')) continue;
       this.set(a.name, { ...s, sent: true });
       if (this.phase !== 'forcing') this.effects.push({ do: 'stop', agent: a.name, reason: s.reason });
     }
     if (this.phase === 'running') {
-      for (const a of spec.agents) {
+      for (const a of this.agents) {
         const s = this.slot(a.name);
         if (s.phase !== 'restarting' || s.relaunch.dueAt > now) continue;
         if (s.relaunch.group.some((n) => this.slot(n).phase === 'stopping')) continue;
@@ -388,12 +426,19 @@ class Transition {
         this.set(a.name, { phase: 'waiting', reason: 'restart delay elapsed', deps: a.dependsOn.filter((d) => group.includes(d)) });
       }
       // In start order, so that an agent started in this step counts for the next ones once up.
-      for (const a of spec.agents) {
+      for (const a of this.agents) {
         const s = this.slot(a.name);
         if (s.phase !== 'waiting' || !s.deps.every((d) => isUp(this.slot(d)))) continue;
         this.set(a.name, { phase: 'running' });
         this.effects.push({ do: 'run', agent: a.name, reason: s.reason });
       }
+    }
+    for (const name of this.removing) {
+      if (!settled(this.slot(name))) continue;
+      this.removing = this.removing.filter((n) => n !== name);
+      this.agents = this.agents.filter((a) => a.name !== name);
+      delete this.slots[name];
+      this.effects.push({ do: 'forget', agent: name });
     }
     if ((this.phase === 'stopping' || this.phase === 'forcing') && Object.values(this.slots).every(settled)) {
       this.phase = 'stopped';

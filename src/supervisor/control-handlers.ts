@@ -1,8 +1,9 @@
 /** The control socket's requests, answered by the supervisor. */
 import type { Handlers } from '../bus/control.js';
+import type { Work } from '../work/work.js';
 import type { Supervisor } from './supervisor.js';
 
-export function controlHandlers(sup: Supervisor, info: { session: string }, down: () => Promise<void>): Handlers {
+export function controlHandlers(sup: Supervisor, info: { session: string }, down: () => Promise<void>, work: Work): Handlers {
   return {
     ps: () => ({ session: info.session, pid: process.pid, run: sup.runId, agents: sup.status() }),
     send: (a) => sup.send(a.agent, { text: a.text, mode: a.mode, timeoutMs: a.timeout_ms, id: a.id }),
@@ -18,6 +19,7 @@ export function controlHandlers(sup: Supervisor, info: { session: string }, down
     stop: (a) => sup.stopAgent(a.agent),
     start: (a) => sup.startAgent(a.agent),
     restart: (a) => sup.restartAgent(a.agent),
+    spawn: (a) => work.spawn(a.template, { name: a.name, vars: a.vars, prompt: a.prompt }),
     events: (a) => ({ events: sup.recentEvents(a.agent, a.n) }),
     down: async () => {
       await down();

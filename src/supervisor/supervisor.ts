@@ -14,7 +14,7 @@ import type { AgentConfig, OrchestraConfig } from '../config/types.js';
 import { type BlockedInfo, type PublicState, RUNNING_STATES as RUNNING } from '../machines/agent.js';
 import type { RestartDecision } from '../machines/restart-policy.js';
 import { FORCED_CLOSE_MS, shutdownDeadlineMs } from '../machines/shutdown-deadline.js';
-import { type Crew, type CrewEvent, type CrewSpec, type Effect, initialCrew, type Slot, step } from '../machines/supervision.js';
+import { type Crew, type CrewEvent, type CrewSpec, type Effect, initialCrew, type Role, type Slot, step } from '../machines/supervision.js';
 import { type Clock, systemClock } from '../host/clock.js';
 import { type AgentIdentity, describeProcesses } from '../host/process-group.js';
 import { Termination } from '../host/termination.js';
@@ -32,6 +32,12 @@ export interface SupervisorListener {
   decision?(agent: string, decision: RestartDecision): void;
 }
 
+/** What the work layer (src/work/) follows of the agents besides the bus: state changes, sidecar events, agents forgotten. */
+export type AgentEvent =
+  | { readonly type: 'state'; readonly agent: string; readonly to: PublicState; readonly reason: string }
+  | { readonly type: 'sidecar'; readonly agent: string; readonly event: Record<string, unknown> }
+  | { readonly type: 'forgotten'; readonly agent: string };
+
 /** What the supervisor holds for an agent besides its place in the chart: its worker and its run's facts. */
 interface AgentRecord {
   readonly config: AgentConfig;
@@ -40,6 +46,8 @@ interface AgentRecord {
   workersLost: number;
   /** The current run's process, from `spawned` to the run's end. */
   pid: number | null;
+  /** Its initial prompt (`prompt:`) was handed to the send path (on its first run only). */
+  prompted: boolean;
   spawnedAt: number | null;
   /** The last output seq published for this agent (a replacement worker continues from it). */
   outputSeq: number;
@@ -71,6 +79,8 @@ function unknownAttachment(agent: string, attach: string): ControlError {
 
 /** How long stop/start requests wait for the agent to reach the state they ask for. */
 const STATE_WAIT_MS = 120_000;
+/** How long an initial prompt waits for its agent past the agent's ready timeout. */
+const PROMPT_WAIT_MS = 30_000;
 
 export type WorkerFactory = (init: WorkerInit, listener: HandleListener) => WorkerPort;
 
@@ -99,6 +109,8 @@ export class Supervisor {
   private readonly timers = new Map<string, { dueAt: number; id: unknown }>();
   /** Called after every step of the chart: the waits of control requests and of the shutdown. */
   private readonly observers = new Set<() => void>();
+  /** The work layer's followers of agent events (see `watch`). */
+  private readonly watchers = new Set<(e: AgentEvent) => void>();
   /** Events that arrive while a step's effects run are taken in order after it. */
   private readonly pending: CrewEvent[] = [];
   private stepping = false;
@@ -112,28 +124,31 @@ export class Supervisor {
     this.clock = deps.clock ?? systemClock;
     this.spec = { agents: config.agents, strategy: config.supervision.strategy, budget: config.supervision.budget };
     this.crew = initialCrew(this.spec);
-    for (const a of config.agents) {
-      this.agents.set(a.name, {
-        config: a,
-        worker: null,
-        workersLost: 0,
-        pid: null,
-        spawnedAt: null,
-        outputSeq: 0,
-        outputOffset: 0,
-        restarts: 0,
-        lastOutputAt: null,
-        lastExit: null,
-        reason: null,
-        runEnd: null,
-        requests: new WorkerRequests((id, request, outcome, reason, bytes) => this.publishInput(a.name, request, id, outcome, reason, bytes)),
-        recentSidecar: [],
-        blocked: null,
-        attachers: new Attachers({ cols: a.cols, rows: a.rows }),
-        size: { cols: a.cols, rows: a.rows },
-        leaseTimer: null,
-      });
-    }
+    for (const a of config.agents) this.agents.set(a.name, this.newRecord(a));
+  }
+
+  private newRecord(a: AgentConfig): AgentRecord {
+    return {
+      config: a,
+      worker: null,
+      workersLost: 0,
+      pid: null,
+      prompted: false,
+      spawnedAt: null,
+      outputSeq: 0,
+      outputOffset: 0,
+      restarts: 0,
+      lastOutputAt: null,
+      lastExit: null,
+      reason: null,
+      runEnd: null,
+      requests: new WorkerRequests((id, request, outcome, reason, bytes) => this.publishInput(a.name, request, id, outcome, reason, bytes)),
+      recentSidecar: [],
+      blocked: null,
+      attachers: new Attachers({ cols: a.cols, rows: a.rows }),
+      size: { cols: a.cols, rows: a.rows },
+      leaseTimer: null,
+    };
   }
 
   /** Starts every agent whose dependencies are met; the rest follow as their dependencies get ready. */
@@ -182,8 +197,11 @@ export class Supervisor {
         const r = this.record(e.agent);
         if (r.worker) r.worker.send({ type: 'agent.start', reason: e.reason });
         else this.spawnWorker(r);
+        this.deliverPrompt(r);
         return;
       }
+      case 'forget':
+        return this.forget(e.agent);
       case 'stop':
         this.record(e.agent).worker?.send({ type: 'agent.stop', reason: e.reason });
         return;
@@ -198,10 +216,45 @@ export class Supervisor {
           event: e.event,
           pid: process.pid,
           session: this.config.session,
-          agents: this.config.agents.map((a) => a.name),
+          agents: this.crew.agents.map((a) => a.name),
         });
         return;
     }
+  }
+
+  /**
+   * The agent's `prompt:` as its first input, through the send path (its outcome on the bus like any
+   * send): queued in its worker until the agent is ready. Only its first run's: a restarted agent
+   * resumes its work (or its conversation), it is not given the work again.
+   */
+  private deliverPrompt(r: AgentRecord): void {
+    const text = r.config.prompt;
+    if (text === undefined || r.prompted) return;
+    r.prompted = true;
+    void this.send(r.config.name, { text, mode: 'wait-idle', timeoutMs: r.config.readyTimeoutMs + PROMPT_WAIT_MS });
+  }
+
+  /** The chart forgot the agent: its worker closes and its record goes (its log file stays). */
+  private forget(name: string): void {
+    const r = this.record(name);
+    this.agents.delete(name);
+    if (r.leaseTimer) this.clock.clearTimeout(r.leaseTimer.id);
+    r.requests.failAll(`agent "${name}" was removed`);
+    const worker = r.worker;
+    r.worker = null;
+    void worker?.shutdown();
+    this.deps.logger.info({ agent: name }, 'agent removed');
+    this.notify({ type: 'forgotten', agent: name });
+  }
+
+  private notify(e: AgentEvent): void {
+    for (const w of [...this.watchers]) w(e);
+  }
+
+  /** Follows agent events (the work layer); returns the unwatch. */
+  watch(fn: (e: AgentEvent) => void): () => void {
+    this.watchers.add(fn);
+    return () => this.watchers.delete(fn);
   }
 
   /**
@@ -247,6 +300,8 @@ export class Supervisor {
 
   private onWorkerMessage(r: AgentRecord, msg: FromWorker): void {
     const name = r.config.name;
+    // A removed agent's worker closing (its chart catching up to `stopped`) is no news for the chart.
+    if (this.agents.get(name) !== r && msg.type !== 'log') return;
     const { publisher, listener, logger, reaper } = this.deps;
     switch (msg.type) {
       case 'output':
@@ -283,6 +338,7 @@ export class Supervisor {
         for (const item of msg.items) {
           const m = publisher.publish('sidecar', name, { kind: 'sidecar', ...item });
           if (m) r.recentSidecar.push(m);
+          if (item.ok) this.notify({ type: 'sidecar', agent: name, event: item.event });
         }
         const keep = r.config.sidecar.keep;
         if (r.recentSidecar.length > keep) r.recentSidecar.splice(0, r.recentSidecar.length - keep);
@@ -319,6 +375,7 @@ export class Supervisor {
       r.runEnd = reason;
       this.endRun(r);
     }
+    this.notify({ type: 'state', agent: name, to, reason });
   }
 
   /** The current run is over: forget its process (the reaper too) and say how long it lasted. */
@@ -350,7 +407,7 @@ export class Supervisor {
 
   /** The thread died: its PTY's processes are orphaned. Kill them, then the chart decides as for an exit. */
   private onWorkerCrash(r: AgentRecord, worker: WorkerPort, reason: string): void {
-    if (r.worker !== worker) return;
+    if (r.worker !== worker || this.agents.get(r.config.name) !== r) return;
     r.worker = null;
     r.workersLost++;
     const name = r.config.name;
@@ -405,12 +462,12 @@ export class Supervisor {
       this.deps.logger.info('stopping all agents');
       // Bounded whatever the agents and workers do: past the longest stop an agent can honestly
       // take, the graceful stop turns into the forced one by itself.
-      const deadline = shutdownDeadlineMs(this.config.agents);
+      const deadline = shutdownDeadlineMs(this.crew.agents);
       if (await this.until(() => this.crew.phase === 'stopped', deadline)) {
         await this.closeWorkers();
         return this.crew.forced ? 'forced' : 'graceful';
       }
-      const late = this.config.agents.filter((a) => this.slot(a.name).phase === 'stopping').map((a) => `${a.name} (${this.slot(a.name).shown ?? 'pending'})`);
+      const late = this.crew.agents.filter((a) => this.slot(a.name).phase === 'stopping').map((a) => `${a.name} (${this.slot(a.name).shown ?? 'pending'})`);
       this.deps.logger.error({ agents: late }, `not stopped ${deadline}ms after the stop began: ${late.join(', ')}; forcing`);
       await this.forceStop();
       return 'forced';
@@ -653,5 +710,29 @@ export class Supervisor {
   async restartAgent(name: string): Promise<Results['restart']> {
     await this.stopAgent(name);
     return this.startAgent(name);
+  }
+
+  /**
+   * A new agent in the running session, started as its dependencies allow. Its name must be unused
+   * and its dependencies known; nothing of another agent (process, files, worker) is touched.
+   */
+  addAgent(config: AgentConfig, role: Role): void {
+    this.requireRunning();
+    if (this.agents.has(config.name)) throw new ControlError('bad-request', `an agent named "${config.name}" already exists in session "${this.config.session}": choose another name`);
+    const unknown = config.dependsOn.filter((d) => !this.agents.has(d));
+    if (unknown.length > 0) throw new ControlError('bad-request', `agent "${config.name}" depends on ${unknown.map((d) => `"${d}"`).join(', ')}, not in session "${this.config.session}"`);
+    this.agents.set(config.name, this.newRecord(config));
+    this.dispatch({ type: 'agent.add', config, role });
+  }
+
+  /** Stops the agent (if it runs), then forgets it: it leaves `ps`; its log file stays. */
+  async removeAgent(name: string): Promise<void> {
+    this.record(name);
+    const dependents = this.crew.agents.filter((a) => a.dependsOn.includes(name)).map((a) => a.name);
+    if (dependents.length > 0) throw new ControlError('bad-request', `agent "${name}" cannot be removed: ${dependents.join(', ')} depend${dependents.length === 1 ? 's' : ''} on it`);
+    this.dispatch({ type: 'agent.remove', agent: name });
+    if (!(await this.until(() => !this.agents.has(name), STATE_WAIT_MS))) {
+      throw new ControlError('internal', `agent "${name}" was not removed within ${STATE_WAIT_MS}ms (state ${this.slot(name).shown ?? 'pending'})`);
+    }
   }
 }

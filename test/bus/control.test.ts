@@ -37,6 +37,7 @@ function fakeHandlers(calls: string[]): Handlers {
     stop: () => note('stop', { state: 'stopped' as const }),
     start: () => note('start', { state: 'starting' as const }),
     restart: () => note('restart', { state: 'starting' as const }),
+    spawn: (a) => note('spawn', { name: a.name ?? 'x', worktree: null }),
     down: () => note('down', { stopped: [] }),
     events: () => note('events', { events: [] }),
     attach: (a) => note('attach', { attach: 'a1', screen: '', seq: 0, tail: new Uint8Array(0), cols: a.cols, rows: a.rows, state: 'ready' as const, lease_ms: 15_000 }),

@@ -15,7 +15,9 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Reaper } from '../../src/host/reaper.js';
 import type { BlockedInfo, ChartState } from '../../src/machines/agent.js';
 import { FORCED_CLOSE_MS } from '../../src/machines/shutdown-deadline.js';
+import type { AgentConfig } from '../../src/config/types.js';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
+import { Work } from '../../src/work/work.js';
 import type { HandleListener, WorkerPort } from '../../src/supervisor/worker-handle.js';
 
 type Published = { kind: string; agent: string } & Record<string, unknown>;
@@ -134,6 +136,8 @@ function crew(agents: string, extra = '') {
     return w;
   };
   return {
+    config,
+    publisher,
     sup,
     clock,
     fleet,
@@ -544,5 +548,168 @@ describe('supervisor (simulated clock, fake workers)', () => {
     expect(c.fleet.log).toEqual(['resize a 120x40']);
     expect(c.sup.keepalive('a', first.attach)).toBe(false);
     expect(() => c.sup.resize('a', { cols: 90, rows: 30 }, first.attach)).toThrow(/no attachment .* \(detached, or its lease ran out: attach again\)/);
+  });
+});
+
+/** An agent's config made as the file would make it, to add at runtime. */
+function spare(name: string, deps: string[] = [], more = ''): AgentConfig {
+  const known = deps.map((d) => agent(d)).join('');
+  const a = parseConfig(`session: t\nagents:\n${known}${agent(name, deps, more)}`, join(tmpdir(), 'orchestra-supervisor-test.yaml')).agents.find((x) => x.name === name);
+  if (!a) throw new Error(`no ${name}`);
+  return a;
+}
+
+describe('agents added and removed at runtime (simulated clock, fake workers)', () => {
+  it('an agent added while the crew runs starts at once, is in ps, and touches no other agent', () => {
+    const c = crew(agent('a'));
+    c.sup.start();
+    c.ready('a');
+    c.fleet.log.length = 0;
+    c.sup.addAgent(spare('x'), 'crew');
+    expect(c.fleet.log).toEqual(['spawn x']);
+    expect(c.sup.status().map((s) => s.name)).toEqual(['a', 'x']);
+    expect(c.states('a')).toEqual(['starting', 'ready']);
+  });
+
+  it('an added agent waits for its dependencies; one depending on an unknown agent, or with a taken name, is refused', () => {
+    const c = crew(agent('db'));
+    c.sup.start();
+    c.sup.addAgent(spare('api', ['db']), 'crew');
+    expect(c.fleet.log).toEqual(['spawn db']);
+    c.ready('db');
+    expect(c.fleet.log).toEqual(['spawn db', 'spawn api']);
+    expect(() => c.sup.addAgent(spare('db'), 'ephemeral')).toThrow(/an agent named "db" already exists in session "t": choose another name/);
+    expect(() => c.sup.addAgent(spare('web', ['nope']), 'crew')).toThrow(/depends on "nope", not in session "t"/);
+  });
+
+  it('removing an agent stops it, then forgets it: it leaves ps and its worker closes; the others run on', async () => {
+    const c = crew(agent('a') + agent('b'));
+    c.sup.start();
+    c.ready('a', 'b');
+    c.fleet.log.length = 0;
+    await c.sup.removeAgent('b');
+    expect(c.fleet.log).toEqual(['agent.stop b', 'close b']);
+    expect(c.sup.status().map((s) => s.name)).toEqual(['a']);
+    expect(Object.keys(c.sup.state.slots)).toEqual(['a']);
+    expect(c.shown('a')).toBe('ready');
+    // The removed worker's late reports are not news for the chart (it would not know the agent).
+    expect(() => c.worker('b').report('stopped')).not.toThrow();
+    await expect(c.sup.stopAgent('b')).rejects.toThrow(/no agent named "b"/);
+  });
+
+  it('an agent others depend on cannot be removed', async () => {
+    const c = crew(agent('db') + agent('api', ['db']));
+    c.sup.start();
+    await expect(c.sup.removeAgent('db')).rejects.toThrow(/agent "db" cannot be removed: api depends on it/);
+  });
+
+  it('a removed agent that had exited (dead) is forgotten at once, without a stop of a process', async () => {
+    const c = crew(agent('a', [], '    restart: no\n'));
+    c.sup.start();
+    c.worker('a').exit(0);
+    expect(c.shown('a')).toBe('dead');
+    await c.sup.removeAgent('a');
+    expect(c.sup.status()).toEqual([]);
+  });
+
+  it('an ephemeral agent is outside group strategies: its crash restarts no crew agent, a crew crash does not restart it', () => {
+    const c = crew(agent('a', [], FAST) + agent('b', [], FAST), 'supervision: { strategy: one_for_all }\n');
+    c.sup.start();
+    c.ready('a', 'b');
+    c.sup.addAgent(spare('e', [], FAST), 'ephemeral');
+    c.ready('e');
+    c.fleet.log.length = 0;
+    c.worker('e').exit(1);
+    // Its own policy restarts it, alone.
+    expect(c.decisions().map((d) => d.agent)).toEqual(['e']);
+    expect(c.fleet.log.filter((l) => l.startsWith('agent.stop'))).toEqual([]);
+    c.clock.increment(1000);
+    c.ready('e');
+    c.worker('a').exit(1);
+    expect(c.decisions().map((d) => d.agent)).toEqual(['e', 'a', 'b']);
+    expect(c.fleet.log).not.toContain('agent.stop e');
+    expect(c.shown('e')).toBe('ready');
+  });
+
+  it('an initial prompt goes through the send path once the worker exists, on the first run only', () => {
+    const c = crew(agent('a', [], `${FAST}    prompt: hello\n`));
+    c.sup.start();
+    expect(c.fleet.log).toEqual(['spawn a', 'input.send a']);
+    expect(c.published.find((m) => m.kind === 'input')).toMatchObject({ agent: 'a', request: 'send', outcome: 'queued', bytes: 5 });
+    c.ready('a');
+    c.worker('a').exit(1);
+    c.clock.increment(1000);
+    expect(c.fleet.log.filter((l) => l === 'input.send a')).toHaveLength(1);
+  });
+});
+
+describe('ephemeral agents from templates (simulated clock, fake workers)', () => {
+  const TEMPLATES = 'templates:\n  fix:\n    command: sh\n    keep_finished: 5s\n    vars: { who: world }\n    prompt: "hi {{who}}: {{prompt}}"\n';
+
+  function session() {
+    const c = crew(agent('crew'), TEMPLATES);
+    c.sup.start();
+    c.ready('crew');
+    const work = new Work(c.config, c.sup, { publisher: c.publisher, logger: pino({ level: 'silent' }), clock: c.clock });
+    const agentEvents = (name: string) => c.published.filter((m) => m.kind === 'agent' && m.agent === name);
+    return { ...c, work, agentEvents };
+  }
+
+  it('spawn renders the prompt (vars over defaults, the spawn text as {{prompt}}) and hands it to the new agent as its first input', async () => {
+    const c = session();
+    const { name } = await c.work.spawn('fix', { vars: { who: 'you' }, prompt: 'the bug' });
+    expect(name).toMatch(/^fix-[0-9a-f]{6}$/);
+    expect(c.worker(name).init.agent).toMatchObject({ prompt: 'hi you: the bug', restart: { policy: 'no' } });
+    expect(c.worker(name).init.agent.log.file).toMatch(new RegExp(`logs/${name}\\.log$`));
+    expect(c.fleet.log).toContain(`input.send ${name}`);
+    expect(c.agentEvents(name)).toEqual([expect.objectContaining({ event: 'spawned', template: 'fix', worktree: null })]);
+  });
+
+  it('a missing variable is refused naming it and where it is; a taken name and an unknown template are refused', async () => {
+    const c = crew(agent('crew'), 'templates:\n  t:\n    command: sh\n    prompt: "line one\\nfix {{issue}} now"\n');
+    c.sup.start();
+    const work = new Work(c.config, c.sup, { publisher: c.publisher, logger: pino({ level: 'silent' }), clock: c.clock });
+    await expect(work.spawn('t')).rejects.toThrow(/no value for "issue" \({{issue}} at template "t" prompt \(.*\):2:5\): give --var issue=\.\.\./);
+    await expect(work.spawn('t', { name: 'crew', vars: { issue: '1' } })).rejects.toThrow(/an agent named "crew" already exists/);
+    await expect(work.spawn('nope')).rejects.toThrow(/no template named "nope" \(templates: t\)/);
+    expect(c.sup.status().map((s) => s.name)).toEqual(['crew']);
+  });
+
+  it('an ephemeral that exits is not restarted, is published ended, and is reaped after keep_finished: gone from ps', async () => {
+    const c = session();
+    const { name } = await c.work.spawn('fix', { name: 'job', prompt: 'x' });
+    const ended: unknown[] = [];
+    c.work.onEnded((e) => ended.push(e));
+    c.ready(name);
+    c.worker(name).exit(0);
+    expect(c.shown(name)).toBe('dead');
+    expect(ended).toEqual([{ agent: 'job', template: 'fix', how: 'exited', result: null, exit: { code: 0, signal: null } }]);
+    expect(c.sup.status().map((s) => s.name)).toEqual(['crew', 'job']);
+    c.clock.increment(4999);
+    expect(c.sup.status().map((s) => s.name)).toEqual(['crew', 'job']);
+    c.clock.increment(1);
+    await c.flush();
+    expect(c.sup.status().map((s) => s.name)).toEqual(['crew']);
+    expect(c.agentEvents('job').map((m) => m.event)).toEqual(['spawned', 'ended', 'reaped']);
+    expect(c.shown('crew')).toBe('ready');
+  });
+
+  it('a sidecar done ends the agent (stopped, not restarted) with its result on the bus', async () => {
+    const c = session();
+    const { name } = await c.work.spawn('fix', { name: 'job', prompt: 'x' });
+    c.ready(name);
+    c.worker(name).post({ type: 'sidecar', items: [{ ok: true, type: 'done', event: { type: 'done', result: { pr: 42 } } }] });
+    await c.flush();
+    expect(c.fleet.log).toContain('agent.stop job');
+    expect(c.shown(name)).toBe('stopped');
+    expect(c.agentEvents('job').at(-1)).toMatchObject({ event: 'ended', how: 'done', result: { pr: 42 }, exit: null });
+  });
+
+  it('an agent removed before the crew starts is forgotten at once', async () => {
+    const c = crew(agent('a') + agent('b'));
+    await c.sup.removeAgent('b');
+    expect(c.sup.status().map((s) => s.name)).toEqual(['a']);
+    c.sup.start();
+    expect(c.fleet.log).toEqual(['spawn a']);
   });
 });
