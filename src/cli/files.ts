@@ -19,7 +19,7 @@ export function isConfigPath(arg: string): boolean {
 }
 
 /** For repeatable options: each value appended. */
-export function collect(value: string, previous: readonly string[]): string[] {
+export function collect(value: string, previous: readonly string[] = []): string[] {
   return [...previous, value];
 }
 

@@ -42,16 +42,17 @@ function program(): Command {
   // follows). Repeated, the files merge like compose's (later wins).
   cmd
     .enablePositionalOptions()
-    .option('-f, --file <path>', 'config file of the session; repeat to merge several (default ./orchestra.yaml and ./orchestra.override.yaml)', collect, [] as string[])
+    .option('-f, --file <path>', 'config file of the session; repeat to merge several (default ./orchestra.yaml and ./orchestra.override.yaml)', collect)
     .option('--no-color', 'no colours in the output (also: the NO_COLOR environment variable)');
-  const global = () => cmd.opts() as { file: string[]; color: boolean };
-  const fileOf = (o: { file?: string[] }) => configFiles(o.file && o.file.length > 0 ? o.file : global().file);
-  const colour = () => useColour(global().color);
+  const global = () => cmd.opts() as { file?: string[]; color: boolean };
+  const fileOf = (o: { file?: string[] }) => configFiles(o.file ?? global().file ?? []);
+  // `--no-color` before the command, or after `up` and `logs` (as compose takes it).
+  const colour = (o: { color?: boolean }) => useColour(global().color && o.color !== false);
   // `up` handles a lost stdout itself (its agents keep running); every other command just ends.
   cmd.hook('preAction', (_program, action) => {
     if (action.name() !== 'up') exitWhenStdoutGone();
   });
-  const withFile = (c: Command) => c.option('-f, --file <path>', 'config file of the session, repeatable (default ./orchestra.yaml)', collect, [] as string[]);
+  const withFile = (c: Command) => c.option('-f, --file <path>', 'config file of the session, repeatable (default ./orchestra.yaml)', collect);
 
   withFile(cmd.command('up'))
     .description('start every agent of the config (or only those named, with their dependencies) and supervise them until Ctrl-C or SIGTERM (or in the background with -d)')
@@ -59,16 +60,17 @@ function program(): Command {
     .option('-d, --detach', 'run in the background; return once every agent is ready (or running, without readiness), exit 1 if any is dead or blocked')
     .option('--wait-timeout <duration>', 'with -d: how long to wait for the agents to start', '60s')
     .option('--no-output', "do not print agents' output (state changes are still shown)")
+    .option('--no-color', 'no colours in the output')
     .option('--await-subscriber', 'start agents only once a bus subscriber has connected (at most 10s), so a monitor misses nothing')
-    .action(async (words: string[], o: { file: string[]; output: boolean; awaitSubscriber?: boolean; detach?: boolean; waitTimeout: string }) => {
+    .action(async (words: string[], o: { file?: string[]; output: boolean; color: boolean; awaitSubscriber?: boolean; detach?: boolean; waitTimeout: string }) => {
       const paths = words.filter(isConfigPath);
       const only = words.filter((w) => !isConfigPath(w));
-      const files = fileOf({ file: [...o.file, ...paths] });
+      const files = fileOf({ file: paths.length > 0 ? [...(o.file ?? []), ...paths] : o.file });
       if (o.detach) {
         process.exitCode = await upDetached(files, only, duration(o.waitTimeout, '--wait-timeout'), process.stderr);
         return;
       }
-      process.exitCode = await up({ files, only, output: o.output, awaitSubscriber: o.awaitSubscriber === true, colour: colour() });
+      process.exitCode = await up({ files, only, output: o.output, awaitSubscriber: o.awaitSubscriber === true, colour: colour(o) });
     });
 
   withFile(cmd.command('ps').alias('status'))
@@ -90,15 +92,16 @@ function program(): Command {
     .option('--ansi', 'with --screen: keep colours and attributes')
     .option('--since <duration>', 'without an agent: only agents with output in the last DURATION (e.g. 10m), and live output from then on')
     .option('-t, --timestamps', 'without an agent: each live line starts with the time it was output (ISO 8601)')
-    .option('--file <path>', 'config file of the session, repeatable (default ./orchestra.yaml)', collect, [] as string[])
-    .action(async (agent: string | undefined, o: { follow?: boolean; lines?: number; bytes?: string; strip?: boolean; screen?: boolean; ansi?: boolean; since?: string; timestamps?: boolean; file: string[] }) => {
+    .option('--no-color', 'without an agent: no colours in the prefixes')
+    .option('--file <path>', 'config file of the session, repeatable (default ./orchestra.yaml)', collect)
+    .action(async (agent: string | undefined, o: { follow?: boolean; lines?: number; bytes?: string; strip?: boolean; screen?: boolean; ansi?: boolean; since?: string; timestamps?: boolean; color: boolean; file?: string[] }) => {
       const bytes = o.bytes === undefined ? undefined : size(o.bytes, '--bytes');
       if (o.ansi && !o.screen) throw new UsageError('--ansi goes with --screen (raw output keeps its colours already)');
       if (o.screen && (o.follow || o.strip || bytes !== undefined)) throw new UsageError('--screen prints the screen once: it does not go with -f, --strip or --bytes');
       if (agent === undefined) {
         if (o.screen) throw new UsageError('--screen shows one agent: name it');
         const sinceMs = o.since === undefined ? undefined : duration(o.since, '--since');
-        process.exitCode = await logsAll(fileOf(o), { follow: o.follow === true, lines: o.lines, bytes, sinceMs, timestamps: o.timestamps === true, colour: colour() }, process.stdout);
+        process.exitCode = await logsAll(fileOf(o), { follow: o.follow === true, lines: o.lines, bytes, sinceMs, timestamps: o.timestamps === true, colour: colour(o) }, process.stdout);
         return;
       }
       if (o.since !== undefined || o.timestamps) throw new UsageError('--since and -t go with the logs of every agent (prefixed lines): leave out the agent name');
@@ -141,12 +144,12 @@ function program(): Command {
   }
 
   for (const [name, what] of [
-    ['stop', 'stop agents on purpose: they stay stopped (never restarted by policy) until started'],
-    ['start', 'start stopped or dead agents again (with a fresh restart budget)'],
-    ['restart', 'stop, then start agents'],
+    ['stop', 'stop agents on purpose: they stay stopped (never restarted by policy) until started (default: all, dependents first)'],
+    ['start', 'start stopped or dead agents again (with a fresh restart budget) (default: all)'],
+    ['restart', 'stop, then start agents (default: all)'],
   ] as const) {
     withFile(cmd.command(name))
-      .description(`${what} (default: all; stop goes dependents first)`)
+      .description(what)
       .argument('[agents...]')
       .action(async (agents: string[], o: { file?: string[] }) => {
         process.exitCode = await lifecycle(fileOf(o), name, agents, process.stdout);
@@ -175,7 +178,7 @@ function program(): Command {
   withFile(cmd.command('validate'))
     .description('check a config (every agent\'s command on PATH too) and print "ok" or every error with file:line:col')
     .argument('[file]', 'config file (or -f)')
-    .action((file: string | undefined, o: { file: string[] }) => {
+    .action((file: string | undefined, o: { file?: string[] }) => {
       process.exitCode = validate(fileOf({ file: file ? [file] : o.file }), process.stdout);
     });
 
@@ -183,7 +186,7 @@ function program(): Command {
     .description('print the resolved config (files merged, defaults applied) as YAML')
     .argument('[file]', 'config file (or -f)')
     .option('--json', 'JSON instead of YAML')
-    .action((file: string | undefined, o: { file: string[]; json?: boolean }) => {
+    .action((file: string | undefined, o: { file?: string[]; json?: boolean }) => {
       process.exitCode = printConfig(fileOf({ file: file ? [file] : o.file }), o.json === true, process.stdout);
     });
 
@@ -210,7 +213,7 @@ function program(): Command {
       process.exitCode = completion(shell, cmd.createHelp().visibleCommands(cmd).map((c) => c.name()), process.stdout);
     });
   // For the completion scripts: the agent names of the session, one a line; silent on any error.
-  withFile(cmd.command('__agents', { hidden: true })).action(async (o: { file: string[] }) => {
+  withFile(cmd.command('__agents', { hidden: true })).action(async (o: { file?: string[] }) => {
     process.exitCode = await completionAgents(fileOf(o), process.stdout);
   });
 
