@@ -58,6 +58,11 @@ export function psTable(agents: readonly AgentStatus[], now = Date.now()): strin
       whyColumn(a),
     ]);
   }
+  return formatTable(rows);
+}
+
+/** Rows as aligned columns (the last one not padded), the first row the header. */
+export function formatTable(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OrchestraConfig } from '../config/types.js';
 import { runningSession } from '../host/session.js';
-import { formatDuration } from './ops.js';
+import { formatDuration, formatTable } from './ops.js';
 
 export interface SessionEntry {
   readonly session: string;
@@ -77,7 +77,6 @@ export function listSessions(json: boolean, out: NodeJS.WritableStream, now = Da
   }
   const rows = [['NAME', 'CONFIG', 'PID', 'AGENTS', 'UPTIME']];
   for (const s of sessions) rows.push([s.session, s.config.join(','), String(s.pid), String(s.agents.length), formatDuration(now - s.startedAt)]);
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  out.write(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n');
+  out.write(formatTable(rows));
   return 0;
 }

@@ -54,7 +54,7 @@ export async function up(opts: UpOptions): Promise<number> {
   const done = new Promise<number>((resolve) => (finish = resolve));
   let stopGracefully: (why: string) => Promise<void> = () => Promise.resolve();
   let crew: Crew;
-  let unregister = () => undefined as void;
+  let unregister: () => void = () => undefined;
   try {
     crew = await start(config, {
       logToStderr: process.stderr.isTTY === true,

@@ -8,8 +8,6 @@
 import { z } from 'zod';
 import { fileSchema } from './schema.js';
 
-export const SCHEMA_ID = 'https://orchestra.invalid/schema/orchestra.schema.json';
-
 type Json = Record<string, unknown>;
 
 interface PreprocessDef {
@@ -48,7 +46,6 @@ export function configJsonSchema(): Json {
   }) as Json;
   return {
     ...schema,
-    $id: SCHEMA_ID,
     title: 'orchestra config',
     // `x-` keys at the top level hold the user's anchors and notes.
     patternProperties: { '^x-': {} },
