@@ -240,6 +240,8 @@ describe('cli', () => {
       expect(up.stderr).toMatch(/^orchestra: session "proj" up in the background \(pid \d+\): db ready, api ready\n/);
       const names = (JSON.parse(run(['ps', '--json', '-f', p.file]).stdout) as { agents: { name: string }[] }).agents.map((a) => a.name);
       expect(names).toEqual(['db', 'api']);
+      // Completion offers the running session's agents, not every agent of the config.
+      expect(run(['__agents', '-f', p.file]).stdout).toBe('db\napi\n');
       const stop = await runCli(['stop', '-f', p.file]);
       expect([stop.code, stop.stdout]).toEqual([0, 'api: stopped\ndb: stopped\n']);
       const restart = await runCli(['restart', '-f', p.file]);
