@@ -30,7 +30,7 @@ function tail(file: string, lines = 15): string {
 }
 
 /** What `up -d` waits for: every agent up, or settled in a state that will not get there by itself. */
-type Outcome = { readonly to: string; readonly reason: string };
+type Outcome = { readonly to: string; readonly reason: string; readonly ended: string | undefined };
 
 /**
  * Up as its dependents see it: ready, or busy (working). Every agent has a readiness — its
@@ -58,7 +58,13 @@ export async function upDetached(files: readonly string[], only: readonly string
   // Like `docker compose up --wait`: done once every agent is up or has failed (dead, or blocked).
   const settled = (async () => {
     for await (const r of bus) {
-      if (r.msg.kind === 'state') states.set(r.msg.agent, { to: r.msg.to, reason: r.msg.blocked ? `on ${r.msg.blocked.on}: ${r.msg.reason}` : r.msg.reason });
+      if (r.msg.kind === 'state') {
+        const { agent, to, reason, blocked } = r.msg;
+        // A dead agent's reason is the policy's; how its last run ended (`command not found: …`) came with `exited`.
+        const ended = to === 'exited' ? reason : states.get(agent)?.ended;
+        const why = blocked ? `on ${blocked.on}: ${reason}` : to === 'dead' && ended && !reason.includes(ended) ? `${reason}; last run: ${ended}` : reason;
+        states.set(agent, { to, reason: why, ended });
+      }
       const all = config.agents.every((a) => {
         const o = states.get(a.name);
         return o !== undefined && (isUp(o) || FAILED.has(o.to));

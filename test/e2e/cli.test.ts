@@ -149,6 +149,17 @@ describe('cli', () => {
     );
   });
 
+  it('up -d with a command not on PATH exits 1 saying so (validate would have refused it)', async () => {
+    const p = project('  ghost:\n    command: no-such-agent-cli\n');
+    const up = await runCli(['up', '-d', '-f', p.file], { env: p.env });
+    run(['down', '-f', p.file]);
+    const pid = Number(/pid (\d+)/.exec(up.stderr)?.[1]);
+    expect([up.code, up.stderr]).toEqual([
+      1,
+      `orchestra: session "proj" is up (pid ${pid}), but not every agent is ready: ghost dead (spawn failed; not retrying a command that cannot start; last run: spawn failed: command not found: no-such-agent-cli); see orchestra ps -f ${p.file}\n`,
+    ]);
+  });
+
   it('with nothing running: ps --json prints an empty crew (exit 0), down is a note (exit 0), stop is an error (exit 1)', () => {
     const p = project('  a:\n    command: sh\n');
     const ps = run(['ps', '--json', '-f', p.file]);
