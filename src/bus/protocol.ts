@@ -45,7 +45,7 @@ export interface StateBody {
   readonly to: PublicState;
   readonly reason: string;
   readonly pid: number | null;
-  /** With `to: blocked`: what the agent waits on, the screen lines (or hook text) that say so. */
+  /** With `to: blocked`: what the agent waits on, the screen lines (or hook text) that say so (absent when it waits for a dependency: `reason` names it). */
   readonly blocked?: BlockedInfo;
 }
 /** Something a human should look at: an agent blocked for `blocked.after` (then what orchestra does about it). */

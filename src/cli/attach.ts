@@ -89,15 +89,15 @@ export class LifecycleNotes {
   }
 }
 
-export async function attach(file: string, agent: string, o: AttachOptions): Promise<number> {
+export async function attach(files: readonly string[], agent: string, o: AttachOptions): Promise<number> {
   const stdin = process.stdin;
   const stdout = process.stdout;
   if (!stdin.isTTY) throw new UsageError(`attach needs a terminal, and standard input is not one; to watch ${agent}'s output use: orchestra logs -f ${agent}`);
-  return withSession(file, async (s) => {
+  return withSession(files, async (s) => {
     checkAgent(s.config, agent);
     const size = { cols: stdout.columns || 80, rows: stdout.rows || 24 };
     const attachNow = () => ask(s.client, 'attach', { agent, ...size, read_only: o.readOnly }, `attach ${agent}`);
-    const f = await follow(s, agent, attachNow, ['output', 'state', 'exit', 'restart']);
+    const f = await follow(s, [agent], attachNow, (first) => first.seq, ['output', 'state', 'exit', 'restart']);
     let a: Results['attach'] = f.first;
     const notes = new LifecycleNotes(agent, a.state);
     let queries = new QueryFilter();

@@ -5,7 +5,7 @@
 import { endpoints } from '../host/session.js';
 import { BusSubscriber, type Received } from '../bus/client.js';
 import { KINDS, type Kind, type Message, type MessageOf } from '../bus/protocol.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfigFiles } from '../config/load.js';
 import { UsageError } from './errors.js';
 import { formatDuration } from './ops.js';
 import { sanitizeForPrefix } from './sanitize.js';
@@ -125,8 +125,8 @@ function agentLine(msg: MessageOf<'agent'>): string {
   return `ended: ${msg.how}${exit}${msg.result ? ` result ${JSON.stringify(msg.result)}` : ''}`;
 }
 
-export async function events(file: string, o: EventsOptions, out: NodeJS.WritableStream): Promise<number> {
-  const config = loadConfig(file);
+export async function events(files: readonly string[], o: EventsOptions, out: NodeJS.WritableStream): Promise<number> {
+  const config = loadConfigFiles(files);
   for (const a of o.agents) checkAgent(config, a);
   const kinds = o.kinds.length > 0 ? o.kinds : DEFAULT_KINDS;
   const print = (topic: string, gap: number, msg: Message) => out.write(`${o.json ? toJson(topic, gap, msg) : toLine(msg, gap)}\n`);

@@ -9,7 +9,7 @@ import { BusSubscriber, type Received } from '../bus/client.js';
 import { UsageError } from './errors.js';
 import type { Running } from './session-client.js';
 
-export interface Follower<T extends { readonly seq: number }> {
+export interface Follower<T> {
   /** The catch-up, read once the subscription was active. */
   readonly first: T;
   /** Starts delivering live messages (buffered ones first). */
@@ -21,10 +21,11 @@ export interface Follower<T extends { readonly seq: number }> {
 
 const CONFIRM_MS = 5000;
 
-export async function follow<T extends { readonly seq: number }>(s: Running, agent: string, catchUp: () => Promise<T>, kinds: readonly Kind[] = ['output', 'state']): Promise<Follower<T>> {
+/** `seqOf(first, agent)`: up to which output seq of `agent` the catch-up goes. */
+export async function follow<T>(s: Running, agents: readonly string[], catchUp: () => Promise<T>, seqOf: (first: T, agent: string) => number, kinds: readonly Kind[] = ['output', 'state']): Promise<Follower<T>> {
   // The `supervisor/` subscription goes last: its last-value replay arriving proves that the
   // subscriptions before it are active (ZeroMQ handles one connection's subscriptions in order).
-  const sub = new BusSubscriber(s.info.publish, { kinds: [...kinds.filter((k) => k !== 'supervisor'), 'supervisor'], agents: [agent] });
+  const sub = new BusSubscriber(s.info.publish, { kinds: [...kinds.filter((k) => k !== 'supervisor'), 'supervisor'], agents });
   const buffered: Received[] = [];
   let handler: ((r: Received) => void) | undefined;
   let confirm!: () => void;
@@ -66,7 +67,7 @@ export async function follow<T extends { readonly seq: number }>(s: Running, age
       handler = (r) => {
         // Output already in the catch-up (or from before it) is skipped. (A follower ends when the
         // supervisor stops, so every message here is of the run the catch-up was read from.)
-        if (r.msg.kind === 'output' && r.msg.seq <= first.seq) return;
+        if (r.msg.kind === 'output' && r.msg.seq <= seqOf(first, r.msg.agent)) return;
         h(r);
       };
       for (const r of buffered.splice(0)) handler(r);

@@ -1,6 +1,6 @@
 /** `orchestra logs [-f] [-n LINES | --bytes SIZE] [--strip] AGENT`: recent output, then (with -f) live. */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { loadConfig } from '../config/load.js';
+import { loadConfigFiles } from '../config/load.js';
 import { UsageError } from './errors.js';
 import { follow } from './follow.js';
 import { withSession } from './ops.js';
@@ -42,7 +42,7 @@ function writer(out: NodeJS.WritableStream, strip: boolean): (data: Uint8Array) 
   return (data) => out.write(plain.push(decoder.decode(data, { stream: true })));
 }
 
-function readTail(file: string, bytes: number): Buffer {
+export function readTail(file: string, bytes: number): Buffer {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -60,8 +60,8 @@ function readTail(file: string, bytes: number): Buffer {
   }
 }
 
-export async function logs(file: string, agent: string, o: LogsOptions, out: NodeJS.WritableStream): Promise<number> {
-  const config = loadConfig(file);
+export async function logs(files: readonly string[], agent: string, o: LogsOptions, out: NodeJS.WritableStream): Promise<number> {
+  const config = loadConfigFiles(files);
   checkAgent(config, agent);
   const spec = config.agents.find((a) => a.name === agent)!;
   const want = o.bytes ?? spec.log.ringSize;
@@ -73,7 +73,7 @@ export async function logs(file: string, agent: string, o: LogsOptions, out: Nod
     write(cut(readTail(spec.log.file, want)));
     return 0;
   }
-  return withSession(file, async (s) => {
+  return withSession(files, async (s) => {
     if (o.screen) {
       const screen = await ask(s.client, 'screen', { agent, format: o.screen, scrollback: o.lines ?? 0 }, `logs --screen ${agent}`);
       out.write(`${screen.text}\n`);
@@ -84,7 +84,7 @@ export async function logs(file: string, agent: string, o: LogsOptions, out: Nod
       write(cut(Buffer.from(ring.data)));
       return 0;
     }
-    const f = await follow(s, agent, () => ask(s.client, 'logs', { agent, bytes: want }, `logs ${agent}`));
+    const f = await follow(s, [agent], () => ask(s.client, 'logs', { agent, bytes: want }, `logs ${agent}`), (ring) => ring.seq);
     write(cut(Buffer.from(f.first.data)));
     f.live((r) => {
       if (r.gap > 0 && r.msg.kind === 'output') process.stderr.write(`\norchestra: ${r.gap} output message(s) of ${agent} missed (subscriber too slow)\n`);

@@ -8,14 +8,17 @@ import { upDetached } from './detach.js';
 import { KINDS } from '../bus/protocol.js';
 import { events, parseKinds } from './events.js';
 import { logs, parseLines } from './logs.js';
+import { logsAll } from './logs-all.js';
 import { down, key, lifecycle, ps, send } from './ops.js';
 import { providerList, providerShow } from './provider.js';
 import { up } from './up.js';
 import { parseDuration, parseSize } from '../config/duration.js';
 import { validate } from './validate.js';
 import { collectVar, spawn, worktrees } from './work.js';
-
-const DEFAULT_FILE = 'orchestra.yaml';
+import { collect, configFiles, isConfigPath, useColour } from './files.js';
+import { printConfig, printSchema } from './config.js';
+import { completion, completionAgents } from './completion.js';
+import { listSessions } from './registry.js';
 
 function duration(text: string, flag: string): number {
   const ms = parseDuration(text);
@@ -36,54 +39,73 @@ function program(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  // `-f FILE` before the command applies to every command; after it, to all but `logs` (where -f follows).
-  cmd.enablePositionalOptions().option('-f, --file <path>', 'config file of the session', DEFAULT_FILE);
-  const fileOf = (o: { file?: string }) => o.file ?? (cmd.opts() as { file: string }).file;
+  // `-f FILE` before the command applies to every command; after it, to all but `logs` (where -f
+  // follows). Repeated, the files merge like compose's (later wins).
+  cmd
+    .enablePositionalOptions()
+    .option('-f, --file <path>', 'config file of the session; repeat to merge several (default ./orchestra.yaml and ./orchestra.override.yaml)', collect)
+    .option('--no-color', 'no colours in the output (also: the NO_COLOR environment variable)');
+  const global = () => cmd.opts() as { file?: string[]; color: boolean };
+  const fileOf = (o: { file?: string[] }) => configFiles(o.file ?? global().file ?? []);
+  // `--no-color` before the command, or after `up` and `logs` (as compose takes it).
+  const colour = (o: { color?: boolean }) => useColour(global().color && o.color !== false);
   // `up` handles a lost stdout itself (its agents keep running); every other command just ends.
   cmd.hook('preAction', (_program, action) => {
     if (action.name() !== 'up') exitWhenStdoutGone();
   });
-  const withFile = (c: Command) => c.option('-f, --file <path>', 'config file of the session (default ./orchestra.yaml)');
+  const withFile = (c: Command) => c.option('-f, --file <path>', 'config file of the session, repeatable (default ./orchestra.yaml)', collect);
 
-  cmd
-    .command('up')
-    .description('start every agent of the config and supervise them until Ctrl-C or SIGTERM (or in the background with -d)')
-    .argument('[file]', 'config file (or -f)')
-    .option('-d, --detach', 'run in the background; return once every agent has started')
-    .option('--wait-timeout <duration>', 'with -d: how long to wait for the agents to start', '60s')
+  withFile(cmd.command('up'))
+    .description('start every agent of the config (or only those named, with their dependencies) and supervise them until Ctrl-C or SIGTERM (or in the background with -d)')
+    .argument('[file-or-agents...]', 'a config file (a path with "." or "/"; or -f), then agent names (default: all)')
+    .option('-d, --detach', 'run in the background; return once every agent is ready (or busy), exit 1 naming each agent that is dead, blocked or late')
+    .option('--wait-timeout <duration>', 'with -d: how long to wait for the agents to be ready', '60s')
     .option('--no-output', "do not print agents' output (state changes are still shown)")
+    .option('--no-color', 'no colours in the output')
     .option('--await-subscriber', 'start agents only once a bus subscriber has connected (at most 10s), so a monitor misses nothing')
-    .action(async (file: string | undefined, o: { output: boolean; awaitSubscriber?: boolean; detach?: boolean; waitTimeout: string }) => {
-      const f = file ?? fileOf({});
+    .action(async (words: string[], o: { file?: string[]; output: boolean; color: boolean; awaitSubscriber?: boolean; detach?: boolean; waitTimeout: string }) => {
+      const paths = words.filter(isConfigPath);
+      const only = words.filter((w) => !isConfigPath(w));
+      const files = fileOf({ file: paths.length > 0 ? [...(o.file ?? []), ...paths] : o.file });
       if (o.detach) {
-        process.exitCode = await upDetached(f, duration(o.waitTimeout, '--wait-timeout'), process.stderr);
+        process.exitCode = await upDetached(files, only, duration(o.waitTimeout, '--wait-timeout'), process.stderr);
         return;
       }
-      process.exitCode = await up({ file: f, output: o.output, awaitSubscriber: o.awaitSubscriber === true });
+      process.exitCode = await up({ files, only, output: o.output, awaitSubscriber: o.awaitSubscriber === true, colour: colour(o) });
     });
 
   withFile(cmd.command('ps').alias('status'))
     .description('show every agent: state, pid, uptime, restarts, last output, last exit, queued input')
-    .option('--json', 'one JSON object (the control reply) instead of the table')
-    .action(async (o: { file?: string; json?: boolean }) => {
+    .option('--json', 'one JSON object (the control reply) instead of the table; `agents: []` when nothing runs')
+    .action(async (o: { file?: string[]; json?: boolean }) => {
       process.exitCode = await ps(fileOf(o), o.json === true, process.stdout);
     });
 
   cmd
     .command('logs')
-    .description("print an agent's recent output (ring buffer, or its log file when nothing runs); -f to follow")
-    .argument('<agent>')
+    .description("print an agent's recent output (ring buffer, or its log file when nothing runs), or every agent's with prefixes; -f to follow")
+    .argument('[agent]', 'one agent (default: all, each line prefixed with its name)')
     .option('-f, --follow', 'keep printing new output until Ctrl-C')
     .option('-n, --lines <n>', 'only the last N lines of the catch-up', parseLines)
     .option('--bytes <size>', 'only the last SIZE bytes of the catch-up (e.g. 4KiB)')
     .option('--strip', 'plain text: remove colours and every other escape sequence')
     .option('--screen', "the agent's rendered screen as text (like tmux capture-pane -p); -n N adds N lines above it")
     .option('--ansi', 'with --screen: keep colours and attributes')
-    .option('--file <path>', 'config file of the session (default ./orchestra.yaml)')
-    .action(async (agent: string, o: { follow?: boolean; lines?: number; bytes?: string; strip?: boolean; screen?: boolean; ansi?: boolean; file?: string }) => {
+    .option('--since <duration>', 'without an agent: only agents with output in the last DURATION (e.g. 10m), and live output from then on')
+    .option('-t, --timestamps', 'without an agent: each live line starts with the time it was output (ISO 8601)')
+    .option('--no-color', 'without an agent: no colours in the prefixes')
+    .option('--file <path>', 'config file of the session, repeatable (default ./orchestra.yaml)', collect)
+    .action(async (agent: string | undefined, o: { follow?: boolean; lines?: number; bytes?: string; strip?: boolean; screen?: boolean; ansi?: boolean; since?: string; timestamps?: boolean; color: boolean; file?: string[] }) => {
       const bytes = o.bytes === undefined ? undefined : size(o.bytes, '--bytes');
       if (o.ansi && !o.screen) throw new UsageError('--ansi goes with --screen (raw output keeps its colours already)');
       if (o.screen && (o.follow || o.strip || bytes !== undefined)) throw new UsageError('--screen prints the screen once: it does not go with -f, --strip or --bytes');
+      if (agent === undefined) {
+        if (o.screen) throw new UsageError('--screen shows one agent: name it');
+        const sinceMs = o.since === undefined ? undefined : duration(o.since, '--since');
+        process.exitCode = await logsAll(fileOf(o), { follow: o.follow === true, lines: o.lines, bytes, sinceMs, timestamps: o.timestamps === true, colour: colour(o) }, process.stdout);
+        return;
+      }
+      if (o.since !== undefined || o.timestamps) throw new UsageError('--since and -t go with the logs of every agent (prefixed lines): leave out the agent name');
       const screen = o.screen ? (o.ansi ? 'ansi' : 'text') : undefined;
       process.exitCode = await logs(fileOf(o), agent, { follow: o.follow === true, lines: o.lines, bytes, strip: o.strip === true, screen }, process.stdout);
     });
@@ -93,7 +115,7 @@ function program(): Command {
     .argument('<agent>')
     .option('--read-only', 'watch only: keystrokes are never sent')
     .option('--detach-key <key>', 'the key that detaches, e.g. ctrl-] or ctrl-q', 'ctrl-]')
-    .action(async (agent: string, o: { file?: string; readOnly?: boolean; detachKey: string }) => {
+    .action(async (agent: string, o: { file?: string[]; readOnly?: boolean; detachKey: string }) => {
       process.exitCode = await attach(fileOf(o), agent, { readOnly: o.readOnly === true, detachKey: parseDetachKey(o.detachKey) });
     });
 
@@ -105,7 +127,7 @@ function program(): Command {
     .option('--wait-idle', 'wait until the agent is ready (the default)')
     .option('--timeout <duration>', 'give up when not delivered within this time', '30s')
     .option('--id <id>', 'correlation id for the bus `input` messages (default: generated)')
-    .action(async (agent: string, text: string[], o: { file?: string; now?: boolean; waitIdle?: boolean; timeout: string; id?: string }) => {
+    .action(async (agent: string, text: string[], o: { file?: string[]; now?: boolean; waitIdle?: boolean; timeout: string; id?: string }) => {
       if (o.now && o.waitIdle) throw new UsageError('--now and --wait-idle exclude each other');
       process.exitCode = await send(fileOf(o), agent, text.join(' '), { now: o.now === true, timeoutMs: duration(o.timeout, '--timeout'), id: o.id }, process.stdout);
     });
@@ -116,7 +138,7 @@ function program(): Command {
     .argument('[prompt...]', 'text for the agent ({{prompt}} in the template, or its prompt); "-" reads standard input')
     .option('--name <name>', 'the agent\'s name (default: the template\'s name and a short unique suffix)')
     .option('--var <name=value>', 'a value for a {{name}} placeholder (repeatable)', collectVar, {})
-    .action(async (template: string, prompt: string[], o: { file?: string; name?: string; var: Record<string, string> }) => {
+    .action(async (template: string, prompt: string[], o: { file?: string[]; name?: string; var: Record<string, string> }) => {
       process.exitCode = await spawn(fileOf(o), template, { name: o.name, vars: o.var, prompt }, process.stdout);
     });
 
@@ -125,7 +147,7 @@ function program(): Command {
     .option('--prune', 'remove kept worktrees (branches with commits stay); refuses ones with uncommitted changes')
     .option('--force', 'with --prune: also remove worktrees with uncommitted changes, discarding them')
     .option('--json', 'one JSON object instead of the table')
-    .action(async (o: { file?: string; prune?: boolean; force?: boolean; json?: boolean }) => {
+    .action(async (o: { file?: string[]; prune?: boolean; force?: boolean; json?: boolean }) => {
       if (o.force && !o.prune) throw new UsageError('--force only goes with --prune');
       process.exitCode = await worktrees(fileOf(o), { prune: o.prune === true, force: o.force === true, json: o.json === true }, process.stdout);
     });
@@ -137,20 +159,20 @@ function program(): Command {
     withFile(cmd.command(name))
       .description(what)
       .argument('<agent>')
-      .action(async (agent: string, o: { file?: string }) => {
+      .action(async (agent: string, o: { file?: string[] }) => {
         process.exitCode = await key(fileOf(o), agent, name, process.stdout);
       });
   }
 
   for (const [name, what] of [
-    ['stop', 'stop agents on purpose: they stay stopped (never restarted by policy) until started'],
-    ['start', 'start stopped or dead agents again (with a fresh restart budget)'],
-    ['restart', 'stop, then start agents'],
+    ['stop', 'stop agents on purpose: they stay stopped (never restarted by policy) until started (default: all, dependents first)'],
+    ['start', 'start stopped or dead agents again (with a fresh restart budget) (default: all)'],
+    ['restart', 'stop, then start agents (default: all)'],
   ] as const) {
     withFile(cmd.command(name))
       .description(what)
-      .argument('<agents...>')
-      .action(async (agents: string[], o: { file?: string }) => {
+      .argument('[agents...]')
+      .action(async (agents: string[], o: { file?: string[] }) => {
         process.exitCode = await lifecycle(fileOf(o), name, agents, process.stdout);
       });
   }
@@ -163,24 +185,58 @@ function program(): Command {
     .option('--json', 'one JSON object per line (output bytes as UTF-8 text, or data_base64 when not UTF-8)')
     .option('-n, --catch-up <n>', 'first print the last N sidecar events kept per agent', parseLines, 0)
     .option('--once', 'print the catch-up and exit instead of following')
-    .action(async (agents: string[], o: { file?: string; kind: string[]; json?: boolean; catchUp: number; once?: boolean }) => {
+    .action(async (agents: string[], o: { file?: string[]; kind: string[]; json?: boolean; catchUp: number; once?: boolean }) => {
       const opts = { agents, kinds: parseKinds(o.kind), json: o.json === true, catchUp: o.catchUp, once: o.once === true };
       process.exitCode = await events(fileOf(o), opts, process.stdout);
     });
 
   withFile(cmd.command('down'))
-    .description('stop every agent in reverse dependency order and end the supervisor')
-    .action(async (o: { file?: string }) => {
+    .description('stop every agent in reverse dependency order and end the supervisor (nothing running: a note, exit 0)')
+    .action(async (o: { file?: string[] }) => {
       process.exitCode = await down(fileOf(o), process.stdout);
     });
 
-  cmd
-    .command('validate')
-    .description('check a config file and print "ok" or every error with file:line:col')
+  withFile(cmd.command('validate'))
+    .description('check a config (every agent\'s command on PATH too) and print "ok" or every error with file:line:col')
     .argument('[file]', 'config file (or -f)')
-    .action((file: string | undefined) => {
-      process.exitCode = validate(file ?? fileOf({}), process.stdout);
+    .action((file: string | undefined, o: { file?: string[] }) => {
+      process.exitCode = validate(fileOf({ file: file ? [file] : o.file }), process.stdout);
     });
+
+  withFile(cmd.command('config'))
+    .description('print the resolved config (files merged, defaults applied) as YAML')
+    .argument('[file]', 'config file (or -f)')
+    .option('--json', 'JSON instead of YAML')
+    .action((file: string | undefined, o: { file?: string[]; json?: boolean }) => {
+      process.exitCode = printConfig(fileOf({ file: file ? [file] : o.file }), o.json === true, process.stdout);
+    });
+
+  cmd
+    .command('schema')
+    .description('print the JSON Schema of the config file (for editors: # yaml-language-server: $schema=...)')
+    .action(() => {
+      process.exitCode = printSchema(process.stdout);
+    });
+
+  cmd
+    .command('ls')
+    .description('list the sessions running on this machine: name, config, pid, agents, uptime')
+    .option('--json', 'a JSON list instead of the table')
+    .action((o: { json?: boolean }) => {
+      process.exitCode = listSessions(o.json === true, process.stdout);
+    });
+
+  cmd
+    .command('completion')
+    .description('print a shell completion script (bash or zsh); it completes commands and the agents of the running session')
+    .argument('<shell>', 'bash or zsh')
+    .action((shell: string) => {
+      process.exitCode = completion(shell, cmd.createHelp().visibleCommands(cmd).map((c) => c.name()), process.stdout);
+    });
+  // For the completion scripts: the agent names of the session, one a line; silent on any error.
+  withFile(cmd.command('__agents', { hidden: true })).action(async (o: { file?: string[] }) => {
+    process.exitCode = await completionAgents(fileOf(o), process.stdout);
+  });
 
   cmd
     .command('doctor')

@@ -3,11 +3,12 @@ import { readFileSync } from 'node:fs';
 import type { AgentStatus, InputResult } from '../bus/control-protocol.js';
 import { alive } from '../host/session.js';
 import { UsageError } from './errors.js';
-import { ask, checkAgent, connect, type Running } from './session-client.js';
+import { loadConfigFiles } from '../config/load.js';
+import { ask, checkAgent, connect, runningInfo, type Running } from './session-client.js';
 
 /** Runs `fn` with a connection to the running supervisor and always closes it. */
-export async function withSession<T>(file: string, fn: (s: Running) => Promise<T>): Promise<T> {
-  const s = connect(file);
+export async function withSession<T>(files: readonly string[], fn: (s: Running) => Promise<T>): Promise<T> {
+  const s = connect(files);
   try {
     return await fn(s);
   } finally {
@@ -33,9 +34,11 @@ function exitColumn(e: AgentStatus['lastExit']): string {
 /** States in which nothing runs: ps says why. */
 const HALTED: ReadonlySet<AgentStatus['state']> = new Set(['stopped', 'exited', 'restarting', 'dead']);
 
-/** WHY: for an agent that does not run, the reason of its state, and how its last run ended when that reason does not say it. */
+/** WHY: for an agent that does not run (or waits for a dependency), the reason of its state, and how its last run ended when that reason does not say it. */
 function whyColumn(a: AgentStatus): string {
-  if (!HALTED.has(a.state) || !a.reason) return '-';
+  // Blocked with no dialog on screen: blocked on a dependency, which the reason names.
+  const waits = HALTED.has(a.state) || (a.state === 'blocked' && !a.blocked);
+  if (!waits || !a.reason) return '-';
   const ended = a.lastExit?.reason;
   return a.state === 'dead' && ended && !a.reason.includes(ended) ? `${a.reason} (last run: ${ended})` : a.reason;
 }
@@ -55,12 +58,25 @@ export function psTable(agents: readonly AgentStatus[], now = Date.now()): strin
       whyColumn(a),
     ]);
   }
+  return formatTable(rows);
+}
+
+/** Rows as aligned columns (the last one not padded), the first row the header. */
+export function formatTable(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }
 
-export async function ps(file: string, json: boolean, out: NodeJS.WritableStream): Promise<number> {
-  return withSession(file, async ({ client }) => {
+export async function ps(files: readonly string[], json: boolean, out: NodeJS.WritableStream): Promise<number> {
+  if (json) {
+    // A script reads JSON either way: nothing running is an empty crew, not an error text.
+    const config = loadConfigFiles(files);
+    if (!runningInfo(config)) {
+      out.write(`${JSON.stringify({ session: config.session, pid: null, run: null, agents: [] })}\n`);
+      return 0;
+    }
+  }
+  return withSession(files, async ({ client }) => {
     const r = await ask(client, 'ps', {}, 'ps');
     out.write(json ? `${JSON.stringify(r)}\n` : psTable(r.agents));
     return 0;
@@ -84,10 +100,10 @@ function reportInput(agent: string, what: string, r: InputResult, out: NodeJS.Wr
 }
 
 /** `text` of "-" reads standard input (multi-line and long texts). */
-export async function send(file: string, agent: string, text: string, o: SendOptions, out: NodeJS.WritableStream): Promise<number> {
+export async function send(files: readonly string[], agent: string, text: string, o: SendOptions, out: NodeJS.WritableStream): Promise<number> {
   // From standard input, one final newline is the end of the input, not part of the text.
   const body = text === '-' ? readFileSync(0, 'utf8').replace(/\r?\n$/, '') : text;
-  return withSession(file, async ({ config, client }) => {
+  return withSession(files, async ({ config, client }) => {
     checkAgent(config, agent);
     const args = { agent, text: body, mode: o.now ? ('now' as const) : ('wait-idle' as const), timeout_ms: o.timeoutMs, id: o.id };
     // The send's own timeout bounds the wait to be typed; an agent with hooks then has 10 s to
@@ -97,18 +113,21 @@ export async function send(file: string, agent: string, text: string, o: SendOpt
   });
 }
 
-export async function key(file: string, agent: string, which: 'interrupt' | 'escape', out: NodeJS.WritableStream): Promise<number> {
-  return withSession(file, async ({ config, client }) => {
+export async function key(files: readonly string[], agent: string, which: 'interrupt' | 'escape', out: NodeJS.WritableStream): Promise<number> {
+  return withSession(files, async ({ config, client }) => {
     checkAgent(config, agent);
     const r = await ask(client, which, { agent }, `${which} ${agent}`);
     return reportInput(agent, which, r, out);
   });
 }
 
-/** stop / start / restart of the named agents, one after the other. */
-export async function lifecycle(file: string, cmd: 'stop' | 'start' | 'restart', agents: readonly string[], out: NodeJS.WritableStream): Promise<number> {
-  return withSession(file, async ({ config, client }) => {
-    for (const a of agents) checkAgent(config, a);
+/** stop / start / restart of the named agents (none named: all, stopped dependents first), one after the other. */
+export async function lifecycle(files: readonly string[], cmd: 'stop' | 'start' | 'restart', named: readonly string[], out: NodeJS.WritableStream): Promise<number> {
+  return withSession(files, async ({ config, client }) => {
+    for (const a of named) checkAgent(config, a);
+    // All: the session's agents (`up NAME` may have started only some), in start order.
+    const all = named.length > 0 ? [] : (await ask(client, 'ps', {}, 'ps')).agents.map((a) => a.name);
+    const agents = named.length > 0 ? named : cmd === 'stop' ? all.reverse() : all;
     for (const agent of agents) {
       const r = await ask(client, cmd, { agent }, `${cmd} ${agent}`, 180_000);
       out.write(`${agent}: ${r.state}\n`);
@@ -128,8 +147,14 @@ async function waitExit(pid: number, ms: number): Promise<boolean> {
 }
 
 /** Stops every agent in reverse dependency order; returns once the supervisor has exited. */
-export async function down(file: string, out: NodeJS.WritableStream): Promise<number> {
-  return withSession(file, async ({ config, info, client }) => {
+export async function down(files: readonly string[], out: NodeJS.WritableStream): Promise<number> {
+  const config = loadConfigFiles(files);
+  // Idempotent, like `docker compose down`: the wanted end state is already there.
+  if (!runningInfo(config)) {
+    out.write(`session "${config.session}" is not running: nothing to stop\n`);
+    return 0;
+  }
+  return withSession(files, async ({ config, info, client }) => {
     await ask(client, 'down', {}, 'down', 600_000);
     if (!(await waitExit(info.pid, 30_000))) throw new UsageError(`every agent is stopped, but the supervisor (pid ${info.pid}) has not exited`, 1);
     out.write(`session "${config.session}" is down\n`);

@@ -14,7 +14,7 @@
 import { TextDecoder } from 'node:util';
 import { sanitizeForPrefix } from './sanitize.js';
 
-const COLOURS = [36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91];
+export const COLOURS = [36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91];
 /** Bytes of agents' output that may wait to be printed; beyond it output is skipped. */
 export const MAX_QUEUED = 1024 * 1024;
 /** Orchestra's own lines (state changes) are always queued, up to this much in all. */

@@ -2,7 +2,7 @@
 import { runningSession, type SessionInfo } from '../host/session.js';
 import { ControlClient } from '../bus/control-client.js';
 import { type ArgsIn, type Command, ControlError, type Results } from '../bus/control-protocol.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfigFiles } from '../config/load.js';
 import type { OrchestraConfig } from '../config/types.js';
 import { UsageError } from './errors.js';
 
@@ -21,8 +21,8 @@ export function notRunning(config: OrchestraConfig): UsageError {
   return new UsageError(`nothing is running for session "${config.session}" (config ${config.file}); start it with: orchestra up -d ${config.file}`, 1);
 }
 
-export function connect(file: string): Running {
-  const config = loadConfig(file);
+export function connect(files: readonly string[]): Running {
+  const config = loadConfigFiles(files);
   const info = runningInfo(config);
   if (!info) throw notRunning(config);
   if (!info.control) throw new UsageError(`the supervisor of session "${config.session}" (pid ${info.pid}) has no control socket (an older version?)`, 1);

@@ -1,12 +1,19 @@
 /** `orchestra up [FILE]`: run the crew in the foreground until Ctrl-C / SIGTERM. */
 import { SessionBusyError } from '../host/session.js';
 import { type Crew, type HostNotice, start, StartError } from '../host/start.js';
-import { loadConfig } from '../config/load.js';
+import { resolve } from 'node:path';
+import { loadConfigFiles } from '../config/load.js';
+import type { OrchestraConfig } from '../config/types.js';
 import { UsageError } from './errors.js';
 import { PrefixPrinter } from './prefix-printer.js';
+import { register } from './registry.js';
+import { checkAgent } from './session-client.js';
 
 export interface UpOptions {
-  readonly file: string;
+  readonly files: readonly string[];
+  /** Only these agents and what they depend on (none: all). */
+  readonly only: readonly string[];
+  readonly colour: boolean;
   /** Print agents' output on stdout (docker compose style). */
   readonly output: boolean;
   /** Start agents only once a bus subscriber is there (bounded by AWAIT_SUBSCRIBER_MS). */
@@ -23,9 +30,19 @@ function setNonBlocking(stream: NodeJS.WriteStream): void {
   handle?.setBlocking?.(false);
 }
 
+/** The config with only `names` and their dependencies, direct or not (in start order); all agents when none is named. */
+export function selectAgents(config: OrchestraConfig, names: readonly string[]): OrchestraConfig {
+  if (names.length === 0) return config;
+  for (const n of names) checkAgent(config, n);
+  const keep = new Set(names);
+  // Start order puts dependencies first: walking it backwards reaches each one after its dependents.
+  for (const a of [...config.agents].reverse()) if (keep.has(a.name)) for (const d of a.dependsOn) keep.add(d);
+  return { ...config, agents: config.agents.filter((a) => keep.has(a.name)) };
+}
+
 export async function up(opts: UpOptions): Promise<number> {
-  const config = loadConfig(opts.file);
-  const colour = process.stdout.isTTY === true;
+  const config = selectAgents(loadConfigFiles(opts.files), opts.only);
+  const colour = opts.colour;
   // Node writes to a terminal synchronously on Linux: a terminal stopped with Ctrl-S (or a stuck
   // pipe) would freeze the supervisor. Non-blocking, the printer's bounded buffer takes over for
   // agents' output; orchestra's own lines on stderr are few and simply queue.
@@ -37,6 +54,7 @@ export async function up(opts: UpOptions): Promise<number> {
   const done = new Promise<number>((resolve) => (finish = resolve));
   let stopGracefully: (why: string) => Promise<void> = () => Promise.resolve();
   let crew: Crew;
+  let unregister: () => void = () => undefined;
   try {
     crew = await start(config, {
       logToStderr: process.stderr.isTTY === true,
@@ -51,6 +69,7 @@ export async function up(opts: UpOptions): Promise<number> {
       // Before any agent starts, as before start() existed: from here Ctrl-C stops the crew.
       bound: (c) => {
         process.stderr.write(`orchestra: session "${config.session}" up; bus ${c.endpoints.publish}; logs in ${c.paths.logs}\n`);
+        unregister = register(config, opts.files.map((f) => resolve(f)), config.agents.map((a) => a.name));
         stopGracefully = superviseUntilStopped(c, finish);
       },
     });
@@ -60,6 +79,7 @@ export async function up(opts: UpOptions): Promise<number> {
     throw err;
   }
   const code = await done;
+  unregister();
   printer.close();
   await crew.closed;
   exitWhenStuck(code);

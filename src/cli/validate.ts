@@ -1,8 +1,9 @@
 /** `orchestra validate [FILE]`: prints "ok" or every config error with its position. */
-import { loadConfig } from '../config/load.js';
+import { loadConfigFiles } from '../config/load.js';
 
-export function validate(file: string, out: NodeJS.WritableStream): number {
-  const cfg = loadConfig(file);
+export function validate(files: readonly string[], out: NodeJS.WritableStream): number {
+  // As `up` will spawn them: a command that is not on PATH is an error here, not a dead agent later.
+  const cfg = loadConfigFiles(files, { everyCommand: true });
   out.write(`ok: ${cfg.file}: session "${cfg.session}", ${cfg.agents.length} agent(s): ${cfg.agents.map((a) => a.name).join(', ')}\n`);
   return 0;
 }

@@ -1,6 +1,6 @@
 /** `orchestra spawn` (an ephemeral agent from a template) and `orchestra worktrees` (listing and pruning kept worktrees). */
 import { readFileSync } from 'node:fs';
-import { loadConfig } from '../config/load.js';
+import { loadConfigFiles } from '../config/load.js';
 import { runningSession } from '../host/session.js';
 import { changes, type Changes, cleanUp, GitError, type Worktree, WorktreeRegistry } from '../work/worktrees.js';
 import { UsageError } from './errors.js';
@@ -22,10 +22,10 @@ export interface SpawnCliOptions {
 }
 
 /** Prints the new agent's name (and worktree) on stdout, for scripts: `A=$(orchestra spawn t)`. */
-export async function spawn(file: string, template: string, o: SpawnCliOptions, out: NodeJS.WritableStream): Promise<number> {
+export async function spawn(files: readonly string[], template: string, o: SpawnCliOptions, out: NodeJS.WritableStream): Promise<number> {
   const joined = o.prompt.join(' ');
   const prompt = joined === '-' ? readFileSync(0, 'utf8').replace(/\r?\n$/, '') : joined === '' ? undefined : joined;
-  return withSession(file, async ({ client }) => {
+  return withSession(files, async ({ client }) => {
     const r = await ask(client, 'spawn', { template, name: o.name, vars: { ...o.vars }, prompt }, `spawn from ${template}`, 120_000);
     out.write(`${r.name}\n`);
     if (r.worktree) process.stderr.write(`orchestra: ${r.name} works in ${r.worktree.path} (branch ${r.worktree.branch})\n`);
@@ -43,8 +43,8 @@ export interface WorktreesOptions {
  * Lists the session's worktrees (live ones and those kept after reaping); `--prune` cleans up the
  * kept ones by the rules, refusing dirty ones unless `--force` (exit 1 when one was refused).
  */
-export async function worktrees(file: string, o: WorktreesOptions, out: NodeJS.WritableStream): Promise<number> {
-  const config = loadConfig(file);
+export async function worktrees(files: readonly string[], o: WorktreesOptions, out: NodeJS.WritableStream): Promise<number> {
+  const config = loadConfigFiles(files);
   const registry = WorktreeRegistry.of(config.stateDir);
   // A live worktree belongs to an agent of a running session: never pruned. With no session
   // running (it ended uncleanly), nothing uses it any more.

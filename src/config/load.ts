@@ -4,7 +4,9 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
+import { commandIssue } from './commands.js';
 import { ConfigError, type ConfigIssue, type Locator } from './issues.js';
+import { parseLayers } from './layers.js';
 import { parseYaml, sortIssues } from './parse.js';
 import { detect, type Detector, type Presence } from '../host/detect.js';
 import { loadPreset, type Preset, presetNames, PROVIDERS_DIR } from './providers.js';
@@ -55,22 +57,37 @@ export function loadConfig(file: string, opts: LoadOptions = {}): OrchestraConfi
   return parseConfig(text, abs, opts);
 }
 
+/**
+ * Several files merged like `docker compose -f a.yaml -f b.yaml` (see layers.ts); the first one is
+ * the config's identity (its directory, its default session name and state directory).
+ */
+export function loadConfigFiles(files: readonly string[], opts: LoadOptions = {}): OrchestraConfig {
+  const [first, ...rest] = files;
+  if (first === undefined) throw new Error('no config file given');
+  if (rest.length === 0) return loadConfig(first, opts);
+  const abs = resolve(first);
+  const { data, loc } = parseLayers(files, fileSchema, 'a mapping with an `agents:` key');
+  return resolveConfig(data, abs, loc, opts.providersDir ?? PROVIDERS_DIR, opts.detect ?? detect, opts.everyCommand === true);
+}
+
 /** Where presets are read from and how `provider: auto` detects CLIs; tests give their own. */
 export interface LoadOptions {
   readonly providersDir?: string;
   readonly detect?: Detector;
+  /** Every agent's own command must be on PATH now (`validate`); without it only a command line in one string is refused. */
+  readonly everyCommand?: boolean;
 }
 
 /** Validates config text as if it were the file `abs`. */
 export function parseConfig(text: string, abs: string, opts: LoadOptions = {}): OrchestraConfig {
   const { data, loc } = parseYaml(text, abs, fileSchema, 'a mapping with an `agents:` key');
-  return resolveConfig(data, abs, loc, opts.providersDir ?? PROVIDERS_DIR, opts.detect ?? detect);
+  return resolveConfig(data, abs, loc, opts.providersDir ?? PROVIDERS_DIR, opts.detect ?? detect, opts.everyCommand === true);
 }
 
 type File = z.output<typeof fileSchema>;
 type RawBudget = NonNullable<File['supervision']>['budget'];
 
-function resolveConfig(file: File, abs: string, loc: Locator, providersDir: string, detector: Detector): OrchestraConfig {
+function resolveConfig(file: File, abs: string, loc: Locator, providersDir: string, detector: Detector, everyCommand: boolean): OrchestraConfig {
   const issues: ConfigIssue[] = [];
   const dir = dirname(abs);
   const names = Object.keys(file.agents);
@@ -146,6 +163,12 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
     if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
       const at = own.cwd !== undefined ? [section, name, 'cwd'] : ['defaults', 'cwd'];
       issues.push(loc.at(at, `expected an existing directory (resolved to ${cwd})`));
+    }
+    // A preset's command is its CLI: whether that is installed is `doctor`'s question.
+    if (own.command !== undefined || provider === undefined) {
+      const site = { command: a.command, cwd, path: { ...process.env, ...a.env }.PATH, at: own.command !== undefined ? ['agents', name, 'command'] : ['defaults', 'command'] };
+      const issue = commandIssue(site, loc, everyCommand);
+      if (issue) issues.push(issue);
     }
     // Regions without the screen mode mean nothing; an agent that says `activity: output` over a
     // screen mode from `defaults:` or its preset turns their regions off with it.

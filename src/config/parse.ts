@@ -34,7 +34,7 @@ function firstLine(s: string): string {
   return s.split('\n')[0] ?? s;
 }
 
-function relativeName(abs: string): string {
+export function relativeName(abs: string): string {
   return abs.startsWith(process.cwd() + '/') ? abs.slice(process.cwd().length + 1) : abs;
 }
 
@@ -51,7 +51,8 @@ function stripExtensions(v: unknown): unknown {
 
 type ZodIssue = z.core.$ZodIssue;
 
-function toIssues(issue: ZodIssue, loc: Locator): ConfigIssue[] {
+/** A zod issue as config issues placed by `loc`. */
+export function toIssues(issue: ZodIssue, loc: Locator): ConfigIssue[] {
   const path = issue.path.filter((k): k is string | number => typeof k !== 'symbol');
   switch (issue.code) {
     case 'unrecognized_keys': {

@@ -405,6 +405,20 @@ class Transition {
     }
   }
 
+  /**
+   * A waiting agent whose dependency will not come up by itself (dead, stopped, or blocked on its
+   * own dependency) is `blocked` on it, so that nobody waits for it in silence; a dependency
+   * started again unblocks it (its next state is its run's).
+   */
+  private showBlocked(name: string, deps: readonly string[]): void {
+    for (const d of deps) {
+      const shown = this.slot(d).shown;
+      if (shown === 'dead' || shown === 'stopped' || (shown === 'blocked' && this.slot(d).phase === 'waiting')) {
+        return this.show(name, 'blocked', `waiting for dependency ${d}, which is ${shown}`);
+      }
+    }
+  }
+
   /** What follows from the slots as they are now: stops to send, relaunches due, starts, the end. */
   settle(): void {
     const { now } = this.ctx;
@@ -428,7 +442,11 @@ class Transition {
       // In start order, so that an agent started in this step counts for the next ones once up.
       for (const a of this.agents) {
         const s = this.slot(a.name);
-        if (s.phase !== 'waiting' || !s.deps.every((d) => isUp(this.slot(d)))) continue;
+        if (s.phase !== 'waiting') continue;
+        if (!s.deps.every((d) => isUp(this.slot(d)))) {
+          this.showBlocked(a.name, s.deps);
+          continue;
+        }
         this.set(a.name, { phase: 'running' });
         this.effects.push({ do: 'run', agent: a.name, reason: s.reason });
       }

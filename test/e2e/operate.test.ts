@@ -304,7 +304,7 @@ describe('control socket on tcp', () => {
 });
 
 describe('detached mode and down', () => {
-  it('up -d returns once agents started, refuses a second supervisor, and down leaves no process', async () => {
+  it('up -d returns once agents are ready, refuses a second supervisor, and down leaves no process', async () => {
     // A crew not started by the harness: `up -d` is the supervisor's parent here.
     const probe = startCrew((p) => repl('r1', join(p.dir, 'r1.jsonl')) + `  fam:\n    command: node\n    args: [${join(FIX, 'family.mjs')}]\n    ready: { pattern: "family> $" }\n    stop: { grace: 300ms }\n`);
     await probe.stop('SIGTERM');
@@ -312,7 +312,7 @@ describe('detached mode and down', () => {
 
     const up = await runCli(['up', '-d', file]);
     expect(up.code).toBe(0);
-    expect(up.stderr).toMatch(/session "e2e" up in the background \(pid (\d+)\): r1 (starting|ready), fam (starting|ready)/);
+    expect(up.stderr).toMatch(/session "e2e" up in the background \(pid (\d+)\): r1 ready, fam ready\n/);
     const pid = Number(/pid (\d+)/.exec(up.stderr)?.[1]);
     const again = await runCli(['up', '-d', file]);
     expect(again.code).toBe(1);

@@ -169,6 +169,24 @@ describe('supervisor (simulated clock, fake workers)', () => {
     expect(c.published.find((m) => m.kind === 'supervisor')).toMatchObject({ event: 'started' });
   });
 
+  it('regression: an agent whose dependency is dead waited in silence for ever; it is blocked on it (transitively), and unblocked when the dependency starts again', async () => {
+    const c = crew(agent('db', [], '    restart: no\n') + agent('api', ['db']) + agent('web', ['api']));
+    c.sup.start();
+    c.worker('db').exit(1);
+    expect(c.shown('db')).toBe('dead');
+    const blocked = c.published.filter((m) => m.kind === 'state' && m.to === 'blocked');
+    expect(blocked.map((m) => [m.agent, m.from, m.reason])).toEqual([
+      ['api', null, 'waiting for dependency db, which is dead'],
+      ['web', null, 'waiting for dependency api, which is blocked'],
+    ]);
+    expect(c.sup.status().find((a) => a.name === 'api')).toMatchObject({ state: 'blocked', reason: 'waiting for dependency db, which is dead' });
+    const started = c.sup.startAgent('db');
+    c.ready('db');
+    await started;
+    expect(c.fleet.log.filter((l) => l.startsWith('spawn'))).toEqual(['spawn db', 'spawn api']);
+    expect(c.states('api')).toEqual(['blocked', 'starting']);
+  });
+
   it('stops in reverse dependency order, dependents first, and the crew ends stopped', async () => {
     const c = crew(agent('db') + agent('api', ['db']) + agent('web', ['api']));
     c.sup.start();
