@@ -1,11 +1,13 @@
 /** Loads a config file: YAML with positions → validated → defaults merged → frozen. */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
-import { ConfigError, type ConfigIssue, type Locator } from './issues.js';
-import { parseYaml, sortIssues } from './parse.js';
+import { parseDotenv } from './dotenv.js';
+import { expandHome, type Vars } from './interpolate.js';
+import { ConfigError, type ConfigIssue, formatPath, type KeyPath, type Locator } from './issues.js';
+import { checkSchema, interpolateDocument, readText, readYaml, related, relativeName, sortIssues } from './parse.js';
 import { detect, type Detector, type Presence } from '../host/detect.js';
 import { loadPreset, type Preset, presetNames, PROVIDERS_DIR } from './providers.js';
 import { AGENT_NAME, type AgentFields, AUTO_PROVIDER, BLOCKED_KINDS, DEFAULT_PROVIDER_ORDER, fileSchema } from './schema.js';
@@ -43,15 +45,7 @@ const MAX_STATE_DIR = 80;
 /** Loads and validates `file`; throws ConfigError listing every problem found. */
 export function loadConfig(file: string, opts: LoadOptions = {}): OrchestraConfig {
   const abs = resolve(file);
-  let text: string;
-  try {
-    text = readFileSync(abs, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String((err as Error).message);
-    throw new ConfigError([{ file: abs, line: 0, col: 0, path: '', message: `cannot read config: ${why}` }]);
-  }
-  return parseConfig(text, abs, opts);
+  return parseConfig(readText(abs), abs, opts);
 }
 
 /** Where presets are read from and how `provider: auto` detects CLIs; tests give their own. */
@@ -60,31 +54,62 @@ export interface LoadOptions {
   readonly detect?: Detector;
 }
 
-/** Validates config text as if it were the file `abs`. */
+/**
+ * Validates config text as if it were the file `abs`: its variables interpolated (the process
+ * environment over the `.env` file beside it), then every problem reported at once.
+ */
 export function parseConfig(text: string, abs: string, opts: LoadOptions = {}): OrchestraConfig {
-  const { data, loc } = parseYaml(text, abs, fileSchema, 'a mapping with an `agents:` key');
-  return resolveConfig(data, abs, loc, opts.providersDir ?? PROVIDERS_DIR, opts.detect ?? detect);
+  const { doc, loc, issues } = readYaml(text, abs);
+  const dotenv = readDotenv(join(dirname(abs), '.env'));
+  const vars: Vars = (name) => process.env[name] ?? dotenv.values.get(name);
+  // `resume` paths are templates expanded for each run, with the agent's own environment.
+  const interpolated = interpolateDocument(doc, vars, loc, (keys) => (keys[0] === 'agents' && keys[2] === 'resume') || (keys[0] === 'defaults' && keys[1] === 'resume'));
+  const { data, issues: schemaIssues, dropped } = checkSchema(doc, loc, fileSchema, 'a mapping with an `agents:` key', interpolated.failed);
+  const found = [...issues, ...dotenv.issues, ...interpolated.issues, ...schemaIssues];
+  if (data === undefined) throw new ConfigError(sortIssues(found));
+  return resolveConfig(data, abs, loc, { providersDir: opts.providersDir ?? PROVIDERS_DIR, detector: opts.detect ?? detect, found, dropped, vars });
+}
+
+/** The `.env` beside a config; none is fine. */
+function readDotenv(file: string): ReturnType<typeof parseDotenv> {
+  return existsSync(file) ? parseDotenv(readText(file), relativeName(file), () => undefined) : { values: new Map(), issues: [] };
+}
+
+/** What resolving needs beyond the validated file: findings so far, and what validation set aside. */
+interface Resolving {
+  readonly providersDir: string;
+  readonly detector: Detector;
+  /** Issues found before resolving (syntax aside): reported with the resolver's own. */
+  readonly found: readonly ConfigIssue[];
+  /** Values the schema refused: nothing more is said about them. */
+  readonly dropped: readonly KeyPath[];
+  readonly vars: Vars;
 }
 
 type File = z.output<typeof fileSchema>;
 type RawBudget = NonNullable<File['supervision']>['budget'];
 
-function resolveConfig(file: File, abs: string, loc: Locator, providersDir: string, detector: Detector): OrchestraConfig {
+function resolveConfig(file: File, abs: string, loc: Locator, r: Resolving): OrchestraConfig {
+  const { providersDir, detector } = r;
   const issues: ConfigIssue[] = [];
   const dir = dirname(abs);
   const names = Object.keys(file.agents);
-  if (names.length === 0) issues.push(loc.at(['agents'], 'expected at least one agent'));
+  if (names.length === 0) issues.push(loc.at(['agents'], 'expected at least one agent, as in `agents: { worker: { command: claude } }`', { found: false }));
   for (const name of names) {
     if (!AGENT_NAME.test(name)) {
       issues.push(loc.atKey(['agents'], name, 'agent names use letters, digits, "-" and "_" (max 64) and start with a letter or digit'));
     }
   }
   const session = file.session ?? sanitize(basename(dir));
-  const stateDir = file.state_dir ? resolve(dir, file.state_dir) : defaultStateDir(session, abs);
+  const stateDir = file.state_dir ? resolve(dir, expandHome(file.state_dir)) : defaultStateDir(session, abs);
   if (stateDir.length > MAX_STATE_DIR) {
     issues.push(loc.at(['state_dir'], `expected a state directory path of at most ${MAX_STATE_DIR} characters (Unix socket paths are short); "${stateDir}" is ${stateDir.length}`, { found: false }));
   }
-  const defaults = file.defaults ?? {};
+  const { depends_on: sharedDeps, ...defaults } = file.defaults ?? {};
+  if (sharedDeps !== undefined) {
+    issues.push(loc.atKey(['defaults'], 'depends_on', 'depends_on cannot be a default (every agent would wait for itself): list it under each agent that waits for another'));
+  }
+  const envFiles = envFileReader(dir, r.vars);
   const presets = presetLoader(providersDir);
   const known = () => presetNames(providersDir).join(', ') || `none in ${providersDir}`;
   const order = file.providers?.order ?? DEFAULT_PROVIDER_ORDER;
@@ -131,7 +156,7 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
       issues.push(loc.at(['agents', name, 'command'], 'missing required key', { found: false }));
       continue;
     }
-    const cwd = resolve(dir, a.cwd ?? '.');
+    const cwd = resolve(dir, expandHome(a.cwd ?? '.'));
     if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
       const at = own.cwd !== undefined ? ['agents', name, 'cwd'] : ['defaults', 'cwd'];
       issues.push(loc.at(at, `expected an existing directory (resolved to ${cwd})`));
@@ -144,14 +169,19 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
       issues.push(loc.at(at, 'regions are ignored only with `activity.from: screen` (output counts byte by byte)', { found: false }));
     }
     for (const [i, dep] of (a.depends_on ?? []).entries()) {
-      if (!(dep in file.agents)) issues.push(loc.at(['agents', name, 'depends_on', i], 'expected the name of an agent in this file'));
+      if (!(dep in file.agents) && !r.dropped.some((d) => related(d, ['agents', dep]))) issues.push(loc.at(['agents', name, 'depends_on', i], 'expected the name of an agent in this file'));
       else if (dep === name) issues.push(loc.at(['agents', name, 'depends_on', i], 'an agent cannot depend on itself'));
     }
-    agents.set(name, toAgentConfig(name, a, cwd, stateDir));
+    const fromFiles = envFiles(a.env_file, own.env_file !== undefined ? ['agents', name, 'env_file'] : ['defaults', 'env_file'], loc, issues);
+    agents.set(name, toAgentConfig(name, { ...a, env: { ...fromFiles, ...a.env } }, cwd, stateDir));
   }
   issues.push(...sharedCaptures(agents, loc));
-  if (issues.length > 0 || broken.size > 0) throw new ConfigError([...sortIssues(issues), ...[...broken].flatMap((e) => e.issues)]);
-  const ordered = dependencyOrder(agents, loc);
+  const { ordered, cycles } = dependencyOrder(agents, loc);
+  issues.push(...cycles);
+  // Nothing more is said about what the schema refused: a `command: 3` is not also a missing command.
+  const dropped = r.dropped.map(formatPath);
+  const more = issues.filter((i) => !dropped.some((d) => within(i.path, d) || within(d, i.path)));
+  if (r.found.length > 0 || more.length > 0 || broken.size > 0) throw new ConfigError([...sortIssues([...r.found, ...more]), ...[...broken].flatMap((e) => e.issues)]);
   return deepFreeze({
     file: abs,
     session,
@@ -391,29 +421,68 @@ function toBlocked(b: AgentFields['blocked']): BlockedSettings {
   return { holdMs: b?.hold ?? BUILTIN.blocked.holdMs, afterMs: b?.after ?? BUILTIN.blocked.afterMs, then: b?.then ?? BUILTIN.blocked.then, signatures };
 }
 
-/** Topological order (file order among peers); a cycle is a config error naming it. */
-function dependencyOrder(agents: Map<string, AgentConfig>, loc: Locator): AgentConfig[] {
-  const out: AgentConfig[] = [];
+/**
+ * Topological order (file order among peers), and an issue for every cycle: each dependency that
+ * leads back to an agent still being visited closes one. Self-dependencies and unknown names are
+ * reported on their own.
+ */
+function dependencyOrder(agents: Map<string, AgentConfig>, loc: Locator): { ordered: AgentConfig[]; cycles: ConfigIssue[] } {
+  const ordered: AgentConfig[] = [];
+  const cycles: ConfigIssue[] = [];
   const mark = new Map<string, 'visiting' | 'done'>();
-  const visit = (name: string, trail: string[]): void => {
-    const m = mark.get(name);
-    if (m === 'done') return;
-    if (m === 'visiting') {
-      const cycle = [...trail.slice(trail.indexOf(name)), name];
-      const from = cycle[0] ?? name;
-      const to = cycle[1] ?? name;
-      const idx = agents.get(from)?.dependsOn.indexOf(to) ?? 0;
-      throw new ConfigError([loc.at(['agents', from, 'depends_on', idx], `dependency cycle: ${cycle.join(' -> ')}`, { found: false })]);
-    }
-    mark.set(name, 'visiting');
+  const trail: string[] = [];
+  const visit = (name: string): void => {
     const agent = agents.get(name);
-    if (!agent) return;
-    for (const dep of agent.dependsOn) visit(dep, [...trail, name]);
+    if (!agent || mark.has(name)) return;
+    mark.set(name, 'visiting');
+    trail.push(name);
+    for (const [i, dep] of agent.dependsOn.entries()) {
+      if (dep === name) continue;
+      if (mark.get(dep) === 'visiting') {
+        // Reported where the cycle starts, at its first edge, as the path reads.
+        const cycle = [...trail.slice(trail.indexOf(dep)), dep];
+        const [from = dep, to = name] = cycle;
+        const edge = agents.get(from)?.dependsOn.indexOf(to) ?? i;
+        cycles.push(loc.at(['agents', from, 'depends_on', edge], `dependency cycle: ${cycle.join(' -> ')}`, { found: false }));
+      } else visit(dep);
+    }
+    trail.pop();
     mark.set(name, 'done');
-    out.push(agent);
+    ordered.push(agent);
   };
-  for (const name of agents.keys()) visit(name, []);
-  return out;
+  for (const name of agents.keys()) visit(name);
+  return { ordered, cycles };
+}
+
+/** Whether the formatted key path `inner` is `outer` or within it. */
+function within(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
+}
+
+/**
+ * `env_file:` (a path or a list, relative to the config, `~` for home): each file read and parsed
+ * once, its issues at its own lines; later files win over earlier ones.
+ */
+function envFileReader(dir: string, vars: Vars) {
+  const read = new Map<string, ReturnType<typeof parseDotenv> | undefined>();
+  const reported = new Set<string>();
+  return (files: string | readonly string[] | undefined, at: KeyPath, loc: Locator, issues: ConfigIssue[]): Record<string, string> => {
+    const out: Record<string, string> = {};
+    const list = typeof files === 'string' ? [files] : (files ?? []);
+    for (const [i, f] of list.entries()) {
+      const abs = resolve(dir, expandHome(f));
+      if (!read.has(abs)) read.set(abs, existsSync(abs) && statSync(abs).isFile() ? parseDotenv(readText(abs), relativeName(abs), vars) : undefined);
+      const env = read.get(abs);
+      const where = typeof files === 'string' ? at : [...at, i];
+      if (env === undefined) issues.push(loc.at(where, `expected an existing file (resolved to ${abs})`));
+      else {
+        if (!reported.has(abs)) issues.push(...env.issues);
+        reported.add(abs);
+        for (const [k, v] of env.values) out[k] = v;
+      }
+    }
+    return out;
+  };
 }
 
 function deepFreeze<T>(v: T): T {
