@@ -6,8 +6,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { parseDotenv } from './dotenv.js';
 import { expandHome, type Vars } from './interpolate.js';
-import { ConfigError, type ConfigIssue, formatPath, type KeyPath, type Locator } from './issues.js';
-import { checkSchema, interpolateDocument, readText, readYaml, related, relativeName, sortIssues } from './parse.js';
+import { ConfigError, type ConfigIssue, type KeyPath, type Locator } from './issues.js';
+import { checkSchema, interpolateDocument, type PathSet, readText, readYaml, relativeName, sortIssues } from './parse.js';
 import { detect, type Detector, type Presence } from '../host/detect.js';
 import { loadPreset, type Preset, presetNames, PROVIDERS_DIR } from './providers.js';
 import { AGENT_NAME, type AgentFields, AUTO_PROVIDER, BLOCKED_KINDS, DEFAULT_PROVIDER_ORDER, fileSchema } from './schema.js';
@@ -82,7 +82,7 @@ interface Resolving {
   /** Issues found before resolving (syntax aside): reported with the resolver's own. */
   readonly found: readonly ConfigIssue[];
   /** Values the schema refused: nothing more is said about them. */
-  readonly dropped: readonly KeyPath[];
+  readonly dropped: PathSet;
   readonly vars: Vars;
 }
 
@@ -169,7 +169,7 @@ function resolveConfig(file: File, abs: string, loc: Locator, r: Resolving): Orc
       issues.push(loc.at(at, 'regions are ignored only with `activity.from: screen` (output counts byte by byte)', { found: false }));
     }
     for (const [i, dep] of (a.depends_on ?? []).entries()) {
-      if (!(dep in file.agents) && !r.dropped.some((d) => related(d, ['agents', dep]))) issues.push(loc.at(['agents', name, 'depends_on', i], 'expected the name of an agent in this file'));
+      if (!(dep in file.agents) && !r.dropped.touches(['agents', dep])) issues.push(loc.at(['agents', name, 'depends_on', i], 'expected the name of an agent in this file'));
       else if (dep === name) issues.push(loc.at(['agents', name, 'depends_on', i], 'an agent cannot depend on itself'));
     }
     const fromFiles = envFiles(a.env_file, own.env_file !== undefined ? ['agents', name, 'env_file'] : ['defaults', 'env_file'], loc, issues);
@@ -179,8 +179,7 @@ function resolveConfig(file: File, abs: string, loc: Locator, r: Resolving): Orc
   const { ordered, cycles } = dependencyOrder(agents, loc);
   issues.push(...cycles);
   // Nothing more is said about what the schema refused: a `command: 3` is not also a missing command.
-  const dropped = r.dropped.map(formatPath);
-  const more = issues.filter((i) => !dropped.some((d) => within(i.path, d) || within(d, i.path)));
+  const more = issues.filter((i) => !r.dropped.touches(i.path));
   if (r.found.length > 0 || more.length > 0 || broken.size > 0) throw new ConfigError([...sortIssues([...r.found, ...more]), ...[...broken].flatMap((e) => e.issues)]);
   return deepFreeze({
     file: abs,
@@ -452,11 +451,6 @@ function dependencyOrder(agents: Map<string, AgentConfig>, loc: Locator): { orde
   };
   for (const name of agents.keys()) visit(name);
   return { ordered, cycles };
-}
-
-/** Whether the formatted key path `inner` is `outer` or within it. */
-function within(inner: string, outer: string): boolean {
-  return inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
 }
 
 /**

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Alias, Document, Node } from 'yaml';
 import { isAlias, isCollection, isPair, isScalar, LineCounter, parse, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError, type ConfigIssue, type KeyPath, Locator, MERGE_KEY, pathOf } from './issues.js';
+import { ConfigError, type ConfigIssue, formatPath, type KeyPath, Locator, MERGE_KEY, pathOf } from './issues.js';
 import { interpolate, type Vars } from './interpolate.js';
 import { keysAt, nearest } from './suggest.js';
 import { syntaxIssues } from './yaml-errors.js';
@@ -159,14 +159,14 @@ export function checkSchema<S extends z.ZodType>(
   schema: S,
   shape: string,
   skip: readonly KeyPath[] = [],
-): { data: z.output<S> | undefined; issues: ConfigIssue[]; dropped: KeyPath[] } {
+): { data: z.output<S> | undefined; issues: ConfigIssue[]; dropped: PathSet } {
   const raw: unknown = doc.toJS({ maxAliasCount: -1 });
-  if (!isRecord(raw)) return { data: undefined, issues: [loc.at([], `expected ${shape}`)], dropped: [] };
+  if (!isRecord(raw)) return { data: undefined, issues: [loc.at([], `expected ${shape}`)], dropped: new PathSet() };
   // `x-` keys at the top are for the user (anchors, notes) and are ignored, as in compose files.
   const top = Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith('x-')));
   const issues: ConfigIssue[] = [];
   // Values already reported (an interpolation that failed) are set aside before the first round.
-  const dropped = skip.map((p) => drop(top, p)).filter((p): p is KeyPath => p !== undefined);
+  const dropped = new PathSet(skip.map((p) => drop(top, p)).filter((p): p is KeyPath => p !== undefined));
   // Each round sets aside what the last refused; a few rounds reach every refinement the schema has.
   for (let round = 0; round < 5; round++) {
     const result = schema.safeParse(top);
@@ -174,23 +174,49 @@ export function checkSchema<S extends z.ZodType>(
     const refused: KeyPath[] = [];
     for (const zi of result.error.issues) {
       for (const { path, issue } of toIssues(zi, loc, schema)) {
-        if (dropped.some((d) => related(d, path))) continue;
+        if (dropped.touches(path)) continue;
         issues.push(issue);
         refused.push(path);
       }
     }
     const more = refused.map((p) => drop(top, p)).filter((p): p is KeyPath => p !== undefined);
     if (more.length === 0) break;
-    dropped.push(...more);
+    for (const p of more) dropped.add(p);
   }
   return { data: undefined, issues, dropped };
 }
 
-/** Whether one path is within the other. */
-export function related(a: KeyPath, b: KeyPath): boolean {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (String(a[i]) !== String(b[i])) return false;
-  return true;
+/**
+ * Key paths set aside, asked whether a path is one of them, within one, or holds one; in time
+ * proportional to the path's length, so a file with thousands of problems stays linear.
+ */
+export class PathSet {
+  private readonly exact = new Set<string>();
+  private readonly holders = new Set<string>();
+
+  constructor(paths: readonly KeyPath[] = []) {
+    for (const p of paths) this.add(p);
+  }
+
+  add(path: KeyPath): void {
+    const text = formatPath(path);
+    this.exact.add(text);
+    for (const prefix of prefixes(text)) this.holders.add(prefix);
+  }
+
+  /** `path` as formatted in issues (`agents.a.args[0]`). */
+  touches(path: KeyPath | string): boolean {
+    const text = typeof path === 'string' ? path : formatPath(path);
+    return this.holders.has(text) || prefixes(text).some((p) => this.exact.has(p));
+  }
+}
+
+/** `agents`, `agents.a`, `agents.a.args`, `agents.a.args[0]` of `agents.a.args[0]`. */
+function prefixes(text: string): string[] {
+  const out: string[] = [];
+  for (let i = 1; i < text.length; i++) if (text[i] === '.' || text[i] === '[') out.push(text.slice(0, i));
+  out.push(text);
+  return out;
 }
 
 /** Deletes the deepest mapping key on `path` that exists; returns its path. */

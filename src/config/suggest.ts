@@ -60,18 +60,21 @@ function normal(s: string): string {
   return s.toLowerCase().replace(/[-_ ]/g, '');
 }
 
-/** Edit distance where swapping two neighbours counts as one edit (optimal string alignment). */
+/** Edit distance where swapping two neighbours counts as one edit (optimal string alignment); three rows, no matrix. */
 function distance(a: string, b: string): number {
   if (Math.abs(a.length - b.length) > 3) return Infinity;
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  let before: number[] = [];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
+    const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      const row = d[i] as number[];
-      const up = d[i - 1] as number[];
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row[j] = Math.min((up[j] as number) + 1, (row[j - 1] as number) + 1, (up[j - 1] as number) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j] as number, ((d[i - 2] as number[])[j - 2] as number) + 1);
+      let d = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, (before[j - 2] as number) + 1);
+      row.push(d);
     }
+    before = prev;
+    prev = row;
   }
-  return (d[a.length] as number[])[b.length] as number;
+  return prev[b.length] as number;
 }
