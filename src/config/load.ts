@@ -65,8 +65,8 @@ export function parseConfig(text: string, abs: string, opts: LoadOptions = {}): 
   // `resume` paths are templates expanded for each run, with the agent's own environment.
   const interpolated = interpolateDocument(doc, vars, loc, (keys) => (keys[0] === 'agents' && keys[2] === 'resume') || (keys[0] === 'defaults' && keys[1] === 'resume'));
   const { data, issues: schemaIssues, dropped } = checkSchema(doc, loc, fileSchema, 'a mapping with an `agents:` key', interpolated.failed);
-  const found = [...issues, ...dotenv.issues, ...interpolated.issues, ...schemaIssues];
-  if (data === undefined) throw new ConfigError(sortIssues(found));
+  const found = [...issues, ...interpolated.issues, ...schemaIssues, ...dotenv.issues];
+  if (data === undefined) throw new ConfigError(sortIssues(found, relativeName(abs)));
   return resolveConfig(data, abs, loc, { providersDir: opts.providersDir ?? PROVIDERS_DIR, detector: opts.detect ?? detect, found, dropped, vars });
 }
 
@@ -180,7 +180,7 @@ function resolveConfig(file: File, abs: string, loc: Locator, r: Resolving): Orc
   issues.push(...cycles);
   // Nothing more is said about what the schema refused: a `command: 3` is not also a missing command.
   const more = issues.filter((i) => !r.dropped.touches(i.path));
-  if (r.found.length > 0 || more.length > 0 || broken.size > 0) throw new ConfigError([...sortIssues([...r.found, ...more]), ...[...broken].flatMap((e) => e.issues)]);
+  if (r.found.length > 0 || more.length > 0 || broken.size > 0) throw new ConfigError([...sortIssues([...r.found, ...more], relativeName(abs)), ...[...broken].flatMap((e) => e.issues)]);
   return deepFreeze({
     file: abs,
     session,

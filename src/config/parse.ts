@@ -239,8 +239,12 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-export function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
-  return issues.sort((a, b) => a.line - b.line || a.col - b.col);
+/** File order within each file; the file `first` first, then files in the order their first issue came. */
+export function sortIssues(issues: ConfigIssue[], first?: string): ConfigIssue[] {
+  const files = new Map<string, number>(first === undefined ? [] : [[first, 0]]);
+  for (const i of issues) if (!files.has(i.file)) files.set(i.file, files.size);
+  const rank = (i: ConfigIssue) => files.get(i.file) ?? 0;
+  return issues.sort((a, b) => rank(a) - rank(b) || a.line - b.line || a.col - b.col);
 }
 
 /** `abs` relative to the working directory when it is below it, as messages show files. */
