@@ -36,7 +36,8 @@ export function formatPath(path: KeyPath): string {
 export function pathOf(ancestors: readonly unknown[], node: unknown): KeyPath {
   const path: (string | number)[] = [];
   ancestors.forEach((a, i) => {
-    if (isPair(a) && isScalar(a.key)) path.push(String(a.key.value));
+    const key = isPair(a) ? keyName(a.key) : undefined;
+    if (key !== undefined) path.push(key);
     else if (isSeq(a)) path.push(a.items.indexOf(ancestors[i + 1] ?? node));
   });
   return path;
@@ -76,7 +77,7 @@ export class Locator {
       const merged: Node[] = [];
       for (const item of map.items) {
         if (!isPair(item)) continue;
-        const k = isScalar(item.key) ? String(item.key.value) : undefined;
+        const k = keyName(item.key);
         if (k === MERGE_KEY && isNode(item.value)) merged.push(...(isSeq(item.value) ? item.value.items.filter(isNode) : [item.value]));
         else if (k !== undefined && !pairs.has(k)) pairs.set(k, item);
       }
@@ -84,7 +85,7 @@ export class Locator {
         const from = this.resolve(source);
         if (!isMap(from)) continue;
         for (const item of from.items) {
-          const k = isPair(item) && isScalar(item.key) ? String(item.key.value) : undefined;
+          const k = isPair(item) ? keyName(item.key) : undefined;
           const pair = k === undefined ? undefined : this.pairOf(from, k);
           if (k !== undefined && pair && !pairs.has(k)) pairs.set(k, pair);
         }
@@ -176,3 +177,9 @@ export class Locator {
 
 /** The YAML 1.1 merge key compose files use (`<<: *defaults`). */
 export const MERGE_KEY = '<<';
+
+/** A mapping key as text; the parser reads a merge key as a symbol. */
+export function keyName(key: unknown): string | undefined {
+  if (!isScalar(key)) return undefined;
+  return typeof key.value === 'symbol' ? (key.value.description ?? '') : String(key.value);
+}

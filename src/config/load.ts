@@ -94,7 +94,7 @@ function resolveConfig(file: File, abs: string, loc: Locator, r: Resolving): Orc
   const issues: ConfigIssue[] = [];
   const dir = dirname(abs);
   const names = Object.keys(file.agents);
-  if (names.length === 0) issues.push(loc.at(['agents'], 'expected at least one agent, as in `agents: { worker: { command: claude } }`', { found: false }));
+  if (names.length === 0 && !r.dropped.touches(['agents'])) issues.push(loc.at(['agents'], 'expected at least one agent, as in `agents: { worker: { command: claude } }`', { found: false }));
   for (const name of names) {
     if (!AGENT_NAME.test(name)) {
       issues.push(loc.atKey(['agents'], name, 'agent names use letters, digits, "-" and "_" (max 64) and start with a letter or digit'));
@@ -179,7 +179,7 @@ function resolveConfig(file: File, abs: string, loc: Locator, r: Resolving): Orc
   const { ordered, cycles } = dependencyOrder(agents, loc);
   issues.push(...cycles);
   // Nothing more is said about what the schema refused: a `command: 3` is not also a missing command.
-  const more = issues.filter((i) => !r.dropped.touches(i.path));
+  const more = issues.filter((i) => !r.dropped.within(i.path));
   if (r.found.length > 0 || more.length > 0 || broken.size > 0) throw new ConfigError([...sortIssues([...r.found, ...more], relativeName(abs)), ...[...broken].flatMap((e) => e.issues)]);
   return deepFreeze({
     file: abs,

@@ -1,9 +1,9 @@
 /** YAML text with positions → a value validated by a schema, or a ConfigError naming file:line:col. */
 import { readFileSync } from 'node:fs';
 import type { Alias, Document, Node } from 'yaml';
-import { isAlias, isCollection, isPair, isScalar, LineCounter, parse, parseDocument, visit } from 'yaml';
+import { isAlias, isCollection, isNode, isPair, isScalar, LineCounter, parse, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError, type ConfigIssue, formatPath, type KeyPath, Locator, MERGE_KEY, pathOf } from './issues.js';
+import { ConfigError, type ConfigIssue, formatIssue, formatPath, type KeyPath, keyName, Locator, MERGE_KEY, pathOf } from './issues.js';
 import { interpolate, type Vars } from './interpolate.js';
 import { keysAt, nearest } from './suggest.js';
 import { syntaxIssues } from './yaml-errors.js';
@@ -96,10 +96,9 @@ function duplicateKeys(doc: Document, loc: Locator): ConfigIssue[] {
     Map(_, map, ancestors) {
       const first = new Map<string, Node>();
       for (const item of map.items) {
-        if (!isScalar(item.key)) continue;
-        const key = String(item.key.value);
+        const key = keyName(item.key);
+        if (key === undefined || key === MERGE_KEY || !isNode(item.key)) continue;
         const seen = first.get(key);
-        if (key === MERGE_KEY) continue;
         if (seen === undefined) first.set(key, item.key);
         else {
           const where = loc.where(seen.range?.[0] ?? 0);
@@ -165,6 +164,8 @@ export function checkSchema<S extends z.ZodType>(
   // `x-` keys at the top are for the user (anchors, notes) and are ignored, as in compose files.
   const top = Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith('x-')));
   const issues: ConfigIssue[] = [];
+  // A refusal that nothing can be set aside for (a missing key) comes back each round: said once.
+  const said = new Set<string>();
   // Values already reported (an interpolation that failed) are set aside before the first round.
   const dropped = new PathSet(skip.map((p) => drop(top, p)).filter((p): p is KeyPath => p !== undefined));
   // Each round sets aside what the last refused; a few rounds reach every refinement the schema has.
@@ -174,7 +175,9 @@ export function checkSchema<S extends z.ZodType>(
     const refused: KeyPath[] = [];
     for (const zi of result.error.issues) {
       for (const { path, issue } of toIssues(zi, loc, schema)) {
-        if (dropped.touches(path)) continue;
+        const text = formatIssue(issue);
+        if (dropped.touches(path) || said.has(text)) continue;
+        said.add(text);
         issues.push(issue);
         refused.push(path);
       }
@@ -204,10 +207,15 @@ export class PathSet {
     for (const prefix of prefixes(text)) this.holders.add(prefix);
   }
 
-  /** `path` as formatted in issues (`agents.a.args[0]`). */
+  /** Whether `path` (as formatted in issues, `agents.a.args[0]`) is a path of the set or within one. */
+  within(path: KeyPath | string): boolean {
+    return prefixes(typeof path === 'string' ? path : formatPath(path)).some((p) => this.exact.has(p));
+  }
+
+  /** Whether `path` is within a path of the set, or holds one. */
   touches(path: KeyPath | string): boolean {
     const text = typeof path === 'string' ? path : formatPath(path);
-    return this.holders.has(text) || prefixes(text).some((p) => this.exact.has(p));
+    return this.holders.has(text) || this.within(text);
   }
 }
 
@@ -306,7 +314,7 @@ export function interpolateDocument(doc: Document, vars: Vars, loc: Locator, lea
   visit(doc, {
     Scalar(key, node, ancestors) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
-      if (leave(ancestors.flatMap((a) => (isPair(a) && isScalar(a.key) ? [String(a.key.value)] : [])))) return;
+      if (leave(ancestors.flatMap((a) => (isPair(a) ? (keyName(a.key) ?? []) : [])))) return;
       const r = interpolate(node.value, vars);
       if ('error' in r) {
         const path = pathOf(ancestors, node);

@@ -289,7 +289,7 @@ export const agentFields = z.strictObject({
       scrollback: z.number({ error: 'expected a whole number of lines' }).int().min(0).max(100_000).optional(),
     })
     .optional(),
-});
+}, { error: (i) => (i.code === 'invalid_type' ? 'expected a mapping of agent settings' : undefined) });
 export type AgentFields = z.output<typeof agentFields>;
 
 /**

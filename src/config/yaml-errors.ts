@@ -8,7 +8,11 @@ import type { ConfigIssue, Locator } from './issues.js';
 
 /** One issue per parser error. */
 export function syntaxIssues(doc: Document, loc: Locator): ConfigIssue[] {
-  return doc.errors.map((e) => syntaxIssue(e, doc, loc));
+  // Further errors on a line that has one follow from it (a list item where a key was due is three).
+  const lines = new Set<number>();
+  return doc.errors
+    .map((e) => syntaxIssue(e, doc, loc))
+    .filter((i) => !lines.has(i.line) && lines.add(i.line));
 }
 
 function syntaxIssue(e: YAMLError, doc: Document, loc: Locator): ConfigIssue {
