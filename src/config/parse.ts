@@ -115,7 +115,7 @@ function aliasIssues(doc: Document, loc: Locator): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const sizes = new Map<Node, number>();
   const open = new Set<Node>();
-  const aliases: Alias[] = [];
+  const aliases: { alias: Alias; ancestors: readonly unknown[] }[] = [];
   const size = (node: unknown): number => {
     if (isAlias(node)) {
       const target = node.resolve(doc);
@@ -133,16 +133,16 @@ function aliasIssues(doc: Document, loc: Locator): ConfigIssue[] {
   };
   visit(doc, {
     Alias(_, alias, ancestors) {
-      aliases.push(alias);
+      aliases.push({ alias, ancestors });
       const target = alias.resolve(doc);
       if (target === undefined) issues.push(loc.atNode(alias, pathOf(ancestors, alias), `alias *${alias.source} has no anchor &${alias.source} before it`));
       else if (ancestors.includes(target)) issues.push(loc.atNode(alias, pathOf(ancestors, alias), `alias *${alias.source} is inside the anchor &${alias.source} it refers to (a value cannot contain itself)`));
     },
   });
   if (issues.length > 0 || size(doc.contents) <= MAX_ALIAS_EXPANSION) return issues;
-  const biggest = aliases.reduce((a, b) => (size(b) > size(a) ? b : a));
+  const { alias: biggest, ancestors } = aliases.reduce((a, b) => (size(b.alias) > size(a.alias) ? b : a));
   return [
-    loc.atNode(biggest, [], `alias *${biggest.source} is one of the aliases that together expand the file to more than ${MAX_ALIAS_EXPANSION} values (anchors nested in anchors multiply); write the values out, or use fewer aliases`),
+    loc.atNode(biggest, pathOf(ancestors, biggest), `alias *${biggest.source} is one of the aliases that together expand the file to more than ${MAX_ALIAS_EXPANSION} values (anchors nested in anchors multiply); write the values out, or use fewer aliases`),
   ];
 }
 
