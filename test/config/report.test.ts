@@ -64,10 +64,10 @@ describe('every problem at once (item 5)', () => {
     ]);
   });
 
-  it('refinements that run on a valid part only still run when another part is broken', () => {
-    expect(errorsOf('agents:\n  a:\n    command: sh\n    rows: x\n    resume: { start: ["{id}"], again: [], capture: { files: f, id: i } }\n')).toEqual([
-      'F:4:11: agents.a.rows: expected a whole number of rows, found "x"',
-      'F:5:23: agents.a.resume.start[0]: expected no {id} in start with capture: the CLI chooses the id, known only after the run started, found "{id}"',
+  it('a refinement of a mapping still runs when a value inside it is refused', () => {
+    expect(errorsOf('agents:\n  a:\n    command: sh\n    resume: { start: ["{id}"], again: [], capture: { files: f, id: i, started: 5 } }\n')).toEqual([
+      'F:4:23: agents.a.resume.start[0]: expected no {id} in start with capture: the CLI chooses the id, known only after the run started, found "{id}"',
+      'F:4:80: agents.a.resume.capture.started: expected a field of a JSON line (a dotted path, as payload.id), found number 5',
     ]);
   });
 
