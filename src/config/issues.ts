@@ -117,6 +117,12 @@ export class Locator {
     return { node, depth: path.length };
   }
 
+  /** The value node at exactly `path`, if there is one. */
+  nodeAtPath(path: KeyPath): Node | undefined {
+    const { node, depth } = this.nodeAt(path);
+    return depth === path.length ? node : undefined;
+  }
+
   /** The key node of `key` inside the mapping at `path`. */
   private keyAt(path: KeyPath, key: string): Node | undefined {
     const { node, depth } = this.nodeAt(path);

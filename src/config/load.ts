@@ -64,7 +64,7 @@ export function parseConfig(text: string, abs: string, opts: LoadOptions = {}): 
   const vars: Vars = (name) => process.env[name] ?? dotenv.values.get(name);
   // `resume` paths are templates expanded for each run, with the agent's own environment.
   const interpolated = interpolateDocument(doc, vars, loc, (keys) => (keys[0] === 'agents' && keys[2] === 'resume') || (keys[0] === 'defaults' && keys[1] === 'resume'));
-  const { data, issues: schemaIssues, dropped } = checkSchema(doc, loc, fileSchema, 'a mapping with an `agents:` key', interpolated.failed);
+  const { data, issues: schemaIssues, dropped } = checkSchema(doc, loc, fileSchema, 'a mapping with an `agents:` key', interpolated);
   const found = [...issues, ...interpolated.issues, ...schemaIssues, ...dotenv.issues];
   if (data === undefined) throw new ConfigError(sortIssues(found, relativeName(abs)));
   return resolveConfig(data, abs, loc, { providersDir: opts.providersDir ?? PROVIDERS_DIR, detector: opts.detect ?? detect, found, dropped, vars });

@@ -157,7 +157,7 @@ export function checkSchema<S extends z.ZodType>(
   loc: Locator,
   schema: S,
   shape: string,
-  skip: readonly KeyPath[] = [],
+  expanded: Expanded = { issues: [], failed: [], unquoted: new Set() },
 ): { data: z.output<S> | undefined; issues: ConfigIssue[]; dropped: PathSet } {
   const raw: unknown = doc.toJS({ maxAliasCount: -1 });
   if (!isRecord(raw)) return { data: undefined, issues: [loc.at([], `expected ${shape}`)], dropped: new PathSet() };
@@ -167,13 +167,20 @@ export function checkSchema<S extends z.ZodType>(
   // A refusal that nothing can be set aside for (a missing key) comes back each round: said once.
   const said = new Set<string>();
   // Values already reported (an interpolation that failed) are set aside before the first round.
-  const dropped = new PathSet(skip.map((p) => drop(top, p)).filter((p): p is KeyPath => p !== undefined));
+  const dropped = new PathSet(expanded.failed.map((p) => drop(top, p)).filter((p): p is KeyPath => p !== undefined));
   // Each round sets aside what the last refused; a few rounds reach every refinement the schema has.
   for (let round = 0; round < 5; round++) {
     const result = schema.safeParse(top);
     if (result.success) return { data: result.data, issues, dropped };
     const refused: KeyPath[] = [];
+    let retyped = false;
     for (const zi of result.error.issues) {
+      const typed = retype(zi, valueAt(top, zi.path as KeyPath), loc, expanded.unquoted);
+      if (typed !== undefined) {
+        setAt(top, zi.path as KeyPath, typed);
+        retyped = true;
+        continue;
+      }
       for (const { path, issue } of toIssues(zi, loc, schema)) {
         const text = formatIssue(issue);
         if (dropped.touches(path) || said.has(text)) continue;
@@ -183,7 +190,7 @@ export function checkSchema<S extends z.ZodType>(
       }
     }
     const more = refused.map((p) => drop(top, p)).filter((p): p is KeyPath => p !== undefined);
-    if (more.length === 0) break;
+    if (more.length === 0 && !retyped) break;
     for (const p of more) dropped.add(p);
   }
   return { data: undefined, issues, dropped };
@@ -225,6 +232,30 @@ function prefixes(text: string): string[] {
   for (let i = 1; i < text.length; i++) if (text[i] === '.' || text[i] === '[') out.push(text.slice(0, i));
   out.push(text);
   return out;
+}
+
+/**
+ * Compose gives an interpolated value the type its key needs: an unquoted `cols: ${COLS}` that the
+ * schema refuses as text is the number it reads as (never `command: ${CMD}` turned into a boolean).
+ */
+function retype(issue: ZodIssue, input: unknown, loc: Locator, unquoted: ReadonlySet<Node>): number | boolean | undefined {
+  if (issue.code !== 'invalid_type' || typeof input !== 'string' || (issue.expected !== 'number' && issue.expected !== 'boolean')) return undefined;
+  const node = loc.nodeAtPath(issue.path as KeyPath);
+  if (node === undefined || !unquoted.has(node) || !/^[-+.\w]+$/.test(input)) return undefined;
+  const v: unknown = parse(input);
+  return typeof v === issue.expected ? (v as number | boolean) : undefined;
+}
+
+function valueAt(root: unknown, path: KeyPath): unknown {
+  let node = root;
+  for (const k of path) node = isRecord(node) || Array.isArray(node) ? (node as Record<string, unknown>)[String(k)] : undefined;
+  return node;
+}
+
+function setAt(root: Record<string, unknown>, path: KeyPath, value: unknown): void {
+  const node = valueAt(root, path.slice(0, -1));
+  const last = path[path.length - 1];
+  if ((isRecord(node) || Array.isArray(node)) && last !== undefined) (node as Record<string, unknown>)[String(last)] = value;
 }
 
 /** Deletes the deepest mapping key on `path` that exists; returns its path. */
@@ -308,9 +339,10 @@ function expectation(issue: ZodIssue): string {
  * compose, and so are values under the mapping keys `leave` picks), before validation: values keep
  * their positions, and an error is reported where the value is written.
  */
-export function interpolateDocument(doc: Document, vars: Vars, loc: Locator, leave: (keys: readonly string[]) => boolean = () => false): { issues: ConfigIssue[]; failed: KeyPath[] } {
+export function interpolateDocument(doc: Document, vars: Vars, loc: Locator, leave: (keys: readonly string[]) => boolean = () => false): Expanded {
   const issues: ConfigIssue[] = [];
   const failed: KeyPath[] = [];
+  const unquoted = new Set<Node>();
   visit(doc, {
     Scalar(key, node, ancestors) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
@@ -320,15 +352,18 @@ export function interpolateDocument(doc: Document, vars: Vars, loc: Locator, lea
         const path = pathOf(ancestors, node);
         issues.push(loc.atNode(node, path, r.error));
         failed.push(path);
-      } else if (r.value !== node.value) node.value = node.type === 'PLAIN' ? typed(r.value) : r.value;
+      } else if (r.value !== node.value) {
+        node.value = r.value;
+        if (node.type === 'PLAIN') unquoted.add(node);
+      }
     },
   });
-  return { issues, failed };
+  return { issues, failed, unquoted };
 }
 
-/** An unquoted `cols: ${COLS}` is the number it expands to, as if written so; quoted values stay strings. */
-function typed(text: string): string | number | boolean {
-  if (!/^[-+.\w]+$/.test(text)) return text;
-  const v: unknown = parse(text);
-  return typeof v === 'number' || typeof v === 'boolean' ? v : text;
+/** What interpolation did: its errors, the values that failed (reported already), and the unquoted values it changed. */
+export interface Expanded {
+  readonly issues: ConfigIssue[];
+  readonly failed: readonly KeyPath[];
+  readonly unquoted: ReadonlySet<Node>;
 }

@@ -40,6 +40,8 @@ function syntaxIssue(e: YAMLError, doc: Document, loc: Locator): ConfigIssue {
   return loc.atOffset(at, PLAIN[said] ?? plainPrefix(said) ?? `invalid YAML: ${said}`);
 }
 
+const FLOW_ITEMS = 'expected "," between the items of a [ ] list or { } mapping (quote a value that holds {, }, [, ] or ",", as "${VAR}")';
+
 /** Messages the parser gives for mistakes users make, said the way a user would fix them. */
 const PLAIN: Record<string, string> = {
   'Nested mappings are not allowed in compact mappings':
@@ -48,6 +50,8 @@ const PLAIN: Record<string, string> = {
   'All mapping items must start at the same column': 'this key is indented differently from the keys before it in the same mapping',
   'Implicit keys need to be on a single line': 'expected "key: value" on one line (is a ":" missing, or a line indented too far?)',
   'Implicit map keys need to be followed by map values': 'expected ":" after this key',
+  'Missing , or : between flow sequence items': FLOW_ITEMS,
+  'Missing , or : between flow map items': FLOW_ITEMS,
   'A block sequence may not be used as an implicit map key': 'a list item ("- ") cannot stand here; indent it under the key it belongs to',
 };
 

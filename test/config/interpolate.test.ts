@@ -84,10 +84,20 @@ describe('interpolate (one string)', () => {
 });
 
 describe('interpolation in the config (regression: ${HOME} was passed through literally and validate said ok)', () => {
-  it('expands every string value; an unquoted value becomes the number it expands to', () => {
-    setEnv({ ORCH_T_ARG: 'hello', ORCH_T_COLS: '90' });
-    const a = load({ 'orchestra.yaml': 'agents:\n  a:\n    command: ${ORCH_T_SH:-sh}\n    args: ["[${ORCH_T_ARG}]", "$$HOME"]\n    cols: ${ORCH_T_COLS}\n    env: { X: "${ORCH_T_COLS}" }\n' }).agents[0];
-    expect([a?.command, a?.args, a?.cols, a?.env]).toEqual(['sh', ['[hello]', '$HOME'], 90, { X: '90' }]);
+  it('expands every string value; an unquoted value where a number or boolean is due is one, any other stays text', () => {
+    setEnv({ ORCH_T_ARG: 'hello', ORCH_T_COLS: '90', ORCH_T_TRUE: 'true' });
+    const a = load({
+      'orchestra.yaml':
+        'agents:\n  a:\n    command: ${ORCH_T_SH:-sh}\n    args:\n      - "[${ORCH_T_ARG}]"\n      - "$$HOME"\n      - ${ORCH_T_COLS}\n      - $ORCH_T_TRUE\n    cols: ${ORCH_T_COLS}\n    env: { X: $ORCH_T_COLS }\n    input: { escape: $ORCH_T_TRUE }\n',
+    }).agents[0];
+    expect([a?.command, a?.args, a?.cols, a?.env, a?.input.escape]).toEqual(['sh', ['[hello]', '$HOME', '90', 'true'], 90, { X: '90' }, true]);
+    expect(() => load({ 'orchestra.yaml': 'agents:\n  a: { command: sh, cols: "${ORCH_T_COLS}" }\n' })).toThrow('agents.a.cols: expected a whole number of columns, found "90"');
+  });
+
+  it('${…} inside a [ ] list or { } mapping is quoted (YAML reads { as a mapping there): the message says so', () => {
+    expect(() => load({ 'orchestra.yaml': 'agents:\n  a: { command: sh, args: [${ORCH_T_COLS}] }\n' })).toThrow(
+      'orchestra.yaml:2:29: expected "," between the items of a [ ] list or { } mapping (quote a value that holds {, }, [, ] or ",", as "${VAR}")',
+    );
   });
 
   it('an unset variable without a default is an error at the value, naming the variable, with the other problems', () => {
