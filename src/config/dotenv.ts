@@ -4,8 +4,11 @@
  * in 'single quotes' (literal) or "double quotes" (escapes such as \n), quoted values may span
  * lines; unquoted and double-quoted values are interpolated, with the names defined above them.
  */
-import type { ConfigIssue } from './issues.js';
-import { interpolate, type Vars } from './interpolate.js';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { expandHome, interpolate, type Vars } from './interpolate.js';
+import type { ConfigIssue, KeyPath, Locator } from './issues.js';
+import { readText, relativeName } from './parse.js';
 
 export interface Dotenv {
   readonly values: ReadonlyMap<string, string>;
@@ -70,6 +73,37 @@ export function parseDotenv(text: string, file: string, vars: Vars): Dotenv {
     else issue(i, col, `${name}: ${r.error}`);
   }
   return { values, issues };
+}
+
+/** The `.env` beside a config (none is fine): for interpolation only, as in compose. */
+export function readDotenv(file: string): Dotenv {
+  return existsSync(file) ? parseDotenv(readText(file), relativeName(file), () => undefined) : { values: new Map(), issues: [] };
+}
+
+/**
+ * `env_file:` (a path or a list, relative to the config, `~` for home): each file read and parsed
+ * once, its issues at its own lines; later files win over earlier ones.
+ */
+export function envFileReader(dir: string, vars: Vars) {
+  const read = new Map<string, Dotenv | undefined>();
+  const reported = new Set<string>();
+  return (files: string | readonly string[] | undefined, at: KeyPath, loc: Locator, issues: ConfigIssue[]): Record<string, string> => {
+    const out: Record<string, string> = {};
+    const list = typeof files === 'string' ? [files] : (files ?? []);
+    for (const [i, f] of list.entries()) {
+      const abs = resolve(dir, expandHome(f));
+      if (!read.has(abs)) read.set(abs, existsSync(abs) && statSync(abs).isFile() ? parseDotenv(readText(abs), relativeName(abs), vars) : undefined);
+      const env = read.get(abs);
+      const where = typeof files === 'string' ? at : [...at, i];
+      if (env === undefined) issues.push(loc.at(where, `expected an existing file (resolved to ${abs})`));
+      else {
+        if (!reported.has(abs)) issues.push(...env.issues);
+        reported.add(abs);
+        for (const [k, v] of env.values) out[k] = v;
+      }
+    }
+    return out;
+  };
 }
 
 /** The index of the quote that closes a value (a double quote may be escaped). */

@@ -4,9 +4,9 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
-import { parseDotenv } from './dotenv.js';
+import { envFileReader, readDotenv } from './dotenv.js';
 import { expandHome, type Vars } from './interpolate.js';
-import { ConfigError, type ConfigIssue, type KeyPath, type Locator } from './issues.js';
+import { ConfigError, type ConfigIssue, type Locator } from './issues.js';
 import { checkSchema, interpolateDocument, type PathSet, readText, readYaml, relativeName, sortIssues } from './parse.js';
 import { detect, type Detector, type Presence } from '../host/detect.js';
 import { loadPreset, type Preset, presetNames, PROVIDERS_DIR } from './providers.js';
@@ -68,11 +68,6 @@ export function parseConfig(text: string, abs: string, opts: LoadOptions = {}): 
   const found = [...issues, ...interpolated.issues, ...schemaIssues, ...dotenv.issues];
   if (data === undefined) throw new ConfigError(sortIssues(found, relativeName(abs)));
   return resolveConfig(data, abs, loc, { providersDir: opts.providersDir ?? PROVIDERS_DIR, detector: opts.detect ?? detect, found, dropped, vars });
-}
-
-/** The `.env` beside a config; none is fine. */
-function readDotenv(file: string): ReturnType<typeof parseDotenv> {
-  return existsSync(file) ? parseDotenv(readText(file), relativeName(file), () => undefined) : { values: new Map(), issues: [] };
 }
 
 /** What resolving needs beyond the validated file: findings so far, and what validation set aside. */
@@ -451,32 +446,6 @@ function dependencyOrder(agents: Map<string, AgentConfig>, loc: Locator): { orde
   };
   for (const name of agents.keys()) visit(name);
   return { ordered, cycles };
-}
-
-/**
- * `env_file:` (a path or a list, relative to the config, `~` for home): each file read and parsed
- * once, its issues at its own lines; later files win over earlier ones.
- */
-function envFileReader(dir: string, vars: Vars) {
-  const read = new Map<string, ReturnType<typeof parseDotenv> | undefined>();
-  const reported = new Set<string>();
-  return (files: string | readonly string[] | undefined, at: KeyPath, loc: Locator, issues: ConfigIssue[]): Record<string, string> => {
-    const out: Record<string, string> = {};
-    const list = typeof files === 'string' ? [files] : (files ?? []);
-    for (const [i, f] of list.entries()) {
-      const abs = resolve(dir, expandHome(f));
-      if (!read.has(abs)) read.set(abs, existsSync(abs) && statSync(abs).isFile() ? parseDotenv(readText(abs), relativeName(abs), vars) : undefined);
-      const env = read.get(abs);
-      const where = typeof files === 'string' ? at : [...at, i];
-      if (env === undefined) issues.push(loc.at(where, `expected an existing file (resolved to ${abs})`));
-      else {
-        if (!reported.has(abs)) issues.push(...env.issues);
-        reported.add(abs);
-        for (const [k, v] of env.values) out[k] = v;
-      }
-    }
-    return out;
-  };
 }
 
 function deepFreeze<T>(v: T): T {
