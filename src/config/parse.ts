@@ -1,7 +1,7 @@
 /** YAML text with positions → a value validated by a schema, or a ConfigError naming file:line:col. */
 import { readFileSync } from 'node:fs';
 import type { Alias, Document, Node } from 'yaml';
-import { isAlias, isCollection, isNode, isPair, isScalar, LineCounter, parse, parseDocument, visit } from 'yaml';
+import { isAlias, isCollection, isNode, isPair, LineCounter, parse, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue, formatIssue, formatPath, type KeyPath, keyName, Locator, MERGE_KEY, pathOf } from './issues.js';
 import { interpolate, type Vars } from './interpolate.js';
