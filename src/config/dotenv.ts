@@ -23,7 +23,8 @@ export function parseDotenv(text: string, file: string, vars: Vars): Dotenv {
   const values = new Map<string, string>();
   const issues: ConfigIssue[] = [];
   const lookup: Vars = (n) => vars(n) ?? values.get(n);
-  const lines = text.split(/\r?\n/);
+  // A byte order mark is how some editors start a UTF-8 file; it is not part of the first name.
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   const issue = (line: number, col: number, message: string) => issues.push({ file, line: line + 1, col, path: '', message });
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] as string;

@@ -156,8 +156,8 @@ describe('interpolation in the config (regression: ${HOME} was passed through li
     expect(homedir()).not.toBe('');
   });
 
-  it('dotenv values may use the names defined above them', () => {
-    expect(parseDotenv('A=x\nB=${A}y\nC\n', '.env', vars({ C: 'from-env' })).values).toEqual(
+  it('dotenv values may use the names defined above them (a byte order mark and CRLF lines are fine)', () => {
+    expect(parseDotenv('\uFEFFA=x\r\nB=${A}y\nC\n', '.env', vars({ C: 'from-env' })).values).toEqual(
       new Map([
         ['A', 'x'],
         ['B', 'xy'],
