@@ -1,6 +1,6 @@
 /** Config errors that say where (file:line:col and key path), what was expected and what was found. */
-import type { Document, LineCounter, Node } from 'yaml';
-import { isMap, isNode, isPair, isScalar, isSeq } from 'yaml';
+import type { Document, LineCounter, Node, Pair, YAMLMap } from 'yaml';
+import { isAlias, isMap, isNode, isPair, isScalar, isSeq } from 'yaml';
 
 export type KeyPath = readonly (string | number)[];
 
@@ -32,6 +32,17 @@ export function formatPath(path: KeyPath): string {
   return out;
 }
 
+/** The key path of `node`, given the ancestors yaml's `visit` passes. */
+export function pathOf(ancestors: readonly unknown[], node: unknown): KeyPath {
+  const path: (string | number)[] = [];
+  ancestors.forEach((a, i) => {
+    const key = isPair(a) ? keyName(a.key) : undefined;
+    if (key !== undefined) path.push(key);
+    else if (isSeq(a)) path.push(a.items.indexOf(ancestors[i + 1] ?? node));
+  });
+  return path;
+}
+
 /** A short description of a YAML value for "found …". */
 export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
@@ -42,31 +53,81 @@ export function describeValue(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
-/** Locates key paths in a parsed YAML document. */
+/**
+ * Locates key paths in a parsed YAML document, through aliases and merge keys (`<<: *x`), so a
+ * finding about a merged-in value points at where it is written. Each mapping's keys are indexed
+ * once: finding every issue of a large file stays linear.
+ */
 export class Locator {
+  private readonly index = new WeakMap<YAMLMap, Map<string, Pair>>();
+
   constructor(
     private readonly file: string,
     private readonly doc: Document,
     private readonly lines: LineCounter,
   ) {}
 
-  /** The value node at `path`, or the nearest ancestor that exists. */
-  private nodeAt(path: KeyPath): { node: Node | undefined; exact: boolean } {
-    for (let n = path.length; n >= 0; n--) {
-      const node = n === 0 ? this.doc.contents : this.doc.getIn(path.slice(0, n), true);
-      if (isNode(node)) return { node, exact: n === path.length };
+  /** The pair of `key` in `map`: its own, else the first merged-in mapping's. */
+  private pairOf(map: YAMLMap, key: string): Pair | undefined {
+    let pairs = this.index.get(map);
+    if (!pairs) {
+      pairs = new Map();
+      // Set before the merges are read: a mapping that merges itself finds its own keys, not a loop.
+      this.index.set(map, pairs);
+      const merged: Node[] = [];
+      for (const item of map.items) {
+        if (!isPair(item)) continue;
+        const k = keyName(item.key);
+        if (k === MERGE_KEY && isNode(item.value)) merged.push(...(isSeq(item.value) ? item.value.items.filter(isNode) : [item.value]));
+        else if (k !== undefined && !pairs.has(k)) pairs.set(k, item);
+      }
+      for (const source of merged) {
+        const from = this.resolve(source);
+        if (!isMap(from)) continue;
+        for (const item of from.items) {
+          const k = isPair(item) ? keyName(item.key) : undefined;
+          const pair = k === undefined ? undefined : this.pairOf(from, k);
+          if (k !== undefined && pair && !pairs.has(k)) pairs.set(k, pair);
+        }
+      }
     }
-    return { node: undefined, exact: false };
+    return pairs.get(key);
+  }
+
+  private resolve(node: unknown): Node | undefined {
+    const n = isAlias(node) ? node.resolve(this.doc) : node;
+    return isNode(n) ? n : undefined;
+  }
+
+  private child(node: Node | undefined, key: string | number): Node | undefined {
+    const n = this.resolve(node);
+    if (isMap(n)) return this.resolve(this.pairOf(n, String(key))?.value);
+    if (isSeq(n) && typeof key === 'number') return this.resolve(n.items[key]);
+    return undefined;
+  }
+
+  /** The value node at `path`, or the nearest ancestor that exists. */
+  private nodeAt(path: KeyPath): { node: Node | undefined; depth: number } {
+    let node = this.resolve(this.doc.contents);
+    for (let n = 0; n < path.length; n++) {
+      const next = this.child(node, path[n] as string | number);
+      if (next === undefined) return { node, depth: n };
+      node = next;
+    }
+    return { node, depth: path.length };
+  }
+
+  /** The value node at exactly `path`, if there is one. */
+  nodeAtPath(path: KeyPath): Node | undefined {
+    const { node, depth } = this.nodeAt(path);
+    return depth === path.length ? node : undefined;
   }
 
   /** The key node of `key` inside the mapping at `path`. */
   private keyAt(path: KeyPath, key: string): Node | undefined {
-    const map = path.length === 0 ? this.doc.contents : this.doc.getIn(path, true);
-    if (!isMap(map)) return undefined;
-    for (const item of map.items) {
-      if (isPair(item) && isScalar(item.key) && item.key.value === key) return item.key;
-    }
-    return undefined;
+    const { node, depth } = this.nodeAt(path);
+    const pair = depth === path.length && isMap(node) ? this.pairOf(node, key) : undefined;
+    return isNode(pair?.key) ? pair.key : undefined;
   }
 
   private position(node: Node | undefined): { line: number; col: number } {
@@ -78,7 +139,8 @@ export class Locator {
 
   /** The raw value at a path (undefined when absent). */
   valueAt(path: KeyPath): unknown {
-    const node = path.length === 0 ? this.doc.contents : this.doc.getIn(path, true);
+    const { node, depth } = this.nodeAt(path);
+    if (depth < path.length) return undefined;
     if (isScalar(node)) return node.value;
     if (isSeq(node)) return [];
     if (isMap(node)) return {};
@@ -87,20 +149,17 @@ export class Locator {
 
   /** An issue at a value; `found` is appended unless the value is absent. */
   at(path: KeyPath, message: string, opts: { found?: boolean } = {}): ConfigIssue {
-    let { node, exact } = this.nodeAt(path);
-    let shownPath = path;
+    const { node, depth } = this.nodeAt(path);
     // `restart: sometimes` is validated as `restart.policy`: report it where the user wrote it.
-    if (!exact && isScalar(node)) {
-      for (let n = path.length - 1; n >= 0; n--) {
-        if (this.doc.getIn(path.slice(0, n), true) === node) {
-          shownPath = path.slice(0, n);
-          exact = true;
-          break;
-        }
-      }
-    }
+    const exact = depth === path.length || isScalar(node);
+    const shownPath = path.slice(0, depth);
     const found = opts.found !== false && exact ? `, found ${describeValue(this.valueAt(shownPath))}` : '';
-    return { file: this.file, ...this.position(node), path: formatPath(shownPath), message: message + found };
+    return { file: this.file, ...this.position(node), path: formatPath(exact ? shownPath : path), message: message + found };
+  }
+
+  /** An issue at a node found by walking the document (interpolation, duplicate keys). */
+  atNode(node: Node, path: KeyPath, message: string): ConfigIssue {
+    return { file: this.file, ...this.position(node), path: formatPath(path), message };
   }
 
   /** An issue at a byte offset (YAML syntax errors). */
@@ -109,9 +168,24 @@ export class Locator {
     return { file: this.file, line: p.line, col: p.col, path: '', message };
   }
 
+  /** The line and column of a byte offset, for messages that name a second place. */
+  where(offset: number): string {
+    const p = this.lines.linePos(offset);
+    return `line ${p.line}, column ${p.col}`;
+  }
+
   /** An issue at a mapping key (unknown or duplicate keys). */
   atKey(path: KeyPath, key: string, message: string): ConfigIssue {
     const node = this.keyAt(path, key) ?? this.nodeAt(path).node;
     return { file: this.file, ...this.position(node), path: formatPath([...path, key]), message };
   }
+}
+
+/** The YAML 1.1 merge key compose files use (`<<: *defaults`). */
+export const MERGE_KEY = '<<';
+
+/** A mapping key as text; the parser reads a merge key as a symbol. */
+export function keyName(key: unknown): string | undefined {
+  if (!isScalar(key)) return undefined;
+  return typeof key.value === 'symbol' ? (key.value.description ?? '') : String(key.value);
 }

@@ -6,9 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { Document } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue, type KeyPath, Locator } from './issues.js';
-import { parseYaml, sortIssues, toIssues } from './parse.js';
+import { checkSchema, type Expanded, readYaml, sortIssues, toIssues } from './parse.js';
 
 const anyMapping = z.record(z.string(), z.unknown());
 
@@ -70,16 +71,25 @@ class LayeredLocator extends Locator {
   }
 }
 
-/** The files' merged content validated against `schema`, with a locator over all of them. */
-export function parseLayers<S extends z.ZodType>(files: readonly string[], schema: S, shape: string): { data: z.output<S>; loc: Locator } {
+/**
+ * The files' merged content validated against `schema`, with a locator over all of them. Each
+ * file is interpolated on its own (`interpolate`), before the merge.
+ */
+export function parseLayers<S extends z.ZodType>(files: readonly string[], schema: S, shape: string, interpolate: (doc: Document, loc: Locator) => Expanded): { data: z.output<S>; loc: Locator } {
+  const found: ConfigIssue[] = [];
   const parsed = files.map((f) => {
     const abs = resolve(f);
-    return parseYaml(readConfigText(abs), abs, anyMapping, shape);
+    const { doc, loc, issues } = readYaml(readConfigText(abs), abs);
+    const expanded = interpolate(doc, loc);
+    const checked = checkSchema(doc, loc, anyMapping, shape, expanded);
+    found.push(...issues, ...expanded.issues, ...checked.issues);
+    return { data: checked.data, loc };
   });
+  if (found.length > 0) throw new ConfigError(sortByFile(found, files));
   const merged = parsed.reduce<unknown>((acc, p) => mergeLayers(acc, p.data), {});
   const loc = new LayeredLocator(parsed.map((p) => p.loc));
   const result = schema.safeParse(merged);
-  if (!result.success) throw new ConfigError(sortByFile(result.error.issues.flatMap((i) => toIssues(i, loc)), files));
+  if (!result.success) throw new ConfigError(sortByFile(result.error.issues.flatMap((i) => toIssues(i, loc, schema).map((x) => x.issue)), files));
   return { data: result.data, loc };
 }
 

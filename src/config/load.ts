@@ -1,13 +1,15 @@
 /** Loads a config file: YAML with positions → validated → defaults merged → frozen. */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { commandIssue } from './commands.js';
+import { envFileReader, readDotenv } from './dotenv.js';
+import { expandHome, type Vars } from './interpolate.js';
 import { ConfigError, type ConfigIssue, type Locator } from './issues.js';
 import { parseLayers } from './layers.js';
-import { parseYaml, sortIssues } from './parse.js';
+import { checkSchema, interpolateDocument, PathSet, readText, readYaml, relativeName, sortIssues } from './parse.js';
 import { detect, type Detector, type Presence } from '../host/detect.js';
 import { loadPreset, type Preset, presetNames, PROVIDERS_DIR } from './providers.js';
 import { AGENT_NAME, type AgentFields, AUTO_PROVIDER, BLOCKED_KINDS, DEFAULT_PROVIDER_ORDER, fileSchema } from './schema.js';
@@ -46,28 +48,21 @@ const MAX_STATE_DIR = 80;
 /** Loads and validates `file`; throws ConfigError listing every problem found. */
 export function loadConfig(file: string, opts: LoadOptions = {}): OrchestraConfig {
   const abs = resolve(file);
-  let text: string;
-  try {
-    text = readFileSync(abs, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String((err as Error).message);
-    throw new ConfigError([{ file: abs, line: 0, col: 0, path: '', message: `cannot read config: ${why}` }]);
-  }
-  return parseConfig(text, abs, opts);
+  return parseConfig(readText(abs), abs, opts);
 }
 
 /**
  * Several files merged like `docker compose -f a.yaml -f b.yaml` (see layers.ts); the first one is
- * the config's identity (its directory, its default session name and state directory).
+ * the config's identity (its directory, its default session name and state directory, its `.env`).
  */
 export function loadConfigFiles(files: readonly string[], opts: LoadOptions = {}): OrchestraConfig {
   const [first, ...rest] = files;
   if (first === undefined) throw new Error('no config file given');
   if (rest.length === 0) return loadConfig(first, opts);
   const abs = resolve(first);
-  const { data, loc } = parseLayers(files, fileSchema, 'a mapping with an `agents:` key');
-  return resolveConfig(data, abs, loc, opts.providersDir ?? PROVIDERS_DIR, opts.detect ?? detect, opts.everyCommand === true);
+  const { vars, issues } = variables(abs);
+  const { data, loc } = parseLayers(files, fileSchema, 'a mapping with an `agents:` key', (doc, l) => interpolateDocument(doc, vars, l, leftForRuns));
+  return resolveConfig(data, abs, loc, { ...resolving(opts), found: issues, dropped: new PathSet(), vars });
 }
 
 /** Where presets are read from and how `provider: auto` detects CLIs; tests give their own. */
@@ -78,20 +73,54 @@ export interface LoadOptions {
   readonly everyCommand?: boolean;
 }
 
-/** Validates config text as if it were the file `abs`. */
+/** Variables for interpolation: the process environment over the `.env` file beside the config. */
+function variables(abs: string): { vars: Vars; issues: ConfigIssue[] } {
+  const dotenv = readDotenv(join(dirname(abs), '.env'));
+  return { vars: (name) => process.env[name] ?? dotenv.values.get(name), issues: [...dotenv.issues] };
+}
+
+/** `resume` paths are templates expanded for each run, with the agent's own environment. */
+const leftForRuns = (keys: readonly string[]) => (keys[0] === 'agents' && keys[2] === 'resume') || (keys[0] === 'defaults' && keys[1] === 'resume');
+
+function resolving(opts: LoadOptions): Pick<Resolving, 'providersDir' | 'detector' | 'everyCommand'> {
+  return { providersDir: opts.providersDir ?? PROVIDERS_DIR, detector: opts.detect ?? detect, everyCommand: opts.everyCommand === true };
+}
+
+/**
+ * Validates config text as if it were the file `abs`: its variables interpolated (the process
+ * environment over the `.env` file beside it), then every problem reported at once.
+ */
 export function parseConfig(text: string, abs: string, opts: LoadOptions = {}): OrchestraConfig {
-  const { data, loc } = parseYaml(text, abs, fileSchema, 'a mapping with an `agents:` key');
-  return resolveConfig(data, abs, loc, opts.providersDir ?? PROVIDERS_DIR, opts.detect ?? detect, opts.everyCommand === true);
+  const { doc, loc, issues } = readYaml(text, abs);
+  const { vars, issues: dotenvIssues } = variables(abs);
+  const interpolated = interpolateDocument(doc, vars, loc, leftForRuns);
+  const { data, issues: schemaIssues, dropped } = checkSchema(doc, loc, fileSchema, 'a mapping with an `agents:` key', interpolated);
+  const found = [...issues, ...interpolated.issues, ...schemaIssues, ...dotenvIssues];
+  if (data === undefined) throw new ConfigError(sortIssues(found, relativeName(abs)));
+  return resolveConfig(data, abs, loc, { ...resolving(opts), found, dropped, vars });
+}
+
+/** What resolving needs beyond the validated file: findings so far, and what validation set aside. */
+interface Resolving {
+  readonly providersDir: string;
+  readonly detector: Detector;
+  readonly everyCommand: boolean;
+  /** Issues found before resolving (syntax aside): reported with the resolver's own. */
+  readonly found: readonly ConfigIssue[];
+  /** Values the schema refused: nothing more is said about them. */
+  readonly dropped: PathSet;
+  readonly vars: Vars;
 }
 
 type File = z.output<typeof fileSchema>;
 type RawBudget = NonNullable<File['supervision']>['budget'];
 
-function resolveConfig(file: File, abs: string, loc: Locator, providersDir: string, detector: Detector, everyCommand: boolean): OrchestraConfig {
+function resolveConfig(file: File, abs: string, loc: Locator, r: Resolving): OrchestraConfig {
+  const { providersDir, detector } = r;
   const issues: ConfigIssue[] = [];
   const dir = dirname(abs);
   const names = Object.keys(file.agents);
-  if (names.length === 0) issues.push(loc.at(['agents'], 'expected at least one agent'));
+  if (names.length === 0 && !r.dropped.touches(['agents'])) issues.push(loc.at(['agents'], 'expected at least one agent, as in `agents: { worker: { command: claude } }`', { found: false }));
   const templates = file.templates ?? {};
   for (const [section, name] of [...names.map((n) => ['agents', n] as const), ...Object.keys(templates).map((n) => ['templates', n] as const)]) {
     if (!AGENT_NAME.test(name)) {
@@ -99,11 +128,15 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
     }
   }
   const session = file.session ?? sanitize(basename(dir));
-  const stateDir = file.state_dir ? resolve(dir, file.state_dir) : defaultStateDir(session, abs);
+  const stateDir = file.state_dir ? resolve(dir, expandHome(file.state_dir)) : defaultStateDir(session, abs);
   if (stateDir.length > MAX_STATE_DIR) {
     issues.push(loc.at(['state_dir'], `expected a state directory path of at most ${MAX_STATE_DIR} characters (Unix socket paths are short); "${stateDir}" is ${stateDir.length}`, { found: false }));
   }
-  const defaults = file.defaults ?? {};
+  const { depends_on: sharedDeps, ...defaults } = file.defaults ?? {};
+  if (sharedDeps !== undefined) {
+    issues.push(loc.atKey(['defaults'], 'depends_on', 'depends_on cannot be a default (every agent would wait for itself): list it under each agent that waits for another'));
+  }
+  const envFiles = envFileReader(dir, r.vars);
   const presets = presetLoader(providersDir);
   const known = () => presetNames(providersDir).join(', ') || `none in ${providersDir}`;
   const order = file.providers?.order ?? DEFAULT_PROVIDER_ORDER;
@@ -159,15 +192,15 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
       issues.push(loc.at([section, name, 'command'], 'missing required key', { found: false }));
       continue;
     }
-    const cwd = resolve(dir, a.cwd ?? '.');
+    const cwd = resolve(dir, expandHome(a.cwd ?? '.'));
     if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
       const at = own.cwd !== undefined ? [section, name, 'cwd'] : ['defaults', 'cwd'];
       issues.push(loc.at(at, `expected an existing directory (resolved to ${cwd})`));
     }
     // A preset's command is its CLI: whether that is installed is `doctor`'s question.
     if (own.command !== undefined || provider === undefined) {
-      const site = { command: a.command, cwd, path: { ...process.env, ...a.env }.PATH, at: own.command !== undefined ? ['agents', name, 'command'] : ['defaults', 'command'] };
-      const issue = commandIssue(site, loc, everyCommand);
+      const site = { command: a.command, cwd, path: { ...process.env, ...a.env }.PATH, at: own.command !== undefined ? [section, name, 'command'] : ['defaults', 'command'] };
+      const issue = commandIssue(site, loc, r.everyCommand);
       if (issue) issues.push(issue);
     }
     // Regions without the screen mode mean nothing; an agent that says `activity: output` over a
@@ -178,21 +211,27 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
       issues.push(loc.at(at, 'regions are ignored only with `activity.from: screen` (output counts byte by byte)', { found: false }));
     }
     for (const [i, dep] of (a.depends_on ?? []).entries()) {
-      if (!(dep in file.agents)) issues.push(loc.at([section, name, 'depends_on', i], 'expected the name of an agent in this file'));
+      if (!(dep in file.agents) && !r.dropped.touches(['agents', dep])) issues.push(loc.at([section, name, 'depends_on', i], 'expected the name of an agent in this file'));
       else if (dep === name) issues.push(loc.at([section, name, 'depends_on', i], 'an agent cannot depend on itself'));
     }
-    (section === 'agents' ? agents : templateAgents).set(name, toAgentConfig(name, a, cwd, stateDir, dir));
+    const fromFiles = envFiles(a.env_file, own.env_file !== undefined ? [section, name, 'env_file'] : ['defaults', 'env_file'], loc, issues);
+    (section === 'agents' ? agents : templateAgents).set(name, toAgentConfig(name, { ...a, env: { ...fromFiles, ...a.env } }, cwd, stateDir, dir));
   }
-  const fromFiles = [...sources.values()].flatMap((src) => src.fileIssues);
+  const templateFileIssues = [...sources.values()].flatMap((src) => src.fileIssues);
   issues.push(...sharedCaptures(agents, loc));
-  if (issues.length > 0 || broken.size > 0 || fromFiles.length > 0) throw new ConfigError([...sortIssues(issues), ...fromFiles, ...[...broken].flatMap((e) => e.issues)]);
+  const { ordered, cycles } = dependencyOrder(agents, loc);
+  issues.push(...cycles);
+  // Nothing more is said about what the schema refused: a `command: 3` is not also a missing command.
+  const more = issues.filter((i) => !r.dropped.within(i.path));
+  if (r.found.length > 0 || more.length > 0 || broken.size > 0 || templateFileIssues.length > 0) {
+    throw new ConfigError([...sortIssues([...r.found, ...more], relativeName(abs)), ...templateFileIssues, ...[...broken].flatMap((e) => e.issues)]);
+  }
   const resolvedTemplates: TemplateConfig[] = [];
   for (const [name, agent] of templateAgents) {
     const t = templates[name];
     const src = sources.get(name);
     if (t && src) resolvedTemplates.push(toTemplate(name, t, src, agent));
   }
-  const ordered = dependencyOrder(agents, loc);
   return deepFreeze({
     file: abs,
     session,
@@ -441,29 +480,37 @@ function toBlocked(b: AgentFields['blocked']): BlockedSettings {
   return { holdMs: b?.hold ?? BUILTIN.blocked.holdMs, afterMs: b?.after ?? BUILTIN.blocked.afterMs, then: b?.then ?? BUILTIN.blocked.then, signatures };
 }
 
-/** Topological order (file order among peers); a cycle is a config error naming it. */
-function dependencyOrder(agents: Map<string, AgentConfig>, loc: Locator): AgentConfig[] {
-  const out: AgentConfig[] = [];
+/**
+ * Topological order (file order among peers), and an issue for every cycle: each dependency that
+ * leads back to an agent still being visited closes one. Self-dependencies and unknown names are
+ * reported on their own.
+ */
+function dependencyOrder(agents: Map<string, AgentConfig>, loc: Locator): { ordered: AgentConfig[]; cycles: ConfigIssue[] } {
+  const ordered: AgentConfig[] = [];
+  const cycles: ConfigIssue[] = [];
   const mark = new Map<string, 'visiting' | 'done'>();
-  const visit = (name: string, trail: string[]): void => {
-    const m = mark.get(name);
-    if (m === 'done') return;
-    if (m === 'visiting') {
-      const cycle = [...trail.slice(trail.indexOf(name)), name];
-      const from = cycle[0] ?? name;
-      const to = cycle[1] ?? name;
-      const idx = agents.get(from)?.dependsOn.indexOf(to) ?? 0;
-      throw new ConfigError([loc.at(['agents', from, 'depends_on', idx], `dependency cycle: ${cycle.join(' -> ')}`, { found: false })]);
-    }
-    mark.set(name, 'visiting');
+  const trail: string[] = [];
+  const visit = (name: string): void => {
     const agent = agents.get(name);
-    if (!agent) return;
-    for (const dep of agent.dependsOn) visit(dep, [...trail, name]);
+    if (!agent || mark.has(name)) return;
+    mark.set(name, 'visiting');
+    trail.push(name);
+    for (const [i, dep] of agent.dependsOn.entries()) {
+      if (dep === name) continue;
+      if (mark.get(dep) === 'visiting') {
+        // Reported where the cycle starts, at its first edge, as the path reads.
+        const cycle = [...trail.slice(trail.indexOf(dep)), dep];
+        const [from = dep, to = name] = cycle;
+        const edge = agents.get(from)?.dependsOn.indexOf(to) ?? i;
+        cycles.push(loc.at(['agents', from, 'depends_on', edge], `dependency cycle: ${cycle.join(' -> ')}`, { found: false }));
+      } else visit(dep);
+    }
+    trail.pop();
     mark.set(name, 'done');
-    out.push(agent);
+    ordered.push(agent);
   };
-  for (const name of agents.keys()) visit(name, []);
-  return out;
+  for (const name of agents.keys()) visit(name);
+  return { ordered, cycles };
 }
 
 function deepFreeze<T>(v: T): T {

@@ -178,8 +178,11 @@ const restartObject = z.strictObject({
   resume: z.boolean({ error: 'expected true or false' }).optional(),
 });
 
-/** `restart: always` is shorthand for `restart: {policy: always}`. */
-const restart = z.preprocess((v) => (typeof v === 'string' ? { policy: v } : v), restartObject);
+/** `restart: always` is shorthand for `restart: {policy: always}`; `false` is what a compose user means by "no". */
+const restart = z.preprocess((v, ctx) => {
+  if (v === false) ctx.addIssue({ code: 'custom', input: v, message: `expected one of ${RESTART_MODES.map((m) => `"${m}"`).join(', ')} (to never restart, write restart: "no")` });
+  return typeof v === 'string' ? { policy: v } : v;
+}, restartObject);
 
 const args = z.array(z.string({ error: 'expected a string argument' }), { error: 'expected a list of strings' });
 
@@ -243,7 +246,13 @@ export const agentFields = z.strictObject({
   command: z.string({ error: 'expected a command (string)' }).min(1, { error: 'expected a non-empty command' }).optional(),
   args: args.optional(),
   cwd: z.string({ error: 'expected a directory path' }).optional(),
-  env: z.record(z.string(), z.string({ error: 'expected a string value (quote numbers)' }), { error: 'expected a mapping of NAME: value' }).optional(),
+  env: z
+    .record(z.string().regex(/^[^=\0]+$/, { error: 'expected a variable name without "=" (write NAME: value, not NAME=value)' }), z.string({ error: 'expected a string value (quote numbers)' }), {
+      error: 'expected a mapping of NAME: value',
+    })
+    .optional(),
+  /** Files of NAME=value lines (a .env's format) whose values the agent gets; `env:` wins over them. */
+  env_file: z.union([z.string(), z.array(z.string())], { error: 'expected a file path or a list of them' }).optional(),
   cols: z.number({ error: 'expected a whole number of columns' }).int().min(10).max(1000).optional(),
   rows: z.number({ error: 'expected a whole number of rows' }).int().min(2).max(1000).optional(),
   restart: restart.optional(),
@@ -297,7 +306,7 @@ export const agentFields = z.strictObject({
       scrollback: z.number({ error: 'expected a whole number of lines' }).int().min(0).max(100_000).optional(),
     })
     .optional(),
-});
+}, { error: (i) => (i.code === 'invalid_type' ? 'expected a mapping of agent settings' : undefined) });
 export type AgentFields = z.output<typeof agentFields>;
 
 /** A variable name in a `{{var}}` placeholder and in `vars:` / `--var`. */
@@ -319,7 +328,7 @@ export type TemplateFields = z.output<typeof templateFields>;
  * A provider preset (`providers/NAME.yaml`): an agent entry as written in orchestra.yaml, so it
  * can be copied into one, plus what it is and what it was checked against.
  */
-export const presetSchema = agentFields.omit({ provider: true }).extend({
+export const presetSchema = agentFields.omit({ provider: true, env_file: true }).extend({
   name: z.string({ error: 'expected the preset name (its file name without .yaml)' }),
   description: z.string({ error: 'expected a one-line description' }),
   checked: z.array(z.string({ error: 'expected a version string (quote it)' }), { error: 'expected a list of the CLI versions the signatures were checked against' }),
@@ -341,7 +350,7 @@ const endpoint = z
   });
 
 export const fileSchema = z.strictObject({
-  version: z.literal(1, { error: 'expected version 1' }).optional(),
+  version: z.literal(1, { error: (i) => (i.input === '1' ? 'expected version 1, a number (write version: 1, without quotes)' : 'expected version 1') }).optional(),
   session: z
     .string({ error: 'expected a session name' })
     .regex(AGENT_NAME, { error: 'expected a session name of letters, digits, "-" and "_" (max 64)' })

@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameS
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { v5 as uuidv5 } from 'uuid';
+import { expandHome, interpolate } from '../config/interpolate.js';
 import type { CaptureSettings, ResumeSettings, TranscriptSettings } from '../config/types.js';
 import { fieldOf, globFiles, hasMessage, headerHas, readHeader } from './session-files.js';
 
@@ -41,9 +42,9 @@ function realDir(cwd: string): string {
 /** Expands a path template (or pattern) of a preset's `resume` for one agent. */
 export function transcriptPath(template: string, id: string, cwd: string, env: Readonly<Record<string, string | undefined>>): string {
   const home = env.HOME ?? homedir();
-  return template
-    .replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback: string | undefined) => env[name] || (fallback ?? ''))
-    .replace(/^~(?=\/|$)/, home)
+  // Unset variables are empty, as in the shell; a template that cannot be expanded is searched as written (and found nowhere).
+  const expanded = interpolate(template, (name) => env[name] ?? '');
+  return expandHome('value' in expanded ? expanded.value : template, home)
     .replace(/\{cwd_slug\}/g, cwdSlug(cwd))
     .replace(/\{id\}/g, id);
 }
