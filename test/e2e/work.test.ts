@@ -110,6 +110,9 @@ describe('ephemeral agents from templates', () => {
     expect(ps.agents.map((a) => a.name)).not.toContain('quitter');
     expect(seen.filter((r) => r.msg.kind === 'restart' && r.msg.agent === 'quitter').map((r) => r.msg)).toEqual([expect.objectContaining({ action: 'give-up' })]);
     expect(readFileSync(crew.logFile('quitter'), 'utf8')).toContain('quitter> exit 3');
+    // `orchestra logs` of the reaped agent reads its log file.
+    expect(await cli('logs', 'quitter')).toMatchObject({ code: 0, stdout: expect.stringContaining('quitter> exit 3') });
+    expect((await cli('logs', 'never-was')).stderr).toMatch(/no agent named "never-was" in .*, and no log file of an agent of that name/);
   });
 
   it('a sidecar `done` with a result ends the agent; the result is on the bus', async () => {
