@@ -1,6 +1,6 @@
 /** `orchestra logs [-f] [-n LINES | --bytes SIZE] [--strip] AGENT`: recent output, then (with -f) live. */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { loadConfigFiles } from '../config/load.js';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { agentFiles, BUILTIN, loadConfigFiles } from '../config/load.js';
 import { UsageError } from './errors.js';
 import { follow } from './follow.js';
 import { withSession } from './ops.js';
@@ -63,17 +63,24 @@ export function readTail(file: string, bytes: number): Buffer {
 export async function logs(files: readonly string[], agent: string, o: LogsOptions, out: NodeJS.WritableStream): Promise<number> {
   const config = loadConfigFiles(files);
   checkAgent(config, agent);
-  const spec = config.agents.find((a) => a.name === agent)!;
-  const want = o.bytes ?? spec.log.ringSize;
+  // An agent spawned from a template is not in the file; its log file stays after it is reaped.
+  const spec = config.agents.find((a) => a.name === agent);
+  const logFile = spec?.log.file ?? agentFiles(config.stateDir, agent).log;
+  const want = o.bytes ?? spec?.log.ringSize ?? BUILTIN.log.ringSize;
   const cut = (data: Buffer) => (o.lines !== undefined ? lastLines(data, o.lines) : data);
   const write = writer(out, o.strip);
+  const fromFile = () => {
+    if (!spec && !existsSync(logFile)) throw new UsageError(`no agent named "${agent}" in ${config.file}, and no log file of an agent of that name (${logFile})`, 2);
+    write(cut(readTail(logFile, want)));
+    return 0;
+  };
   if (!runningInfo(config)) {
     if (o.follow || o.screen) throw notRunning(config);
     // Nothing runs: the log file still has the output of the last run.
-    write(cut(readTail(spec.log.file, want)));
-    return 0;
+    return fromFile();
   }
   return withSession(files, async (s) => {
+    if (!spec && !o.follow && !o.screen && !(await ask(s.client, 'ps', {}, 'ps')).agents.some((a) => a.name === agent)) return fromFile();
     if (o.screen) {
       const screen = await ask(s.client, 'screen', { agent, format: o.screen, scrollback: o.lines ?? 0 }, `logs --screen ${agent}`);
       out.write(`${screen.text}\n`);

@@ -23,6 +23,7 @@ export { loadConfig, parseConfig } from '../config/load.js';
 export type { OrchestraConfig } from '../config/types.js';
 export { SessionBusyError } from './session.js';
 export type { Supervisor, SupervisorListener } from '../supervisor/supervisor.js';
+export type { Ended, SpawnOptions, Work } from '../work/work.js';
 
 /** What an operator should hear about while the crew runs (the CLI writes these on stderr). */
 export type HostNotice =

@@ -13,7 +13,9 @@ export class MissingVars extends Error {
   ) {
     const names = [...new Set(missing.map((m) => m.name))];
     const at = missing.map((m) => `{{${m.name}}} at ${where}:${m.line}:${m.col}`).join(', ');
-    super(`no value for ${names.map((n) => `"${n}"`).join(', ')} (${at}): give ${names.map((n) => `--var ${n}=...`).join(' ')} or a default in the template's vars:`);
+    // `prompt` is the spawn's own text (PROMPT), not a --var.
+    const give = names.map((n) => (n === 'prompt' ? 'a PROMPT' : `--var ${n}=...`)).join(' and ');
+    super(`no value for ${names.map((n) => `"${n}"`).join(', ')} (${at}): give ${give}, or a default in the template's vars:`);
   }
 }
 

@@ -91,18 +91,28 @@ describe('ephemeral agents from templates', () => {
     expect(gen.stdout.trim()).toMatch(/^job-[0-9a-f]{6}$/);
     const missing = await cli('spawn', 'nope');
     expect(missing.stderr).toMatch(/no template named "nope" \(templates: job, wt\)/);
+    // Spawning touched no other agent: j1 still runs, in the same process.
+    const ps = JSON.parse((await cli('ps', '--json')).stdout) as { agents: { name: string; pid: number }[] };
+    const j1 = (await message((m) => m.msg.kind === 'state' && m.msg.agent === 'j1' && m.msg.to === 'starting')).msg as unknown as { pid: number };
+    expect(ps.agents.find((a) => a.name === 'j1')?.pid).toBe(j1.pid);
+    expect((await runCli(['validate', crew.file])).stdout).toMatch(/1 agent\(s\): crew; 2 template\(s\): job, wt\n$/);
   });
 
   it('an ephemeral that exits ends (not restarted) and is reaped after keep_finished: gone from ps, its log kept', async () => {
     expect((await cli('spawn', 'job', '--name', 'quitter', 'exit 3')).code).toBe(0);
-    expect(await body('quitter', 'ended')).toMatchObject({ how: 'exited', exit: { code: 3, signal: null }, result: null });
-    let ps = JSON.parse((await cli('ps', '--json')).stdout) as { agents: { name: string; state: string }[] };
-    expect(ps.agents.find((a) => a.name === 'quitter')?.state).toBe('dead');
-    await body('quitter', 'reaped');
-    ps = JSON.parse((await cli('ps', '--json')).stdout) as { agents: { name: string; state: string }[] };
+    const ended = await body('quitter', 'ended');
+    expect(ended).toMatchObject({ how: 'exited', exit: { code: 3, signal: null }, result: null });
+    expect(seen.find((r) => r.msg.kind === 'state' && r.msg.agent === 'quitter' && r.msg.to === 'dead')).toBeDefined();
+    // Listed (dead) for keep_finished (1s), then reaped.
+    const reaped = await body('quitter', 'reaped');
+    expect(Number(reaped.ts) - Number(ended.ts)).toBeGreaterThanOrEqual(1000);
+    const ps = JSON.parse((await cli('ps', '--json')).stdout) as { agents: { name: string; state: string }[] };
     expect(ps.agents.map((a) => a.name)).not.toContain('quitter');
     expect(seen.filter((r) => r.msg.kind === 'restart' && r.msg.agent === 'quitter').map((r) => r.msg)).toEqual([expect.objectContaining({ action: 'give-up' })]);
     expect(readFileSync(crew.logFile('quitter'), 'utf8')).toContain('quitter> exit 3');
+    // `orchestra logs` of the reaped agent reads its log file.
+    expect(await cli('logs', 'quitter')).toMatchObject({ code: 0, stdout: expect.stringContaining('quitter> exit 3') });
+    expect((await cli('logs', 'never-was')).stderr).toMatch(/no agent named "never-was" in .*, and no log file of an agent of that name/);
   });
 
   it('a sidecar `done` with a result ends the agent; the result is on the bus', async () => {

@@ -11,4 +11,14 @@ describe('the published host module (orchestra/host)', () => {
     expectTypeOf<Crew['closed']>().toEqualTypeOf<Promise<void>>();
     expectTypeOf<Crew['endpoints']>().toEqualTypeOf<{ readonly publish: string; readonly control: string }>();
   });
+
+  it('its work layer spawns ephemeral agents from templates and reports their ends', () => {
+    type Host = typeof import('orchestra/host');
+    type Work = Awaited<ReturnType<Host['start']>>['work'];
+    expectTypeOf<Parameters<Work['spawn']>>().toEqualTypeOf<[string, { readonly name?: string | undefined; readonly vars?: Readonly<Record<string, string>> | undefined; readonly prompt?: string | undefined }?]>();
+    expectTypeOf<Awaited<ReturnType<Work['spawn']>>>().toEqualTypeOf<{ name: string; worktree: import('orchestra/client').WorktreeInfo | null }>();
+    type Ended = Parameters<Parameters<Work['onEnded']>[0]>[0];
+    expectTypeOf<Ended['how']>().toEqualTypeOf<'exited' | 'done' | 'stopped'>();
+    expectTypeOf<Ended['result']>().toEqualTypeOf<Record<string, unknown> | null>();
+  });
 });

@@ -27,7 +27,11 @@ describe('template rendering', () => {
       { name: 'issue', line: 2, col: 7 },
       { name: 'issue', line: 3, col: 1 },
     ]);
-    expect(m.message).toBe('no value for "issue" ({{issue}} at template "t" prompt:2:7, {{issue}} at template "t" prompt:3:1): give --var issue=... or a default in the template\'s vars:');
+    expect(m.message).toBe('no value for "issue" ({{issue}} at template "t" prompt:2:7, {{issue}} at template "t" prompt:3:1): give --var issue=..., or a default in the template\'s vars:');
+  });
+
+  it('a missing {{prompt}} asks for a PROMPT, the spawn\'s own text', () => {
+    expect(() => render('{{a}} {{prompt}}', {}, 'p')).toThrow('no value for "a", "prompt" ({{a}} at p:1:1, {{prompt}} at p:1:7): give --var a=... and a PROMPT, or a default in the template\'s vars:');
   });
 
   it('mentions: whether a placeholder for the name is there', () => {
