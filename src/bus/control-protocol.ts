@@ -8,6 +8,8 @@
  * Reply:   `{id, ok: true, result}` or `{id, ok: false, error: {code, message}}`.
  */
 import { z } from 'zod';
+import { orchestraConfigSchema } from '../config/types.js';
+import type { ReloadPlan } from '../machines/reconfigure.js';
 import type { BlockedInfo, ExitCause, PublicState } from '../machines/agent.js';
 import type { RefusedWhy, TaskStatus } from '../work/task-queue.js';
 import type { InputOutcome, Message } from './protocol.js';
@@ -67,6 +69,8 @@ export const REQUESTS = {
   stop: z.strictObject({ agent }),
   start: z.strictObject({ agent }),
   /** Starts an ephemeral agent from a template (docs/work.md). */
+  /** Applies a changed config (resolved by the client, which checked it) to the running crew. */
+  reload: z.strictObject({ config: orchestraConfigSchema }),
   spawn: z.strictObject({
     template: z.string({ error: 'expected args.template: a template name (string)' }),
     name: z.string({ error: 'expected args.name: an agent name (string)' }).optional(),
@@ -165,6 +169,15 @@ export interface AttachResult {
   readonly lease_ms: number;
 }
 
+export interface ReloadResult {
+  /** Every agent of either config: created, recreated (and why), removed or unchanged. */
+  readonly actions: ReloadPlan['actions'];
+  /** Agents the plan could not be carried out for, and why (they are as the error left them). */
+  readonly failed: readonly { readonly agent: string; readonly error: string }[];
+  /** Settings that only a new session applies (`session`, `bus`, `log`, `supervision`): not applied. */
+  readonly not_applied: readonly string[];
+}
+
 export interface InputResult {
   readonly id: string;
   readonly outcome: Exclude<InputOutcome, 'queued'>;
@@ -187,6 +200,7 @@ export interface Results {
   stop: { readonly state: PublicState | 'pending' };
   start: { readonly state: PublicState | 'pending' };
   /** The agent's name, and its worktree if its template has one. */
+  reload: ReloadResult;
   spawn: { readonly name: string; readonly worktree: { readonly path: string; readonly branch: string } | null };
   restart: { readonly state: PublicState | 'pending' };
   down: { readonly stopped: readonly string[] };

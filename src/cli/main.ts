@@ -12,6 +12,9 @@ import { logsAll } from './logs-all.js';
 import { down, key, lifecycle, ps, send } from './ops.js';
 import { providerList, providerShow } from './provider.js';
 import { up } from './up.js';
+import { reload } from './reload.js';
+import { loadConfigFiles } from '../config/load.js';
+import { runningInfo } from './session-client.js';
 import { parseDuration, parseSize } from '../config/duration.js';
 import { validate } from './validate.js';
 import { collectVar, spawn, worktrees } from './work.js';
@@ -67,6 +70,14 @@ function program(): Command {
       const paths = words.filter(isConfigPath);
       const only = words.filter((w) => !isConfigPath(w));
       const files = fileOf({ file: paths.length > 0 ? [...(o.file ?? []), ...paths] : o.file });
+      // As `docker compose up` on a running project: the changes are applied, the rest keeps running.
+      const running = runningInfo(loadConfigFiles(files));
+      if (running) {
+        if (only.length > 0) throw new UsageError(`session is already running (pid ${running.pid}): \`orchestra up\` applies the whole config to it; to start stopped agents use: orchestra start ${only.join(' ')}`, 1);
+        process.stderr.write(`orchestra: the session runs (pid ${running.pid}): applying the config to it\n`);
+        process.exitCode = await reload(files, process.stdout, process.stderr);
+        return;
+      }
       if (o.detach) {
         process.exitCode = await upDetached(files, only, duration(o.waitTimeout, '--wait-timeout'), process.stderr);
         return;
@@ -130,6 +141,12 @@ function program(): Command {
     .action(async (agent: string, text: string[], o: { file?: string[]; now?: boolean; waitIdle?: boolean; timeout: string; id?: string }) => {
       if (o.now && o.waitIdle) throw new UsageError('--now and --wait-idle exclude each other');
       process.exitCode = await send(fileOf(o), agent, text.join(' '), { now: o.now === true, timeoutMs: duration(o.timeout, '--timeout'), id: o.id }, process.stdout);
+    });
+
+  withFile(cmd.command('reload'))
+    .description('apply the config to the running session: new agents start, removed ones stop, changed ones (and what depends on them) are recreated, the rest keep running')
+    .action(async (o: { file?: string[] }) => {
+      process.exitCode = await reload(fileOf(o), process.stdout, process.stderr);
     });
 
   withFile(cmd.command('spawn'))

@@ -2,10 +2,12 @@
 import { SessionBusyError } from '../host/session.js';
 import { type Crew, type HostNotice, start, StartError } from '../host/start.js';
 import { resolve } from 'node:path';
+import { ConfigError } from '../config/issues.js';
 import { loadConfigFiles } from '../config/load.js';
 import type { OrchestraConfig } from '../config/types.js';
 import { UsageError } from './errors.js';
 import { PrefixPrinter } from './prefix-printer.js';
+import { reloadLines } from './reload.js';
 import { register } from './registry.js';
 import { checkAgent } from './session-client.js';
 
@@ -70,7 +72,7 @@ export async function up(opts: UpOptions): Promise<number> {
       bound: (c) => {
         process.stderr.write(`orchestra: session "${config.session}" up; bus ${c.endpoints.publish}; logs in ${c.paths.logs}\n`);
         unregister = register(config, opts.files.map((f) => resolve(f)), config.agents.map((a) => a.name));
-        stopGracefully = superviseUntilStopped(c, finish);
+        stopGracefully = superviseUntilStopped(c, finish, process.env.ORCHESTRA_DETACHED === '1' ? () => void reloadFromFiles(c, opts.files) : undefined);
       },
     });
   } catch (err) {
@@ -84,6 +86,20 @@ export async function up(opts: UpOptions): Promise<number> {
   await crew.closed;
   exitWhenStuck(code);
   return code;
+}
+
+/** SIGHUP to a daemon: the config files read again and applied; what was done goes to its log. */
+async function reloadFromFiles(crew: Crew, files: readonly string[]): Promise<void> {
+  try {
+    const next = loadConfigFiles(files);
+    const r = await crew.supervisor.reconfigure(next);
+    crew.work.useTemplates(next);
+    const lines = reloadLines(r);
+    crew.logger.info({ actions: r.actions, failed: r.failed, notApplied: r.not_applied }, `reload on SIGHUP:\n${lines.out}${lines.err}`);
+  } catch (err) {
+    const why = err instanceof ConfigError ? err.message : (err as Error).message;
+    crew.logger.error(`reload on SIGHUP not done: ${why}`);
+  }
 }
 
 /** A notice of the host as the line `up` writes on stderr. */
@@ -102,7 +118,7 @@ function noticeLine(n: HostNotice): string {
  * Signals (Ctrl-C once graceful, twice forced), a lost stdout/stderr and a bug of ours, each ending
  * in `finish(exit code)`. Returns the graceful stop, for `down`.
  */
-function superviseUntilStopped(crew: Crew, finish: (code: number) => void): (why: string) => Promise<void> {
+function superviseUntilStopped(crew: Crew, finish: (code: number) => void, hangup?: () => void): (why: string) => Promise<void> {
   const { logger, paths } = crew;
   // `orchestra up 2>&1 | head`: once stdout or stderr is gone, nothing more is shown there; the
   // agents keep running, and orchestra's own log file still gets every record.
@@ -157,7 +173,9 @@ function superviseUntilStopped(crew: Crew, finish: (code: number) => void): (why
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
+  // A terminal's hangup ends a foreground `up`, as it ends a shell; a daemon has no terminal, and
+  // SIGHUP asks it to take its config again, as daemons do.
+  process.on('SIGHUP', hangup ?? onSignal);
   return stopGracefully;
 }
 

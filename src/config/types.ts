@@ -238,5 +238,7 @@ export type CaptureSettings = z.output<typeof captureSettings>;
 export type HookDialect = z.output<typeof hookDialect>;
 export type AgentConfig = z.output<typeof agentConfig>;
 export type OrchestraConfig = z.output<typeof orchestraConfig>;
+/** A resolved config as the control request `reload` carries it (resolved by the client). */
+export const orchestraConfigSchema = orchestraConfig;
 export type TemplateConfig = z.output<typeof templateConfig>;
 export type WorktreeSettings = z.output<typeof worktreeSettings>;

@@ -19,6 +19,11 @@ export function controlHandlers(sup: Supervisor, info: { session: string }, down
     stop: (a) => sup.stopAgent(a.agent),
     start: (a) => sup.startAgent(a.agent),
     restart: (a) => sup.restartAgent(a.agent),
+    reload: async (a) => {
+      const r = await sup.reconfigure(a.config);
+      work.useTemplates(a.config);
+      return r;
+    },
     spawn: (a) => work.spawn(a.template, { name: a.name, vars: a.vars, prompt: a.prompt }),
     events: (a) => ({ events: sup.recentEvents(a.agent, a.n) }),
     down: async () => {

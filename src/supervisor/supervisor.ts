@@ -23,6 +23,7 @@ import { type HandleListener, WorkerHandle, type WorkerPort } from './worker-han
 import { type AgentNow, type InputRequest, WorkerRequests } from './worker-requests.js';
 import { nextRun, sessionId } from '../host/resume.js';
 import { Attachers, LEASE_MS, type Size } from './attachers.js';
+import { planReload } from '../machines/reconfigure.js';
 import type { FromWorker, SendRequest, WorkerInit } from '../agent/worker-protocol.js';
 
 /** What the CLI (or an embedding program) can observe in-process. */
@@ -723,6 +724,44 @@ export class Supervisor {
     if (unknown.length > 0) throw new ControlError('bad-request', `agent "${config.name}" depends on ${unknown.map((d) => `"${d}"`).join(', ')}, not in session "${this.config.session}"`);
     this.agents.set(config.name, this.newRecord(config));
     this.dispatch({ type: 'agent.add', config, role });
+  }
+
+  /**
+   * Applies a changed config to the running crew (planReload): the removed and recreated agents
+   * go, dependents first, then the created and recreated ones are added, dependencies first, each
+   * starting as its dependencies allow. Ephemeral agents are left alone. What only a new session
+   * can change (its name, state directory, bus, log, supervision) is reported, not applied.
+   */
+  async reconfigure(next: OrchestraConfig): Promise<Results['reload']> {
+    this.requireRunning();
+    if (next.stateDir !== this.config.stateDir) {
+      throw new ControlError('bad-request', `that config is of another session (state directory ${next.stateDir}; this one's is ${this.config.stateDir})`);
+    }
+    const current = this.crew.agents.filter((a) => this.crew.slots[a.name]?.role === 'crew');
+    // A crew agent's worktree is made when the session starts, and its cwd is in it: the same
+    // worktree settings keep that cwd; a worktree that is new or changed waits for a new session.
+    const failed: { agent: string; error: string }[] = [];
+    const byName = new Map(current.map((a) => [a.name, a]));
+    const agents = next.agents.flatMap((a) => {
+      if (!a.worktree) return [a];
+      const now = byName.get(a.name);
+      if (now?.worktree && JSON.stringify(now.worktree) === JSON.stringify(a.worktree)) return [{ ...a, cwd: now.cwd }];
+      failed.push({ agent: a.name, error: 'its worktree is made when the session starts: a new or changed `worktree:` applies with the next `orchestra up`' });
+      return now ? [now] : [];
+    });
+    const plan = planReload(current, agents);
+    for (const name of plan.remove) await this.removeAgent(name).catch((err: Error) => failed.push({ agent: name, error: err.message }));
+    for (const config of plan.add) {
+      try {
+        this.addAgent(config, 'crew');
+      } catch (err) {
+        failed.push({ agent: config.name, error: (err as Error).message });
+      }
+    }
+    const top = ['session', 'bus', 'log', 'supervision'] as const;
+    const notApplied = top.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.config[k]));
+    for (const a of plan.actions) if (a.action !== 'unchanged') this.deps.logger.info({ agent: a.agent, action: a.action, why: a.why }, `reload: ${a.agent} ${a.action}${a.why ? ` (${a.why})` : ''}`);
+    return { actions: plan.actions, failed, not_applied: notApplied };
   }
 
   /** Stops the agent (if it runs), then forgets it: it leaves `ps`; its log file stays. */

@@ -82,7 +82,7 @@ export class Work {
   private crew: readonly Worktree[] = [];
 
   constructor(
-    private readonly config: OrchestraConfig,
+    private config: OrchestraConfig,
     private readonly supervisor: Supervisor,
     private readonly deps: WorkDeps,
   ) {
@@ -279,6 +279,11 @@ export class Work {
     }
     this.ephemerals.clear();
     await Promise.all(trees.map((w) => this.cleanWorktree(w)));
+  }
+
+  /** A reloaded config's templates, for the spawns from now on (agents already spawned keep theirs). */
+  useTemplates(config: OrchestraConfig): void {
+    this.config = { ...this.config, templates: config.templates };
   }
 
   private publish(agent: string, body: AgentEventBody): void {

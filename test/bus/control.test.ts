@@ -43,6 +43,7 @@ function fakeHandlers(calls: string[]): Handlers {
     attach: (a) => note('attach', { attach: 'a1', screen: '', seq: 0, tail: new Uint8Array(0), cols: a.cols, rows: a.rows, state: 'ready' as const, lease_ms: 15_000 }),
     detach: () => note('detach', { detached: true }),
     keepalive: () => note('keepalive', { attached: true }),
+    reload: () => note('reload', { actions: [], failed: [], not_applied: [] }),
     screen: () => note('screen', { text: '', seq: 0, cols: 80, rows: 24 }),
   };
 }
