@@ -10,7 +10,9 @@ import { detect, type Detector, type Presence } from '../host/detect.js';
 import { loadPreset, type Preset, presetNames, PROVIDERS_DIR } from './providers.js';
 import { AGENT_NAME, type AgentFields, AUTO_PROVIDER, BLOCKED_KINDS, DEFAULT_PROVIDER_ORDER, fileSchema } from './schema.js';
 import type { ActivitySettings, AgentConfig, BlockedKind, BlockedSettings, OrchestraConfig, RestartPolicy, ResumeSettings, TemplateConfig } from './types.js';
-import { type TemplateSource, templateSource, toTemplate, toWorktree } from './templates.js';
+import { taskLimits, type TemplateSource, templateSource, toTemplate, toWorktree } from './templates.js';
+import { DEFAULT_QUEUE_OPTIONS } from '../work/task-queue.js';
+import { DEFAULT_QUOTA_OPTIONS } from '../work/quota.js';
 
 /** Built-in defaults, applied under the file's `defaults:` block. */
 export const BUILTIN = {
@@ -158,7 +160,12 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
       if (!(dep in file.agents)) issues.push(loc.at([section, name, 'depends_on', i], 'expected the name of an agent in this file'));
       else if (dep === name) issues.push(loc.at([section, name, 'depends_on', i], 'an agent cannot depend on itself'));
     }
-    (section === 'agents' ? agents : templateAgents).set(name, toAgentConfig(name, a, cwd, stateDir, dir));
+    const pool = section === 'agents' ? file.agents[name]?.pool : undefined;
+    (section === 'agents' ? agents : templateAgents).set(name, { ...toAgentConfig(name, a, cwd, stateDir, dir), ...(pool === undefined ? {} : { pool }) });
+  }
+  const pools = new Set(Object.values(file.agents).flatMap((a) => (a.pool === undefined ? [] : [a.pool])));
+  for (const name of Object.keys(file.pools ?? {})) {
+    if (!pools.has(name)) issues.push(loc.atKey(['pools'], name, `expected a pool an agent names with pool: (${[...pools].join(', ') || 'no agent has one'})`));
   }
   const fromFiles = [...sources.values()].flatMap((src) => src.fileIssues);
   issues.push(...sharedCaptures(agents, loc));
@@ -189,7 +196,20 @@ function resolveConfig(file: File, abs: string, loc: Locator, providersDir: stri
     },
     agents: ordered,
     templates: resolvedTemplates,
+    pools: Object.entries(file.pools ?? {}).map(([name, p]) => ({ name, ...taskLimits(p) })),
+    tasks: toTasks(file.tasks),
   });
+}
+
+/** `tasks:` over the queue's defaults. */
+function toTasks(t: File['tasks']): OrchestraConfig['tasks'] {
+  const d = DEFAULT_QUEUE_OPTIONS;
+  return {
+    depth: t?.depth ?? d.depth,
+    backoff: { initialMs: t?.backoff?.initial ?? d.backoff.initialMs, factor: t?.backoff?.factor ?? d.backoff.factor, maxMs: t?.backoff?.max ?? d.backoff.maxMs, jitter: t?.backoff?.jitter ?? d.backoff.jitter },
+    quotaWaitMs: t?.quota_wait ?? DEFAULT_QUOTA_OPTIONS.fallbackMs,
+    keepRecent: t?.keep_recent ?? d.keepRecent,
+  };
 }
 
 function sanitize(s: string): string {
