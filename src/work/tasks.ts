@@ -53,8 +53,7 @@ export class Tasks {
   private readonly spawned = new Map<string, string>();
   private readonly sends = new Map<string, PoolRun>();
   private phase: 'idle' | 'running' | 'closed' = 'idle';
-  private planning = false;
-  private again = false;
+  private planned = false;
   private readonly unsubscribe: (() => void)[] = [];
 
   constructor(
@@ -170,22 +169,18 @@ export class Tasks {
     return notice;
   }
 
-  /** Plans again after the current event (a start's own events are taken in the same loop). */
+  /**
+   * Plans once the current event is over. Agent events arrive in the middle of the supervisor's
+   * step, where an agent being added has no state yet and a start would add another: planning
+   * waits for the step to finish, and many events in one step make one plan.
+   */
   private schedule(): void {
-    if (this.phase !== 'running') return;
-    if (this.planning) {
-      this.again = true;
-      return;
-    }
-    this.planning = true;
-    try {
-      do {
-        this.again = false;
-        this.step();
-      } while (this.again && this.phase === 'running');
-    } finally {
-      this.planning = false;
-    }
+    if (this.phase !== 'running' || this.planned) return;
+    this.planned = true;
+    queueMicrotask(() => {
+      this.planned = false;
+      if (this.phase === 'running') this.step();
+    });
   }
 
   private step(): void {
