@@ -58,6 +58,8 @@ export async function tasks(file: string, json: boolean, recent: number, out: No
   });
 }
 
+/** Tasks often take less than a second: those show in ms. */
+const took = (ms: number) => (ms < 1000 ? `${Math.round(ms)}ms` : formatDuration(ms));
 const target = (t: Target) => ('template' in t ? `template ${t.template}` : `pool ${t.pool}`);
 const oneLine = (text: string, max = 60) => {
   const flat = text.replace(/\s+/g, ' ').trim();
@@ -68,10 +70,10 @@ const oneLine = (text: string, max = 60) => {
 export function statusText(s: Results['task.list'], now = Date.now()): string {
   const c = s.counts;
   const lines = [
-    `${s.active.length} running, ${s.queued.length} queued; ${c.invocations} started, ${c.successes} done, ${c.failures} failed${c.meanDurationMs === null ? '' : `, mean ${formatDuration(c.meanDurationMs)}`}`,
+    `${s.active.length} running, ${s.queued.length} queued; ${c.invocations} started, ${c.successes} done, ${c.failures} failed${c.meanDurationMs === null ? '' : `, mean ${took(c.meanDurationMs)}`}`,
   ];
   for (const p of s.paused) lines.push(`paused: ${p.provider} until ${new Date(p.until).toISOString()} (${p.reason})`);
-  if (s.active.length > 0) lines.push('', 'RUNNING', ...s.active.map((t) => `  ${t.id}  ${target(t.target)}  ${t.agent ?? '-'}  attempt ${t.attempt}/${t.attempts}  ${formatDuration(now - (t.startedAt ?? now))}  ${oneLine(t.prompt)}`));
+  if (s.active.length > 0) lines.push('', 'RUNNING', ...s.active.map((t) => `  ${t.id}  ${target(t.target)}  ${t.agent ?? '-'}  attempt ${t.attempt}/${t.attempts}  ${took(now - (t.startedAt ?? now))}  ${oneLine(t.prompt)}`));
   if (s.queued.length > 0) lines.push('', 'QUEUED', ...s.queued.map((t) => `  ${t.id}  ${target(t.target)}  priority ${t.priority}  ${oneLine(t.prompt)}${t.waiting ? `\n      waiting: ${t.waiting}` : ''}`));
   if (s.recent.length > 0) {
     lines.push(
@@ -79,7 +81,7 @@ export function statusText(s: Results['task.list'], now = Date.now()): string {
       'RECENT',
       ...s.recent.map((o) => {
         const what = o.outcome === 'done' ? (o.result ? JSON.stringify(o.result) : '') : (o.reason ?? '');
-        return `  ${o.id}  ${o.outcome}  ${target(o.target)}  ${o.agent ?? '-'}${o.durationMs === undefined ? '' : `  ${formatDuration(o.durationMs)}`}  ${oneLine(what, 80)}`;
+        return `  ${o.id}  ${o.outcome}  ${target(o.target)}  ${o.agent ?? '-'}${o.durationMs === undefined ? '' : `  ${took(o.durationMs)}`}  ${oneLine(what, 80)}`;
       }),
     );
   }
