@@ -130,11 +130,17 @@ export class Tasks {
     this.change(notice);
     const agent = task.agent;
     if (task.state === 'started' && agent !== undefined) {
-      if (this.spawned.delete(agent)) this.supervisor.stopAgent(agent).catch((err: Error) => this.deps.logger.warn({ agent, task: id, err: err.message }, 'stopping a cancelled task\'s agent failed'));
+      if (this.spawned.delete(agent)) this.stopCancelled(agent, id);
       else if (this.sends.delete(agent)) this.supervisor.key(agent, 'interrupt').catch((err: Error) => this.deps.logger.warn({ agent, task: id, err: err.message }, 'interrupting a cancelled task\'s agent failed'));
     }
     this.schedule();
     return { id, cancelled: true, was: task.state };
+  }
+
+  private stopCancelled(agent: string, task: string): void {
+    // Not an agent yet (its spawn is still making its worktree): the spawn stops it once it is one.
+    if (!this.supervisor.status().some((a) => a.name === agent)) return;
+    this.supervisor.stopAgent(agent).catch((err: Error) => this.deps.logger.warn({ agent, task, err: err.message }, "stopping a cancelled task's agent failed"));
   }
 
   private requireRunning(): void {
@@ -220,10 +226,16 @@ export class Tasks {
     this.change(this.queue.start(s.task, s.agent, this.now()));
     if (s.how === 'spawn') {
       this.spawned.set(s.agent, s.task);
-      this.work.spawn(s.template, { name: s.agent, vars: task.vars, prompt: task.prompt }).catch((err: Error) => {
-        this.spawned.delete(s.agent);
-        this.ended(s.task, { ok: false, reason: `the agent could not be spawned: ${err.message}` });
-      });
+      this.work.spawn(s.template, { name: s.agent, vars: task.vars, prompt: task.prompt }).then(
+        () => {
+          // Cancelled while its worktree was being made: the agent it no longer needs is stopped now.
+          if (!this.spawned.has(s.agent)) this.stopCancelled(s.agent, s.task);
+        },
+        (err: Error) => {
+          this.spawned.delete(s.agent);
+          this.ended(s.task, { ok: false, reason: `the agent could not be spawned: ${err.message}` });
+        },
+      );
       return;
     }
     const run: PoolRun = { task: s.task, phase: 'sending' };
