@@ -37,6 +37,27 @@ const attachId = z.string({ error: 'expected args.attach: the id the attach requ
 const cols = z.number({ error: 'expected a number of columns' }).int().min(2).max(1000);
 const rows = z.number({ error: 'expected a number of rows' }).int().min(2).max(1000);
 
+/** The task queue's requests (docs/work.md, "Tasks"), part of REQUESTS. */
+export const TASK_REQUESTS = {
+  /** Queues a task for a template (an ephemeral agent per task) or a pool (a send to its first ready agent). */
+  'task.add': z
+    .strictObject({
+      template: z.string({ error: 'expected args.template: a template name (string)' }).min(1).optional(),
+      pool: z.string({ error: 'expected args.pool: a pool name (string)' }).min(1).optional(),
+      prompt: z.string({ error: 'expected args.prompt: the task (string)' }),
+      priority: z.number({ error: 'expected args.priority: an integer (lower runs first)' }).int().min(-1_000_000).max(1_000_000).default(0),
+      key: z.string({ error: 'expected args.key: a de-duplication key (string)' }).min(1).max(256).optional(),
+      vars: z.record(z.string().min(1), z.string(), { error: 'expected args.vars: a map of variable names to strings' }).default({}),
+      /** Default: the template's or pool's `attempts:` (1 when it has none). */
+      attempts: z.number({ error: 'expected args.attempts: an integer from 1 to 100' }).int().min(1).max(100).optional(),
+    })
+    .refine((a) => (a.template === undefined) !== (a.pool === undefined), { error: 'expected exactly one of template (spawn an agent per task) and pool (send to a ready agent of the pool)' }),
+  /** The status snapshot; `recent`: finished tasks to include, newest first. */
+  'task.list': z.strictObject({ recent: z.number().int().min(0).max(1000).default(20) }),
+  /** Cancels a queued or running task (a running one's agent is interrupted: a send, or stopped: a spawn). */
+  'task.cancel': z.strictObject({ id: z.string({ error: 'expected args.id: a task id' }).min(1).max(128) }),
+} as const;
+
 /** Arguments per command; unknown keys are errors, as in the config. */
 export const REQUESTS = {
   ps: z.strictObject({}),
@@ -81,33 +102,9 @@ export const REQUESTS = {
   down: z.strictObject({}),
   /** Sidecar events kept for catch-up (`sidecar.keep` per agent). */
   events: z.strictObject({ agent: agent.optional(), n: z.number().int().min(0).max(100_000).default(100) }),
+  ...TASK_REQUESTS,
 } as const;
 
-/**
- * The task queue's requests (docs/work.md, "Tasks"). Defined and validated here with the rest of
- * the protocol; they join REQUESTS, and TaskResults joins Results, once the supervisor runs the queue.
- */
-export const TASK_REQUESTS = {
-  /** Queues a task for a template (an ephemeral agent per task) or a pool (a send to its first ready agent). */
-  'task.add': z
-    .strictObject({
-      template: z.string({ error: 'expected args.template: a template name (string)' }).min(1).optional(),
-      pool: z.string({ error: 'expected args.pool: a pool name (string)' }).min(1).optional(),
-      prompt: z.string({ error: 'expected args.prompt: the task (string)' }),
-      priority: z.number({ error: 'expected args.priority: an integer (lower runs first)' }).int().min(-1_000_000).max(1_000_000).default(0),
-      key: z.string({ error: 'expected args.key: a de-duplication key (string)' }).min(1).max(256).optional(),
-      vars: z.record(z.string().min(1), z.string(), { error: 'expected args.vars: a map of variable names to strings' }).default({}),
-      attempts: z.number({ error: 'expected args.attempts: an integer from 1 to 100' }).int().min(1).max(100).default(1),
-    })
-    .refine((a) => (a.template === undefined) !== (a.pool === undefined), { error: 'expected exactly one of template (spawn an agent per task) and pool (send to a ready agent of the pool)' }),
-  /** The status snapshot; `recent`: finished tasks to include, newest first. */
-  'task.list': z.strictObject({ recent: z.number().int().min(0).max(1000).default(20) }),
-  /** Cancels a queued or running task (a running one's agent is interrupted: a send, or stopped: a spawn). */
-  'task.cancel': z.strictObject({ id: z.string({ error: 'expected args.id: a task id' }).min(1).max(128) }),
-} as const;
-
-export type TaskCommand = keyof typeof TASK_REQUESTS;
-export type TaskArgs<C extends TaskCommand> = z.output<(typeof TASK_REQUESTS)[C]>;
 
 export interface TaskResults {
   /** Queued (with its place in the queue) or refused (a duplicate key, a full queue): a task gets an id either way. */
@@ -184,7 +181,7 @@ export interface InputResult {
   readonly reason: string;
 }
 
-export interface Results {
+interface CrewResults {
   ps: { readonly session: string; readonly pid: number; readonly run: string; readonly agents: readonly AgentStatus[] };
   send: InputResult;
   interrupt: InputResult;
@@ -206,6 +203,8 @@ export interface Results {
   down: { readonly stopped: readonly string[] };
   events: { readonly events: readonly Message[] };
 }
+
+export interface Results extends CrewResults, TaskResults {}
 
 export type Reply<C extends Command = Command> =
   | { readonly id: unknown; readonly ok: true; readonly result: Results[C] }

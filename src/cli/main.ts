@@ -22,6 +22,7 @@ import { collect, configFiles, isConfigPath, useColour } from './files.js';
 import { printConfig, printSchema } from './config.js';
 import { completion, completionAgents } from './completion.js';
 import { listSessions } from './registry.js';
+import { parseInteger, taskAdd, taskCancel, tasks } from './tasks.js';
 
 function duration(text: string, flag: string): number {
   const ms = parseDuration(text);
@@ -167,6 +168,33 @@ function program(): Command {
     .action(async (o: { file?: string[]; prune?: boolean; force?: boolean; json?: boolean }) => {
       if (o.force && !o.prune) throw new UsageError('--force only goes with --prune');
       process.exitCode = await worktrees(fileOf(o), { prune: o.prune === true, force: o.force === true, json: o.json === true }, process.stdout);
+    });
+
+  const task = cmd.command('task').description('the task queue of the running session: add a task, cancel one (orchestra tasks shows them)');
+  withFile(task.command('add'))
+    .description('queue a task for a template (an agent spawned per task) or a pool (sent to its first ready agent); prints its id')
+    .argument('<prompt...>', 'the task (words are joined by spaces)')
+    .option('--template <name>', 'spawn an ephemeral agent from this template for the task')
+    .option('--pool <name>', 'send the task to the first ready agent of this pool')
+    .option('--priority <n>', 'lower runs first (default 0; negative allowed)', parseInteger('--priority'))
+    .option('--key <key>', 'refuse the task while another with this key is queued or running')
+    .option('--var <name=value>', 'a value for a {{name}} placeholder of the template (repeatable)', collectVar, {})
+    .option('--attempts <n>', "tries before the task fails (default: the template's or pool's attempts:, else 1)", parseInteger('--attempts'))
+    .action(async (prompt: string[], o: { file?: string[]; template?: string; pool?: string; priority?: number; key?: string; var: Record<string, string>; attempts?: number }) => {
+      process.exitCode = await taskAdd(fileOf(o), prompt.join(' '), { template: o.template, pool: o.pool, priority: o.priority, key: o.key, vars: o.var, attempts: o.attempts }, process.stdout);
+    });
+  withFile(task.command('cancel'))
+    .description('take a task out of the queue, or stop the agent running it')
+    .argument('<id>')
+    .action(async (id: string, o: { file?: string[] }) => {
+      process.exitCode = await taskCancel(fileOf(o), id, process.stdout);
+    });
+  withFile(cmd.command('tasks'))
+    .description('the task queue: running, queued (and why they wait), recent results, counts')
+    .option('--json', 'one JSON object (the control reply) instead of the text')
+    .option('-n, --recent <n>', 'finished tasks to show, newest first', parseLines, 20)
+    .action(async (o: { file?: string[]; json?: boolean; recent: number }) => {
+      process.exitCode = await tasks(fileOf(o), o.json === true, o.recent, process.stdout);
     });
 
   for (const [name, what] of [

@@ -14,7 +14,9 @@ import { detect, type Detector, type Presence } from '../host/detect.js';
 import { loadPreset, type Preset, presetNames, PROVIDERS_DIR } from './providers.js';
 import { AGENT_NAME, type AgentFields, AUTO_PROVIDER, BLOCKED_KINDS, DEFAULT_PROVIDER_ORDER, fileSchema } from './schema.js';
 import type { ActivitySettings, AgentConfig, BlockedKind, BlockedSettings, OrchestraConfig, RestartPolicy, ResumeSettings, TemplateConfig } from './types.js';
-import { type TemplateSource, templateSource, toTemplate, toWorktree } from './templates.js';
+import { taskLimits, type TemplateSource, templateSource, toTemplate, toWorktree } from './templates.js';
+import { DEFAULT_QUEUE_OPTIONS } from '../work/task-queue.js';
+import { DEFAULT_QUOTA_OPTIONS } from '../work/quota.js';
 
 /** Built-in defaults, applied under the file's `defaults:` block. */
 export const BUILTIN = {
@@ -215,7 +217,12 @@ function resolveConfig(file: File, abs: string, loc: Locator, r: Resolving): Orc
       else if (dep === name) issues.push(loc.at([section, name, 'depends_on', i], 'an agent cannot depend on itself'));
     }
     const fromFiles = envFiles(a.env_file, own.env_file !== undefined ? [section, name, 'env_file'] : ['defaults', 'env_file'], loc, issues);
-    (section === 'agents' ? agents : templateAgents).set(name, toAgentConfig(name, { ...a, env: { ...fromFiles, ...a.env } }, cwd, stateDir, dir));
+    const pool = section === 'agents' ? file.agents[name]?.pool : undefined;
+    (section === 'agents' ? agents : templateAgents).set(name, { ...toAgentConfig(name, { ...a, env: { ...fromFiles, ...a.env } }, cwd, stateDir, dir), ...(pool === undefined ? {} : { pool }) });
+  }
+  const pools = new Set(Object.values(file.agents).flatMap((a) => (a.pool === undefined ? [] : [a.pool])));
+  for (const name of Object.keys(file.pools ?? {})) {
+    if (!pools.has(name)) issues.push(loc.atKey(['pools'], name, `expected a pool an agent names with pool: (${[...pools].join(', ') || 'no agent has one'})`));
   }
   const templateFileIssues = [...sources.values()].flatMap((src) => src.fileIssues);
   issues.push(...sharedCaptures(agents, loc));
@@ -251,7 +258,20 @@ function resolveConfig(file: File, abs: string, loc: Locator, r: Resolving): Orc
     },
     agents: ordered,
     templates: resolvedTemplates,
+    pools: Object.entries(file.pools ?? {}).map(([name, p]) => ({ name, ...taskLimits(p) })),
+    tasks: toTasks(file.tasks),
   });
+}
+
+/** `tasks:` over the queue's defaults. */
+function toTasks(t: File['tasks']): OrchestraConfig['tasks'] {
+  const d = DEFAULT_QUEUE_OPTIONS;
+  return {
+    depth: t?.depth ?? d.depth,
+    backoff: { initialMs: t?.backoff?.initial ?? d.backoff.initialMs, factor: t?.backoff?.factor ?? d.backoff.factor, maxMs: t?.backoff?.max ?? d.backoff.maxMs, jitter: t?.backoff?.jitter ?? d.backoff.jitter },
+    quotaWaitMs: t?.quota_wait ?? DEFAULT_QUOTA_OPTIONS.fallbackMs,
+    keepRecent: t?.keep_recent ?? d.keepRecent,
+  };
 }
 
 function sanitize(s: string): string {

@@ -156,22 +156,23 @@ const budget = z.strictObject({
   window: durationAtLeast(DURATION_FLOORS.budgetWindowMs, 'restarts older than the window are forgotten, so a shorter one never fills the budget and a crash loop restarts forever').optional(),
 });
 
+/** Exponential backoff with jitter: a restart's delay, and a failed task's before it is tried again. */
+const backoff = z.strictObject({
+  initial: duration.optional(),
+  factor: z.number({ error: 'expected a number >= 1' }).min(1, { error: 'expected a number >= 1' }).optional(),
+  max: duration.optional(),
+  jitter: z
+    .number({ error: 'expected a fraction between 0 and 1' })
+    .min(0, { error: 'expected a fraction between 0 and 1' })
+    .max(1, { error: 'expected a fraction between 0 and 1' })
+    .optional(),
+});
+
 const restartObject = z.strictObject({
   policy: oneOf(RESTART_MODES).optional(),
   success_codes: z.array(exitCode, { error: 'expected a list of exit codes' }).optional(),
   no_restart_codes: z.array(exitCode, { error: 'expected a list of exit codes' }).optional(),
-  backoff: z
-    .strictObject({
-      initial: duration.optional(),
-      factor: z.number({ error: 'expected a number >= 1' }).min(1, { error: 'expected a number >= 1' }).optional(),
-      max: duration.optional(),
-      jitter: z
-        .number({ error: 'expected a fraction between 0 and 1' })
-        .min(0, { error: 'expected a fraction between 0 and 1' })
-        .max(1, { error: 'expected a fraction between 0 and 1' })
-        .optional(),
-    })
-    .optional(),
+  backoff: backoff.optional(),
   reset_after: durationAtLeast(DURATION_FLOORS.resetAfterMs, 'a run this long resets the backoff; a shorter one would reset it after every crash and the delay would never grow').optional(),
   budget: budget.optional(),
   /** Whether a restarted run resumes the agent's conversation (when the agent has `resume:`). */
@@ -312,8 +313,29 @@ export type AgentFields = z.output<typeof agentFields>;
 /** A variable name in a `{{var}}` placeholder and in `vars:` / `--var`. */
 export const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
+/** Tasks of a template or pool (docs/work.md#tasks): how many run at once, how fast they start, how often one is tried. */
+const taskLimits = {
+  concurrency: z.number({ error: 'expected a whole number of tasks >= 1' }).int().min(1, { error: 'expected a whole number of tasks >= 1' }).optional(),
+  rate: z
+    .strictObject(
+      {
+        per_second: z.number({ error: 'expected starts per second (a number > 0; 0.5 is one every 2s)' }).positive({ error: 'expected starts per second (a number > 0; 0.5 is one every 2s)' }),
+        burst: z.number({ error: 'expected a whole number of starts >= 1' }).int().min(1, { error: 'expected a whole number of starts >= 1' }).optional(),
+      },
+      { error: 'expected a mapping with per_second (and burst)' },
+    )
+    .optional(),
+  attempts: z.number({ error: 'expected a whole number from 1 to 100' }).int().min(1, { error: 'expected a whole number from 1 to 100' }).max(100, { error: 'expected a whole number from 1 to 100' }).optional(),
+};
+
+/** A crew agent: its settings and the pool it takes tasks for, if any. */
+export const crewFields = agentFields.extend({
+  pool: z.string({ error: 'expected a pool name (string)' }).regex(AGENT_NAME, { error: 'expected a pool name of letters, digits, "-" and "_" (max 64)' }).optional(),
+});
+
 /** An ephemeral agent's recipe (`templates:`): an agent's settings, its prompt and how long it stays listed once finished. */
 export const templateFields = agentFields.extend({
+  ...taskLimits,
   prompt_file: z.string({ error: 'expected a file path (relative to the config file)' }).optional(),
   vars: z
     .record(z.string().regex(VAR_NAME, { error: 'expected a variable name of letters, digits, "_" and "-"' }), z.string({ error: 'expected the default value (string; quote numbers)' }), {
@@ -371,7 +393,18 @@ export const fileSchema = z.strictObject({
       order: z.array(z.string({ error: 'expected a provider name' }), { error: 'expected a list of provider names' }).optional(),
     })
     .optional(),
-  agents: z.record(z.string(), agentFields, { error: 'expected a mapping of agent names to agent settings' }),
+  agents: z.record(z.string(), crewFields, { error: 'expected a mapping of agent names to agent settings' }),
   templates: z.record(z.string(), templateFields, { error: 'expected a mapping of template names to template settings' }).optional(),
+  /** Task limits of the crew's pools (`pool:` on agents). */
+  pools: z.record(z.string(), z.strictObject(taskLimits), { error: 'expected a mapping of pool names to concurrency, rate and attempts' }).optional(),
+  /** The task queue (docs/work.md#tasks). */
+  tasks: z
+    .strictObject({
+      depth: z.number({ error: 'expected a whole number of tasks >= 1' }).int().min(1, { error: 'expected a whole number of tasks >= 1' }).optional(),
+      backoff: backoff.optional(),
+      quota_wait: duration.optional(),
+      keep_recent: z.number({ error: 'expected a whole number of finished tasks' }).int().min(0).max(10_000).optional(),
+    })
+    .optional(),
 });
 export type ConfigFile = z.output<typeof fileSchema>;

@@ -30,7 +30,7 @@ export interface TemplateSource {
  * prompt text. A template restarts its agent only if it says so: its policy defaults to `no`.
  */
 export function templateSource(name: string, t: TemplateFields, dir: string, abs: string, loc: Locator, merge: (d: AgentFields, a: AgentFields) => AgentFields): TemplateSource {
-  const { prompt_file: file, vars: _v, keep_finished: _k, prompt, ...fields } = t;
+  const { prompt_file: file, vars: _v, keep_finished: _k, prompt, concurrency: _c, rate: _r, attempts: _a, ...fields } = t;
   const own: AgentFields = { ...fields, restart: { ...fields.restart, policy: fields.restart?.policy ?? 'no' } };
   if (file === undefined) return { own, body: prompt, source: abs, issues: [], fileIssues: [] };
   if (prompt !== undefined) return { own, body: prompt, source: abs, issues: [loc.at(['templates', name, 'prompt_file'], 'expected either prompt or prompt_file, not both', { found: false })], fileIssues: [] };
@@ -73,7 +73,13 @@ export function toTemplate(name: string, t: TemplateFields, src: TemplateSource,
     promptSource: src.source,
     vars: t.vars ?? {},
     keepFinishedMs: t.keep_finished ?? KEEP_FINISHED_MS,
+    ...taskLimits(t),
   };
+}
+
+/** A template's or pool's task limits as written, resolved: no concurrency limit or rate unless set, one attempt. */
+export function taskLimits(t: Pick<TemplateFields, 'concurrency' | 'rate' | 'attempts'>): Pick<TemplateConfig, 'concurrency' | 'rate' | 'attempts'> {
+  return { concurrency: t.concurrency, rate: t.rate && { perSecond: t.rate.per_second, burst: t.rate.burst ?? 1 }, attempts: t.attempts ?? 1 };
 }
 
 /** `worktree:` as written, resolved: a branch pattern, a base, an absolute root. */

@@ -184,14 +184,30 @@ const agentConfig = z
     hooks: maybe(hookDialect),
     /** Its own git worktree; optional (as `prompt`) so configs built by hand need not say it. */
     worktree: worktreeSettings.optional(),
+    /** The crew pool it takes tasks for (`pool:`); optional so configs built by hand need not say it. */
+    pool: z.string().optional(),
     /** Its initial prompt, typed once it is first ready; optional so configs built by hand need not say it. */
     prompt: z.string().optional(),
     log: z.object({ file: z.string(), maxSize: num, keep: num, ringSize: num, scrollback: num }).readonly(),
   })
   .readonly();
 
+/** A token bucket: starts per second, and how many may go at once after a quiet spell. */
+const rateLimit = z.object({ perSecond: num, burst: num }).readonly();
+
+/** How a template's or a pool's tasks run (docs/work.md#tasks). */
+const taskLimits = {
+  /** Tasks running at once, at most (undefined: no limit). */
+  concurrency: maybe(num),
+  /** Starts are rate limited when set. */
+  rate: maybe(rateLimit),
+  /** A task's attempts when `task add` does not say. */
+  attempts: num,
+};
+
 const templateConfig = z
   .object({
+    ...taskLimits,
     name: z.string(),
     /** The agent it makes, named after the template: a spawn gives it its own name (and paths). */
     agent: agentConfig,
@@ -221,6 +237,10 @@ const orchestraConfig = z
     agents: list(agentConfig),
     /** Recipes of ephemeral agents (`orchestra spawn`). */
     templates: list(templateConfig),
+    /** Pools with task limits (`pools:`); a pool its agents name and this does not has none. */
+    pools: list(z.object({ name: z.string(), ...taskLimits }).readonly()),
+    /** The task queue: how deep, how a failed task backs off, how long a quota pause without a reset time lasts, finished tasks kept. */
+    tasks: z.object({ depth: num, backoff: z.object({ initialMs: num, factor: num, maxMs: num, jitter: num }).readonly(), quotaWaitMs: num, keepRecent: num }).readonly(),
   })
   .readonly();
 
@@ -242,3 +262,5 @@ export type OrchestraConfig = z.output<typeof orchestraConfig>;
 export const orchestraConfigSchema = orchestraConfig;
 export type TemplateConfig = z.output<typeof templateConfig>;
 export type WorktreeSettings = z.output<typeof worktreeSettings>;
+export type RateLimitSettings = z.output<typeof rateLimit>;
+export type PoolConfig = OrchestraConfig['pools'][number];

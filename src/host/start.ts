@@ -12,6 +12,7 @@ import { Publisher } from '../bus/publisher.js';
 import type { OrchestraConfig } from '../config/types.js';
 import { controlHandlers } from '../supervisor/control-handlers.js';
 import { Supervisor, type SupervisorListener } from '../supervisor/supervisor.js';
+import { Tasks } from '../work/tasks.js';
 import { crewWorktrees, Work } from '../work/work.js';
 import { systemClock } from './clock.js';
 import { createLogger } from './logger.js';
@@ -55,6 +56,8 @@ export interface Crew {
   readonly supervisor: Supervisor;
   /** Ephemeral agents from templates (spawn, their ends) in-process. */
   readonly work: Work;
+  /** The task queue (add, list, cancel) in-process. */
+  readonly tasks: Tasks;
   /** This run's id, stamped on every bus message. */
   readonly runId: string;
   /** Where the bus (publish) and the control socket are bound (tcp ports resolved). */
@@ -112,13 +115,20 @@ export async function start(configured: OrchestraConfig, opts: StartOptions = {}
   const supervisor = new Supervisor(config, { publisher, logger, reaper, runId, listener: opts.listener });
   const work = new Work(config, supervisor, { publisher, logger, clock: systemClock });
   work.adopt(worktrees);
+  let tasks: Tasks;
+  try {
+    tasks = new Tasks(config, supervisor, work, { publisher, logger, clock: systemClock });
+  } catch (err) {
+    releaseSession(config.stateDir);
+    throw new StartError((err as Error).message);
+  }
   publishLogError = (err) =>
     publisher.publish('supervisor', '', { kind: 'supervisor', event: 'log-error', pid: process.pid, session: config.session, agents: config.agents.map((a) => a.name), path: paths.log, error: err.message });
   // The handlers are built before the crew exists; `down` reaches it through this late binding.
   let down: () => Promise<void> = () => Promise.resolve();
   const control = new ControlServer(
     controlEndpoint,
-    controlHandlers(supervisor, config, () => down(), work),
+    controlHandlers(supervisor, config, () => down(), work, tasks),
     (err, cmd) => logger.error({ err: err.stack, cmd }, 'control request failed'),
     (event) =>
       event.kind === 'dropped'
@@ -162,25 +172,33 @@ export async function start(configured: OrchestraConfig, opts: StartOptions = {}
     logger.flush();
   });
   let stopping: Promise<'graceful' | 'forced'> | undefined;
+  // Dispatch ends before the agents stop: their ends are the session's, not their tasks'.
+  const shutdown = () => {
+    tasks.close();
+    return supervisor.shutdown();
+  };
   const crew: Crew = {
     supervisor,
     work,
+    tasks,
     runId,
     endpoints: { publish: publisher.endpoint, control: control.boundEndpoint },
     paths,
     logger,
     stop: () =>
-      (stopping ??= supervisor.shutdown().then(async (how) => {
+      (stopping ??= shutdown().then(async (how) => {
         await work.close();
         beginClose();
         return how;
       })),
     // Even a failed forced stop ends the run: nothing is left to try.
-    forceStop: () =>
-      supervisor
+    forceStop: () => {
+      tasks.close();
+      return supervisor
         .forceStop()
         .then(() => work.close())
-        .finally(beginClose),
+        .finally(beginClose);
+    },
     closed,
   };
   down = opts.down ?? (() => crew.stop().then(() => undefined));
@@ -189,5 +207,6 @@ export async function start(configured: OrchestraConfig, opts: StartOptions = {}
     logger.warn(`no bus subscriber within ${opts.awaitSubscriberMs}ms; starting agents anyway`);
   }
   supervisor.start();
+  tasks.start();
   return crew;
 }

@@ -1,9 +1,10 @@
 /** The control socket's requests, answered by the supervisor. */
 import type { Handlers } from '../bus/control.js';
+import type { Tasks } from '../work/tasks.js';
 import type { Work } from '../work/work.js';
 import type { Supervisor } from './supervisor.js';
 
-export function controlHandlers(sup: Supervisor, info: { session: string }, down: () => Promise<void>, work: Work): Handlers {
+export function controlHandlers(sup: Supervisor, info: { session: string }, down: () => Promise<void>, work: Work, tasks: Tasks): Handlers {
   return {
     ps: () => ({ session: info.session, pid: process.pid, run: sup.runId, agents: sup.status() }),
     send: (a) => sup.send(a.agent, { text: a.text, mode: a.mode, timeoutMs: a.timeout_ms, id: a.id }),
@@ -26,6 +27,9 @@ export function controlHandlers(sup: Supervisor, info: { session: string }, down
     },
     spawn: (a) => work.spawn(a.template, { name: a.name, vars: a.vars, prompt: a.prompt }),
     events: (a) => ({ events: sup.recentEvents(a.agent, a.n) }),
+    'task.add': (a) => tasks.add(a),
+    'task.list': (a) => tasks.list(a.recent),
+    'task.cancel': (a) => tasks.cancel(a.id),
     down: async () => {
       await down();
       return { stopped: sup.status().map((s) => s.name) };

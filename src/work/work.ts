@@ -294,6 +294,6 @@ export class Work {
 /** An `agent` body without its kind, one event at a time. */
 type AgentEventBody = AgentBody extends infer B ? (B extends AgentBody ? Omit<B, 'kind'> : never) : never;
 
-function isObject(v: unknown): v is Record<string, unknown> {
+export function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }

@@ -45,6 +45,9 @@ function fakeHandlers(calls: string[]): Handlers {
     keepalive: () => note('keepalive', { attached: true }),
     reload: () => note('reload', { actions: [], failed: [], not_applied: [] }),
     screen: () => note('screen', { text: '', seq: 0, cols: 80, rows: 24 }),
+    'task.add': () => note('task.add', { id: 't1', outcome: 'queued' as const, position: 1 }),
+    'task.list': () => note('task.list', { active: [], queued: [], recent: [], counts: { invocations: 0, successes: 0, failures: 0, meanDurationMs: null }, paused: [] }),
+    'task.cancel': (a) => note('task.cancel', { id: a.id, cancelled: false as const, reason: 'none' }),
   };
 }
 

@@ -8,7 +8,7 @@ const issues = (cmd: keyof typeof TASK_REQUESTS, args: unknown) => {
 
 describe('task.* request schemas', () => {
   it('task.add fills in its defaults', () => {
-    expect(TASK_REQUESTS['task.add'].parse({ template: 'coder', prompt: 'fix #12' })).toEqual({ template: 'coder', prompt: 'fix #12', priority: 0, vars: {}, attempts: 1 });
+    expect(TASK_REQUESTS['task.add'].parse({ template: 'coder', prompt: 'fix #12' })).toEqual({ template: 'coder', prompt: 'fix #12', priority: 0, vars: {} });
     expect(TASK_REQUESTS['task.add'].parse({ pool: 'crew', prompt: 'p', priority: -5, key: 'k', vars: { issue: '12' }, attempts: 3 })).toEqual({ pool: 'crew', prompt: 'p', priority: -5, key: 'k', vars: { issue: '12' }, attempts: 3 });
   });
 

@@ -55,11 +55,13 @@ export interface CrewOptions {
   readonly env?: Record<string, string>;
   /** The bus endpoint when the config sets `bus.publish` (default: the state directory's ipc socket). */
   readonly endpoint?: string;
+  /** The directory of an earlier crew, to run a session again in it (default: a new one). */
+  readonly dir?: string;
 }
 
 /** Starts `orchestra up` on a config whose `agents:` block is `agents` (indented two spaces). */
 export function startCrew(agents: string | ((p: CrewPaths) => string), opts: CrewOptions = {}): Crew {
-  const dir = mkdtempSync('/tmp/orch-e2e-');
+  const dir = opts.dir ?? mkdtempSync('/tmp/orch-e2e-');
   const stateDir = join(dir, 's');
   const file = join(dir, 'orchestra.yaml');
   const gate = join(dir, 'gate');
