@@ -60,6 +60,6 @@ describe('config layers', () => {
 
   it('a YAML error in the override names the override', () => {
     const [base, over] = files({ 'base.yaml': 'agents:\n  a:\n    command: sh\n', 'over.yaml': 'agents:\n  a: [\n' });
-    expect(errorOf(() => loadConfigFiles([base!, over!]))).toMatch(new RegExp(`^${over}:\\d+:\\d+: invalid YAML`));
+    expect(errorOf(() => loadConfigFiles([base!, over!]))).toMatch(new RegExp(`^${over}:\\d+:\\d+: the "\\[" opened here is not closed`));
   });
 });

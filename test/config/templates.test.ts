@@ -59,7 +59,7 @@ describe('templates in the config', () => {
 
   it('a template is validated as an agent is: its keys first, then missing command, bad name, both prompts, unreadable file, unknown dependency', () => {
     expect(errorsOf(`${CREW}templates:\n  t2: { command: sh, comand: x, keep_finished: never, worktree: { brnch: x } }\n`)).toEqual([
-      'D/orchestra.yaml:4:22: templates.t2.comand: unknown key "comand"',
+      'D/orchestra.yaml:4:22: templates.t2.comand: unknown key "comand" (did you mean "command"?)',
       'D/orchestra.yaml:4:48: templates.t2.keep_finished: expected a duration such as "500ms", "2s" or "5m", found "never"',
       'D/orchestra.yaml:4:67: templates.t2.worktree.brnch: unknown key "brnch"',
     ]);
