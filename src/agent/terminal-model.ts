@@ -11,7 +11,7 @@
  * FLOOD_PAUSE_MS. The raw output is captured elsewhere; this is a view of the latest screen.
  */
 import xterm from '@xterm/headless';
-import { type Attributes, ansiLines, drawScreen, sgr } from '../terminal/screen-serialize.js';
+import { type Attributes, ansiLines, drawScreen, placeCursor, sgr } from '../terminal/screen-serialize.js';
 
 const VERSION = '0.1.0';
 /** Backlog above which input counts as a flood. */
@@ -425,10 +425,7 @@ export class TerminalModel {
     // Last: DECSTBM and DECOM move the cursor, so it is placed again (a cursor waiting to wrap
     // stays where the screen's drawing left it unless one of them moved it).
     if (modes.originMode) out += '\x1b[?6h';
-    if (modes.originMode || scrollTop !== 0 || scrollBottom !== rows - 1) {
-      const row = buf.cursorY + 1 - (modes.originMode ? scrollTop : 0);
-      out += `\x1b[${row};${Math.min(buf.cursorX, cols - 1) + 1}H`;
-    }
+    if (modes.originMode || scrollTop !== 0 || scrollBottom !== rows - 1) out += placeCursor(buf, cols, cell, modes.originMode ? scrollTop : 0);
     return out + sgr(core._inputHandler._curAttrData);
   }
 

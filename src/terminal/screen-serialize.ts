@@ -99,8 +99,7 @@ function row(line: xterm.IBufferLine, cols: number, cell: xterm.IBufferCell, era
 
 /**
  * A buffer's visible rows drawn onto a cleared terminal of its size, row by row with cursor
- * addressing; then the cursor where the buffer has it. A cursor waiting to wrap (past the last
- * column) is restored by drawing the last cell again, which leaves a terminal in the same state.
+ * addressing; then the cursor where the buffer has it.
  */
 export function drawScreen(buffer: xterm.IBuffer, cols: number, rows: number, cell: xterm.IBufferCell): string {
   let out = '';
@@ -108,14 +107,23 @@ export function drawScreen(buffer: xterm.IBuffer, cols: number, rows: number, ce
     const line = buffer.getLine(buffer.baseY + y);
     if (line) out += `\x1b[${y + 1};1H${row(line, cols, cell, 'ech')}`;
   }
-  const cy = buffer.cursorY + 1;
-  if (buffer.cursorX < cols) return `${out}\x1b[${cy};${buffer.cursorX + 1}H`;
+  return out + placeCursor(buffer, cols, cell);
+}
+
+/**
+ * The cursor where the buffer has it. A cursor waiting to wrap (past the last column) is restored
+ * by drawing the last cell again, which leaves a terminal in the same state. `top`: rows are
+ * counted from there (origin mode counts them from the scroll region's top).
+ */
+export function placeCursor(buffer: xterm.IBuffer, cols: number, cell: xterm.IBufferCell, top = 0): string {
+  const cy = buffer.cursorY + 1 - top;
+  if (buffer.cursorX < cols) return `\x1b[${cy};${buffer.cursorX + 1}H`;
   const line = buffer.getLine(buffer.baseY + buffer.cursorY);
   let x = cols - 1;
   if (line?.getCell(x, cell)?.getWidth() === 0) x--;
   const c = line?.getCell(x, cell);
-  if (!c || c.getChars() === '') return `${out}\x1b[${cy};${cols}H`;
-  return `${out}\x1b[${cy};${x + 1}H${sgr(c)}${c.getChars()}${DEFAULT_SGR}`;
+  if (!c || c.getChars() === '') return `\x1b[${cy};${cols}H`;
+  return `\x1b[${cy};${x + 1}H${sgr(c)}${c.getChars()}${DEFAULT_SGR}`;
 }
 
 /** Rows `from` to `to` (buffer line indexes, inclusive) as lines of text with SGR, for reading. */

@@ -239,6 +239,9 @@ describe('TerminalModel snapshots (what attach draws first)', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(piece, { maxLength: 60 }), async (pieces) => {
         const data = pieces.join('');
+        // Left out: with autowrap off, xterm.js lets a character land on the second half of a wide
+        // one at the right margin and keeps both, a state no sequence can draw again.
+        fc.pre(!(data.includes('\x1b[?7l') && data.includes('漢')));
         let parsed!: () => void;
         const model = new TerminalModel(34, 14, () => undefined, () => parsed?.());
         await new Promise<void>((res) => {
@@ -250,7 +253,8 @@ describe('TerminalModel snapshots (what attach draws first)', () => {
         model.close();
         expect(await render(snap, 34, 14)).toEqual(await render(data, 34, 14));
       }),
-      { numRuns: 300 },
+      // Found by this property: a cursor waiting to wrap, under a scroll region (which moves the cursor).
+      { numRuns: 300, examples: [[['\x1b[1;7r', '\x1b[1;34H', 'a']]] },
     );
   });
 
