@@ -56,12 +56,13 @@ describe('cli', () => {
     expect(run(['up', '--bogus']).status).toBe(2);
   });
 
-  it('a second up for the same session refuses: already running, pid N', async () => {
+  it('a second up for the same session applies the config to it instead of starting another supervisor', async () => {
     crew = startCrew(`  a:\n    command: node\n    args: [${join(FIX, 'echo-agent.mjs')}, a]\n    ready: { pattern: "a> $" }\n`);
     await until(crew.bus, isState('a', 'ready'));
     const r = run(['up', crew.file]);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toBe(`orchestra: session "e2e" is already running, pid ${crew.proc.pid} (${crew.stateDir})\n`);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe(`orchestra: the session runs (pid ${crew.proc.pid}): applying the config to it\n`);
+    expect(r.stdout).toBe('a  Running\n');
   });
 
   it('regression: up and logs --strip turned ESC ( B into a stray B and dropped the spaces that column moves stand for', async () => {
@@ -175,7 +176,7 @@ describe('cli', () => {
     const bash = run(['completion', 'bash']);
     expect(bash.status).toBe(0);
     expect(bash.stdout).toContain('complete -F _orchestra orchestra\n');
-    expect(bash.stdout).toMatch(/compgen -W "up ps logs attach send interrupt escape stop start restart events down validate config schema ls completion doctor provider/);
+    expect(bash.stdout).toMatch(/compgen -W "up ps logs attach send reload spawn worktrees task tasks interrupt escape stop start restart events down validate config schema ls completion doctor provider/);
     expect(bash.stdout).not.toContain('__agents"');
     const zsh = run(['completion', 'zsh']);
     expect(zsh.stdout).toContain('bashcompinit');

@@ -304,7 +304,7 @@ describe('control socket on tcp', () => {
 });
 
 describe('detached mode and down', () => {
-  it('up -d returns once agents are ready, refuses a second supervisor, and down leaves no process', async () => {
+  it('up -d returns once agents are ready, a second up -d applies the config to the running session (no second supervisor), and down leaves no process', async () => {
     // A crew not started by the harness: `up -d` is the supervisor's parent here.
     const probe = startCrew((p) => repl('r1', join(p.dir, 'r1.jsonl')) + `  fam:\n    command: node\n    args: [${join(FIX, 'family.mjs')}]\n    ready: { pattern: "family> $" }\n    stop: { grace: 300ms }\n`);
     await probe.stop('SIGTERM');
@@ -315,8 +315,9 @@ describe('detached mode and down', () => {
     expect(up.stderr).toMatch(/session "e2e" up in the background \(pid (\d+)\): r1 ready, fam ready\n/);
     const pid = Number(/pid (\d+)/.exec(up.stderr)?.[1]);
     const again = await runCli(['up', '-d', file]);
-    expect(again.code).toBe(1);
-    expect(again.stderr).toBe(`orchestra: session "e2e" is already running, pid ${pid} (${probe.stateDir})\n`);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toBe(`orchestra: the session runs (pid ${pid}): applying the config to it\n`);
+    expect(again.stdout).toBe('r1   Running\nfam  Running\n');
 
     const ps = JSON.parse((await runCli(['ps', '--json', '-f', file])).stdout) as { pid: number; agents: { name: string; pid: number | null }[] };
     expect(ps.pid).toBe(pid);
