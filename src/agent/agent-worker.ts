@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createActor } from 'xstate';
 import { encodeOutput } from '../bus/protocol.js';
-import { BLOCKED_KINDS } from '../config/schema.js';
+import { BLOCKED_KINDS } from '../config/vocabulary.js';
 import { type AgentEvent, agentMachine, agentTiming, type Blocked, type BlockedKind, type ChartState, publicState } from '../machines/agent.js';
 import { ScreenActivity } from '../machines/screen-activity.js';
 import { compileSignatures, ScreenWatch } from '../machines/screen-verdict.js';

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { parseDuration, parseSize } from './duration.js';
+import { BLOCKED_KINDS } from './vocabulary.js';
 
 export const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 export const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2'] as const;
@@ -14,8 +15,7 @@ export const RESTART_MODES = ['no', 'on-failure', 'always'] as const;
 export const BRACKETED_PASTE = ['auto', 'always', 'never'] as const;
 /** OTP's group strategies: which agents a crash restarts (see docs/config.md#supervision). */
 export const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one'] as const;
-/** What an agent waits on when a blocked signature matches (see docs/config.md#blocked). */
-export const BLOCKED_KINDS = ['permission', 'question', 'trust', 'login', 'quota', 'error'] as const;
+export { BLOCKED_KINDS };
 /** What orchestra does once an agent has been blocked for `blocked.after`. */
 export const BLOCKED_ESCALATIONS = ['none', 'interrupt', 'restart'] as const;
 /** What counts as an agent's activity (see docs/config.md#activity). */
