@@ -51,7 +51,11 @@ describe('what an agent worker loads at start', () => {
   });
 
   it('only the packages it cannot do without: each costs every agent memory (docs/benchmarks.md, `scale`; uuid cost 1.6 MiB for one function)', () => {
-    expect([...loaded].sort()).toEqual(['@xterm/headless', 'msgpackr', 'node-pty', 'xstate']);
+    expect([...loaded].sort()).toEqual(['msgpackr', 'node-pty', 'xstate']);
+  });
+
+  it('not the terminal emulator: it loads with the first output (3.5 MiB an agent that draws nothing never pays)', () => {
+    expect(loaded).not.toContain('@xterm/headless');
   });
 
   it('sees a package imported through the project\'s own modules (the walk itself works)', () => {
