@@ -25,7 +25,7 @@ const FLOOD = Number(process.env.BENCH_FLOOD ?? 20);
 const MANY = Number(process.env.BENCH_MANY ?? 500);
 const SCENARIOS = (process.env.BENCH_SCALE ?? 'idle,ticker,flood,many').split(',');
 /** After all agents are up, before anything is measured: JIT, GC and the agents' first redraws settle. */
-const SETTLE_MS = 3000;
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_S ?? 3) * 1000;
 const PS_SAMPLES = 20;
 
 // One line, then silence: orchestra counts an agent ready after start-up output and idle_after of quiet.

@@ -43,7 +43,13 @@ const outputLog = new OutputLog(agent.log.file, agent.log.maxSize, agent.log.kee
 );
 const signatures = compileSignatures(agent.blocked.signatures, agent.readyPattern, agent.busyPattern);
 
+/** The run's screen; made on its first output (a silent agent never loads xterm), or when asked for. */
 let model: TerminalModel | undefined;
+function screen(): TerminalModel {
+  // A new run starts at the size the supervisor last gave (its attachers', or the configured one).
+  model ??= new TerminalModel(size.cols, size.rows, (reply) => io.write(reply), checkScreenSoon, agent.log.scrollback);
+  return model;
+}
 let outputSeq = init.outputSeq;
 let outputOffset = init.outputOffset;
 let io: PtyIo = { write: () => undefined, resize: () => undefined, canonical: () => undefined };
@@ -58,7 +64,7 @@ const pipeline = new OutputPipeline({
     outputOffset += size;
     post({ type: 'output', buffer, parts }, [buffer.buffer as ArrayBuffer]);
   },
-  view: (chunk) => model?.write(chunk),
+  view: (chunk) => screen().write(chunk),
   detach: () => model?.detach(),
   activity: () => {
     if (!screenActivity) actor.send({ type: 'pty.output' });
@@ -180,8 +186,7 @@ const ptyActor = createPtyActor(agent, env, {
   spawned(pid, ptyIo) {
     io = ptyIo;
     model?.close();
-    // A new run starts at the size the supervisor last gave (its attachers', or the configured one).
-    model = new TerminalModel(size.cols, size.rows, (reply) => io.write(reply), checkScreenSoon, agent.log.scrollback);
+    model = undefined;
     // A new run's chart starts with no verdict: the same screen as the last run's end is news to it.
     watch.reset();
     screenActivity?.reset();
@@ -334,12 +339,11 @@ port.on('message', (msg: ToWorker) => {
       // Forward what is pending first: the screen is then the one the output up to outputSeq draws.
       pipeline.flush();
       if (msg.format !== 'attach') {
-        const data = model?.screen({ scrollback: msg.scrollback, ansi: msg.format === 'ansi' }) ?? '';
-        post({ type: 'screen', id: msg.id, data, seq: outputSeq, ...size });
+        post({ type: 'screen', id: msg.id, data: screen().screen({ scrollback: msg.scrollback, ansi: msg.format === 'ansi' }), seq: outputSeq, ...size });
         return;
       }
       const tail = new Uint8Array(unfinished(ring.tail(TAIL_BYTES)));
-      post({ type: 'screen', id: msg.id, data: model?.snapshot() ?? '', seq: outputSeq, ...size, tail }, [tail.buffer as ArrayBuffer]);
+      post({ type: 'screen', id: msg.id, data: screen().snapshot(), seq: outputSeq, ...size, tail }, [tail.buffer as ArrayBuffer]);
       return;
     }
     case 'ring.read': {

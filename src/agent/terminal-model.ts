@@ -10,8 +10,16 @@
  * answers stay prompt), but under a flood it parses only the newest KEEP bytes at most every
  * FLOOD_PAUSE_MS. The raw output is captured elsewhere; this is a view of the latest screen.
  */
-import xterm from '@xterm/headless';
+import { createRequire } from 'node:module';
+import type xterm from '@xterm/headless';
 import { type Attributes, ansiLines, drawScreen, placeCursor, sgr } from '../terminal/screen-serialize.js';
+
+/**
+ * xterm is loaded with the first model, not with the module: its ~3.5 MiB and its load time are
+ * then spent only by agents that draw something, and after their process started.
+ */
+let loaded: typeof xterm | undefined;
+const loadXterm = () => (loaded ??= createRequire(import.meta.url)('@xterm/headless') as typeof xterm);
 
 const VERSION = '0.1.0';
 /** Backlog above which input counts as a flood. */
@@ -153,7 +161,7 @@ export class TerminalModel {
     /** Lines kept above the screen, for `logs --screen -n`. */
     scrollback = 0,
   ) {
-    this.term = new xterm.Terminal({
+    this.term = new (loadXterm().Terminal)({
       cols,
       rows,
       allowProposedApi: true,

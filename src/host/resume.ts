@@ -8,10 +8,10 @@
  * after a run started the conversation, and kept in the state directory. Transcripts are kept per
  * working directory: resuming needs the same cwd.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { v5 as uuidv5 } from 'uuid';
 import { expandHome, interpolate } from '../config/interpolate.js';
 import type { CaptureSettings, ResumeSettings, TranscriptSettings } from '../config/types.js';
 import { fieldOf, globFiles, hasMessage, headerHas, readHeader } from './session-files.js';
@@ -22,7 +22,19 @@ export type { ResumeSettings };
 const NAMESPACE = '6f1d4c3e-2b7a-5e1f-9a0c-4d8b2e6f7a19';
 
 export function sessionId(session: string, agent: string, cwd: string): string {
-  return uuidv5(`${session}\0${agent}\0${cwd}`, NAMESPACE);
+  return uuidV5(`${session}\0${agent}\0${cwd}`, NAMESPACE);
+}
+
+/**
+ * RFC 9562's name-based UUID (SHA-1), as the `uuid` package's v5 makes it: that package cost each
+ * agent's worker ~1.6 MiB to load, for these few lines.
+ */
+function uuidV5(name: string, namespace: string): string {
+  const hash = createHash('sha1').update(Buffer.from(namespace.replaceAll('-', ''), 'hex')).update(name, 'utf8').digest();
+  hash[6] = ((hash[6] as number) & 0x0f) | 0x50;
+  hash[8] = ((hash[8] as number) & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** A directory as claude names its project folder: every character but letters and digits becomes "-". */

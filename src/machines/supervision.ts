@@ -27,6 +27,12 @@ export interface CrewSpec {
   readonly strategy: Strategy;
   /** The group's restart intensity/period (one_for_all, rest_for_one); one_for_one uses each agent's own. */
   readonly budget: { readonly maxRestarts: number; readonly windowMs: number };
+  /**
+   * At most this many runs launching at once (from `run` until their worker reports a state); the
+   * rest wait their turn in start order. Unbounded if absent. 500 workers loading at once left
+   * agents unstarted after 300 s and the supervisor unable to answer `ps`.
+   */
+  readonly maxLaunching?: number;
 }
 
 /** A restart that waits for its time and for the others restarted with it to have stopped. */
@@ -44,8 +50,11 @@ export type SlotPhase =
    * restart's delay, those restarted with it (under one_for_one, none: as soon as it is due).
    */
   | { readonly phase: 'waiting'; readonly reason: string; readonly deps: readonly string[] }
-  /** A run in the agent's worker; what it is doing is `shown` (starting, ready, busy, …). */
-  | { readonly phase: 'running' }
+  /**
+   * A run in the agent's worker; what it is doing is `shown` (starting, ready, busy, …). `launching`
+   * until the worker has reported the run's first state (its thread loaded, its process spawned).
+   */
+  | { readonly phase: 'running'; readonly launching?: true }
   /** The supervisor stops the run: `sent` once it was asked (dependents go first); then stopped or relaunched. */
   | { readonly phase: 'stopping'; readonly sent: boolean; readonly relaunch: Relaunch | undefined; readonly reason: string }
   | { readonly phase: 'restarting'; readonly relaunch: Relaunch }
@@ -245,6 +254,7 @@ class Transition {
     // A run already ended in one of our states (dead, stopped while restarting): its worker's chart
     // catching up from `exited` to `stopped` (a stop, the worker closing) is not news.
     if (settled(s) && to === 'stopped') return;
+    if (s.phase === 'running' && s.launching) this.set(name, { phase: 'running' });
     this.show(name, to, reason, pid, blocked);
     if (to !== 'stopped') return;
     if (s.phase === 'stopping' && s.relaunch) this.toRestarting(name, s.relaunch);
@@ -440,6 +450,7 @@ class Transition {
         this.set(a.name, { phase: 'waiting', reason: 'restart delay elapsed', deps: a.dependsOn.filter((d) => group.includes(d)) });
       }
       // In start order, so that an agent started in this step counts for the next ones once up.
+      let launching = Object.values(this.slots).filter((s) => s.phase === 'running' && s.launching).length;
       for (const a of this.agents) {
         const s = this.slot(a.name);
         if (s.phase !== 'waiting') continue;
@@ -447,7 +458,10 @@ class Transition {
           this.showBlocked(a.name, s.deps);
           continue;
         }
-        this.set(a.name, { phase: 'running' });
+        // At most maxLaunching at once; the rest wait in start order (and still show what blocks them).
+        if (launching >= (this.ctx.spec.maxLaunching ?? Infinity)) continue;
+        launching++;
+        this.set(a.name, { phase: 'running', launching: true });
         this.effects.push({ do: 'run', agent: a.name, reason: s.reason });
       }
     }

@@ -6,6 +6,7 @@
  * its own worker (src/agent/agent-worker.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import type pino from 'pino';
 import { type AgentStatus, ControlError, type InputResult, type Results } from '../bus/control-protocol.js';
 import type { InputOutcome, Message } from '../bus/protocol.js';
@@ -78,6 +79,12 @@ function unknownAttachment(agent: string, attach: string): ControlError {
   return new ControlError('bad-request', `no attachment "${attach}" to agent "${agent}" (detached, or its lease ran out: attach again)`);
 }
 
+/**
+ * Runs launching at once (a worker thread loading, its process spawning): that work is CPU-bound, so
+ * beyond about two per core launches only compete, and hundreds at once wedged the main thread.
+ */
+const MAX_LAUNCHING = availableParallelism() * 2;
+
 /** How long stop/start requests wait for the agent to reach the state they ask for. */
 const STATE_WAIT_MS = 120_000;
 /** How long an initial prompt waits for its agent past the agent's ready timeout. */
@@ -123,7 +130,7 @@ export class Supervisor {
   ) {
     this.runId = deps.runId ?? randomBytes(8).toString('hex');
     this.clock = deps.clock ?? systemClock;
-    this.spec = { agents: config.agents, strategy: config.supervision.strategy, budget: config.supervision.budget };
+    this.spec = { agents: config.agents, strategy: config.supervision.strategy, budget: config.supervision.budget, maxLaunching: MAX_LAUNCHING };
     this.crew = initialCrew(this.spec);
     for (const a of config.agents) this.agents.set(a.name, this.newRecord(a));
   }

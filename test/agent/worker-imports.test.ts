@@ -6,7 +6,7 @@ const SRC = resolve(import.meta.dirname, '../../src');
 
 /**
  * What `file` loads when it is evaluated: its imports and re-exports that survive compilation
- * (an `import type`, or braces that name only types, are erased by tsc).
+ * (an `import type`, or braces that name only types, are erased by tsc), and its top-level requires.
  */
 function runtimeImports(file: string): string[] {
   const text = readFileSync(file, 'utf8');
@@ -22,6 +22,8 @@ function runtimeImports(file: string): string[] {
     const allTypes = braces?.[1]?.split(',').map((s) => s.trim()).filter(Boolean).every((s) => s.startsWith('type ')) ?? false;
     if (!allTypes) out.push(from);
   }
+  // createRequire at the top level loads at start too (a require inside a function loads later).
+  for (const m of text.matchAll(/^(?:const|let) [^=]+= require\('([^']+)'\)/gm)) out.push(m[1] as string);
   return out;
 }
 
@@ -46,6 +48,14 @@ describe('what an agent worker loads at start', () => {
 
   it('none of the packages only the supervisor needs (zod cost every worker ~6 MiB and ~0.1 s)', () => {
     for (const supervisorOnly of ['zod', 'pino', 'zeromq', 'yaml', 'commander']) expect(loaded).not.toContain(supervisorOnly);
+  });
+
+  it('only the packages it cannot do without: each costs every agent memory (docs/benchmarks.md, `scale`; uuid cost 1.6 MiB for one function)', () => {
+    expect([...loaded].sort()).toEqual(['msgpackr', 'node-pty', 'xstate']);
+  });
+
+  it('not the terminal emulator: it loads with the first output (3.5 MiB an agent that draws nothing never pays)', () => {
+    expect(loaded).not.toContain('@xterm/headless');
   });
 
   it('sees a package imported through the project\'s own modules (the walk itself works)', () => {

@@ -30,6 +30,11 @@ describe('resume', () => {
     expect(sessionId('crew', 'mayor', '/work/other')).not.toBe(id);
   });
 
+  it('the session id is the one earlier versions derived with the uuid package (a changed id would lose every conversation)', () => {
+    expect(sessionId('crew', 'mayor', '/work/repo')).toBe('88eb46fa-39f3-5e22-9e1e-c7cf11300dd9');
+    expect(sessionId('s', 'ä😀', '/tmp')).toBe('6869a155-9a2f-5c17-9c4a-5a2b5d16574f');
+  });
+
   it('the transcript path follows the provider: the config dir from the agent environment, or its default under HOME', () => {
     const t = '${CLAUDE_CONFIG_DIR:-~/.claude}/projects/{cwd_slug}/{id}.jsonl';
     expect(transcriptPath(t, 'ID', '/work/my repo', { HOME: '/h' })).toBe('/h/.claude/projects/-work-my-repo/ID.jsonl');
