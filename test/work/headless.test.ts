@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runHeadless } from '../../src/host/headless-run.js';
+import { runHeadless } from '../../src/work/headless-run.js';
 import { readStat } from '../../src/host/process-group.js';
 import { FORMATS, jsonOutput, resultOf } from '../../src/work/headless.js';
 import { eventually } from '../e2e/harness.js';

@@ -7,9 +7,9 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { type HeadlessFormat, type HeadlessResult, jsonOutput, resultOf } from '../work/headless.js';
-import { Lines } from './lines.js';
-import { type StopPlan, Termination } from './termination.js';
+import { type HeadlessFormat, type HeadlessResult, jsonOutput, resultOf } from './headless.js';
+import { Lines } from '../host/lines.js';
+import { type StopPlan, Termination } from '../host/termination.js';
 
 export interface HeadlessSpec {
   /** A name for the run's identity (its processes carry it in ORCHESTRA_AGENT). */
