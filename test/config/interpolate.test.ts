@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseDotenv } from '../../src/config/dotenv.js';
 import { interpolate } from '../../src/config/interpolate.js';
-import { ConfigError } from '../../src/config/issues.js';
 import { loadConfig } from '../../src/config/load.js';
 import { CLI } from '../e2e/harness.js';
+import { configErrors } from './config-errors.js';
 
 const vars = (env: Record<string, string>) => (name: string) => env[name];
 
@@ -25,13 +25,7 @@ function crew(files: Record<string, string>): string {
 
 function errorsOf(files: Record<string, string>): string[] {
   const dir = crew(files);
-  try {
-    loadConfig(join(dir, 'orchestra.yaml'));
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message.split('\n').map((l) => l.replaceAll(`${dir}/`, ''));
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
+  return configErrors(() => loadConfig(join(dir, 'orchestra.yaml')), `${dir}/`, '');
 }
 
 const set: string[] = [];

@@ -2,21 +2,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/issues.js';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { configErrors } from './config-errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'orch-cfg-'));
 const file = join(dir, 'orchestra.yaml');
 
-function errorsOf(text: string): string[] {
-  try {
-    parseConfig(text, file);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message.split('\n').map((l) => l.replace(`${file}:`, 'F:'));
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorsOf = (text: string): string[] => configErrors(() => parseConfig(text, file), `${file}:`, 'F:');
 
 describe('config loading', () => {
   it('merges defaults, resolves paths and freezes the result', () => {

@@ -3,9 +3,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/issues.js';
 import { parseConfig } from '../../src/config/load.js';
 import { loadPreset, presetNames, PROVIDERS_DIR } from '../../src/config/providers.js';
+import { configErrors } from './config-errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'orch-providers-'));
 const file = join(dir, 'orchestra.yaml');
@@ -18,15 +18,8 @@ function providersDir(files: Record<string, string>): string {
   return d;
 }
 
-function errorsOf(text: string, providers?: string): string[] {
-  try {
-    parseConfig(text, file, providers === undefined ? {} : { providersDir: providers });
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message.split('\n').map((l) => l.replace(`${file}:`, 'F:'));
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorsOf = (text: string, providers?: string): string[] =>
+  configErrors(() => parseConfig(text, file, providers === undefined ? {} : { providersDir: providers }), `${file}:`, 'F:');
 
 const FAKE = [
   'name: fake',

@@ -7,19 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/issues.js';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { CLI } from '../e2e/harness.js';
+import { configErrors } from './config-errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'orch-report-'));
 const file = join(dir, 'orchestra.yaml');
 
-function errorsOf(text: string): string[] {
-  try {
-    parseConfig(text, file);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message.split('\n').map((l) => l.replace(`${file}:`, 'F:'));
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorsOf = (text: string): string[] => configErrors(() => parseConfig(text, file), `${file}:`, 'F:');
 
 function validate(text: string): { status: number | null; stderr: string } {
   const d = mkdtempSync(join(tmpdir(), 'orch-report-cli-'));

@@ -3,21 +3,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/issues.js';
 import { type LoadOptions, parseConfig } from '../../src/config/load.js';
 import type { Detector, Presence } from '../../src/host/detect.js';
+import { configErrors } from './config-errors.js';
 
 const file = join(mkdtempSync(join(tmpdir(), 'orch-auto-')), 'orchestra.yaml');
 
-function errorsOf(text: string, opts: LoadOptions = {}): string[] {
-  try {
-    parseConfig(text, file, opts);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message.split('\n').map((l) => l.replace(`${file}:`, 'F:'));
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorsOf = (text: string, opts: LoadOptions = {}): string[] => configErrors(() => parseConfig(text, file, opts), `${file}:`, 'F:');
 
 /** A machine where each named provider is installed and/or logged in, and the env each detection saw. */
 function machine(state: Record<string, { installed?: boolean; auth?: string }>): { detect: Detector; seen: Presence[]; envs: Record<string, string | undefined>[] } {

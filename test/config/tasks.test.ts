@@ -3,21 +3,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/issues.js';
 import { parseConfig } from '../../src/config/load.js';
+import { configErrors } from './config-errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'orch-tasks-cfg-'));
 const file = join(dir, 'orchestra.yaml');
 
-function errorsOf(text: string): string[] {
-  try {
-    parseConfig(text, file);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message.split('\n').map((l) => l.replaceAll(`${dir}/`, 'D/'));
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorsOf = (text: string): string[] => configErrors(() => parseConfig(text, file), `${dir}/`, 'D/');
 
 describe('task settings in the config', () => {
   it('resolves pools, the queue settings and a template\'s limits; defaults where unset', () => {

@@ -3,22 +3,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/issues.js';
 import { parseConfig } from '../../src/config/load.js';
+import { configErrors } from './config-errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'orch-tpl-'));
 const file = join(dir, 'orchestra.yaml');
 const CREW = 'agents:\n  a: { command: sh }\n';
 
-function errorsOf(text: string): string[] {
-  try {
-    parseConfig(text, file);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message.split('\n').map((l) => l.replaceAll(`${dir}/`, 'D/'));
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorsOf = (text: string): string[] => configErrors(() => parseConfig(text, file), `${dir}/`, 'D/');
 
 describe('templates in the config', () => {
   it('a template is an agent resolved over defaults, restart "no" unless it says so, with its prompt, vars, keep_finished and worktree', () => {

@@ -4,22 +4,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/issues.js';
 import { parseConfig } from '../../src/config/load.js';
 import { CLI } from '../e2e/harness.js';
+import { configErrors } from './config-errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'orch-yaml-'));
 const file = join(dir, 'orchestra.yaml');
 
-function errorsOf(text: string): string[] {
-  try {
-    parseConfig(text, file);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message.split('\n').map((l) => l.replace(`${file}:`, 'F:'));
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorsOf = (text: string): string[] => configErrors(() => parseConfig(text, file), `${file}:`, 'F:');
 
 describe('merge keys and aliases', () => {
   it('regression: `<<: *defaults` was refused as an unknown key; it merges, and the agent\'s own keys win', () => {
