@@ -251,7 +251,12 @@ describe('TerminalModel snapshots (what attach draws first)', () => {
         });
         const snap = model.snapshot();
         model.close();
-        expect(await render(snap, 34, 14)).toEqual(await render(data, 34, 14));
+        const expected = await render(data, 34, 14);
+        // Left out: a cursor waiting to wrap over a cell since erased; only a character written
+        // into that cell puts a terminal back in that state.
+        const [x, y] = expected.cursor as [number, number];
+        fc.pre(!(x === 34 && expected.cells[y * 34 + 33]?.startsWith('|')));
+        expect(await render(snap, 34, 14)).toEqual(expected);
       }),
       // Found by this property: a cursor waiting to wrap, under a scroll region (which moves the cursor).
       { numRuns: 300, examples: [[['\x1b[1;7r', '\x1b[1;34H', 'a']]] },
