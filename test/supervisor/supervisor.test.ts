@@ -9,8 +9,6 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import type { FromWorker, ToWorker, WorkerInit } from '../../src/agent/worker-protocol.js';
-import type { Message } from '../../src/bus/protocol.js';
-import type { Publisher } from '../../src/bus/publisher.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Reaper } from '../../src/host/reaper.js';
 import type { BlockedInfo, ChartState } from '../../src/machines/agent.js';
@@ -19,6 +17,7 @@ import type { AgentConfig } from '../../src/config/types.js';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
 import { Work } from '../../src/work/work.js';
 import type { HandleListener, WorkerPort } from '../../src/supervisor/worker-handle.js';
+import { recordingPublisher } from './recording-publisher.js';
 
 type Published = { kind: string; agent: string } & Record<string, unknown>;
 
@@ -109,13 +108,7 @@ function crew(agents: string, extra = '') {
   const published: Published[] = [];
   const workers = new Map<string, FakeWorker>();
   const killed: string[] = [];
-  const publisher = {
-    publish(kind: string, agent: string, body: Record<string, unknown>) {
-      published.push({ ...body, kind, agent });
-      return { ...body, kind, agent } as unknown as Message;
-    },
-    publishEncodedOutput: () => undefined,
-  } as unknown as Publisher;
+  const publisher = recordingPublisher(published as Record<string, unknown>[]);
   const reaper = { track: () => undefined, untrack: () => undefined } as unknown as Reaper;
   const sup = new Supervisor(config, {
     publisher,

@@ -9,8 +9,6 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import type { ToWorker, WorkerInit } from '../../src/agent/worker-protocol.js';
-import type { Message } from '../../src/bus/protocol.js';
-import type { Publisher } from '../../src/bus/publisher.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Reaper } from '../../src/host/reaper.js';
 import type { BlockedInfo, ChartState } from '../../src/machines/agent.js';
@@ -18,6 +16,7 @@ import { Supervisor } from '../../src/supervisor/supervisor.js';
 import type { HandleListener, WorkerPort } from '../../src/supervisor/worker-handle.js';
 import { Tasks } from '../../src/work/tasks.js';
 import { Work } from '../../src/work/work.js';
+import { recordingPublisher } from '../supervisor/recording-publisher.js';
 
 /** A worker whose agent does what the test says; sends are delivered at once, and make it busy. */
 class FakeWorker implements WorkerPort {
@@ -62,13 +61,7 @@ function session(yaml: string, stateDir = mkdtempSync(join(tmpdir(), 'orch-tasks
   const config = parseConfig(`session: t\nstate_dir: ${stateDir}\ntasks: { backoff: { initial: 1s, max: 1s, jitter: 0 } }\n${yaml}`, join(tmpdir(), 'orchestra-tasks-test.yaml'));
   const clock = new SimulatedClock();
   const published: Record<string, unknown>[] = [];
-  const publisher = {
-    publish(kind: string, agent: string, body: Record<string, unknown>) {
-      published.push({ ...body, kind, agent });
-      return { ...body, kind, agent } as unknown as Message;
-    },
-    publishEncodedOutput: () => undefined,
-  } as unknown as Publisher;
+  const publisher = recordingPublisher(published as Record<string, unknown>[]);
   const workers = new Map<string, FakeWorker>();
   const logger = pino({ level: 'silent' });
   const reaper = { track: () => undefined, untrack: () => undefined } as unknown as Reaper;
