@@ -181,10 +181,13 @@ export class Supervisor {
     this.stepping = true;
     try {
       for (let e = this.pending.shift(); e; e = this.pending.shift()) {
-        const { crew, effects } = step(this.crew, e, { spec: this.spec, now: this.clock.now(), random: this.deps.random ?? Math.random });
+        // One reading of the clock for the step and its timers: a restart the step found not yet
+        // due must get a timer even if the clock has passed its due time meanwhile.
+        const now = this.clock.now();
+        const { crew, effects } = step(this.crew, e, { spec: this.spec, now, random: this.deps.random ?? Math.random });
         this.crew = crew;
         for (const effect of effects) this.perform(effect);
-        this.syncTimers();
+        this.syncTimers(now);
       }
     } finally {
       this.stepping = false;
@@ -266,11 +269,11 @@ export class Supervisor {
   }
 
   /**
-   * A timer for each restarting slot's due time still to come. One that is due but held back (its
-   * group is still stopping) needs none: the step in which the group has stopped relaunches it.
+   * A timer for each restarting slot's due time still to come, as of the step just taken (`now`).
+   * One that was due in that step but held back (its group is still stopping) needs none: the
+   * step in which the group has stopped relaunches it.
    */
-  private syncTimers(): void {
-    const now = this.clock.now();
+  private syncTimers(now: number): void {
     for (const [name, s] of Object.entries(this.crew.slots)) {
       const t = this.timers.get(name);
       const dueAt = s.phase === 'restarting' && s.relaunch.dueAt > now ? s.relaunch.dueAt : undefined;
