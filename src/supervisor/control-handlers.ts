@@ -1,5 +1,7 @@
 /** The control socket's requests, answered by the supervisor. */
 import type { Handlers } from '../bus/control.js';
+import type { Results } from '../bus/control-protocol.js';
+import type { OrchestraConfig } from '../config/types.js';
 import type { Tasks } from '../work/tasks.js';
 import type { Work } from '../work/work.js';
 import type { Supervisor } from './supervisor.js';
@@ -20,11 +22,7 @@ export function controlHandlers(sup: Supervisor, info: { session: string }, down
     stop: (a) => sup.stopAgent(a.agent),
     start: (a) => sup.startAgent(a.agent),
     restart: (a) => sup.restartAgent(a.agent),
-    reload: async (a) => {
-      const r = await sup.reconfigure(a.config);
-      work.useTemplates(a.config);
-      return r;
-    },
+    reload: (a) => reload(a.config, sup, work, tasks),
     spawn: (a) => work.spawn(a.template, { name: a.name, vars: a.vars, prompt: a.prompt }),
     events: (a) => ({ events: sup.recentEvents(a.agent, a.n) }),
     'task.add': (a) => tasks.add(a),
@@ -35,4 +33,12 @@ export function controlHandlers(sup: Supervisor, info: { session: string }, down
       return { stopped: sup.status().map((s) => s.name) };
     },
   };
+}
+
+/** A changed config applied to the running session (`reload`, `up` on a running session, SIGHUP): the crew, then the templates and tasks' targets. */
+export async function reload(next: OrchestraConfig, sup: Supervisor, work: Work, tasks: Tasks): Promise<Results['reload']> {
+  const r = await sup.reconfigure(next);
+  work.useTemplates(next);
+  tasks.useConfig(next);
+  return r;
 }

@@ -768,7 +768,7 @@ export class Supervisor {
         failed.push({ agent: config.name, error: (err as Error).message });
       }
     }
-    const top = ['session', 'bus', 'log', 'supervision'] as const;
+    const top = ['session', 'bus', 'log', 'supervision', 'tasks'] as const;
     const notApplied = top.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.config[k]));
     for (const a of plan.actions) if (a.action !== 'unchanged') this.deps.logger.info({ agent: a.agent, action: a.action, why: a.why }, `reload: ${a.agent} ${a.action}${a.why ? ` (${a.why})` : ''}`);
     return { actions: plan.actions, failed, not_applied: notApplied };

@@ -12,6 +12,7 @@ import type { ToWorker, WorkerInit } from '../../src/agent/worker-protocol.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Reaper } from '../../src/host/reaper.js';
 import type { BlockedInfo, ChartState } from '../../src/machines/agent.js';
+import { controlHandlers } from '../../src/supervisor/control-handlers.js';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
 import type { HandleListener, WorkerPort } from '../../src/supervisor/worker-handle.js';
 import { Tasks } from '../../src/work/tasks.js';
@@ -57,8 +58,11 @@ class FakeWorker implements WorkerPort {
   }
 }
 
+const configOf = (yaml: string, stateDir: string) =>
+  parseConfig(`session: t\nstate_dir: ${stateDir}\ntasks: { backoff: { initial: 1s, max: 1s, jitter: 0 } }\n${yaml}`, join(tmpdir(), 'orchestra-tasks-test.yaml'));
+
 function session(yaml: string, stateDir = mkdtempSync(join(tmpdir(), 'orch-tasks-'))) {
-  const config = parseConfig(`session: t\nstate_dir: ${stateDir}\ntasks: { backoff: { initial: 1s, max: 1s, jitter: 0 } }\n${yaml}`, join(tmpdir(), 'orchestra-tasks-test.yaml'));
+  const config = configOf(yaml, stateDir);
   const clock = new SimulatedClock();
   const published: Record<string, unknown>[] = [];
   const publisher = recordingPublisher(published as Record<string, unknown>[]);
@@ -166,6 +170,23 @@ describe('tasks in a session (simulated clock, fake workers)', () => {
     s.clock.increment(2 * 3_600_000);
     await s.flush();
     expect(s.events(t.id)).toEqual(['queued', 'started w1']);
+  });
+
+  it('regression: after a reload, tasks still went by the old config: a new pool member never got one, and a new template was refused', async () => {
+    const s = session(POOL);
+    s.sup.start();
+    s.tasks.start();
+    const reload = controlHandlers(s.sup, { session: 't' }, () => Promise.resolve(), s.work, s.tasks).reload;
+    const r = await reload({ config: configOf(`${POOL}  w3: { command: sh, pool: crew }\n${TEMPLATE}`, s.stateDir) });
+    expect(r.actions.filter((a) => a.action !== 'unchanged')).toEqual([{ agent: 'w3', action: 'created' }]);
+    s.worker('w3').report('ready');
+    const task = s.tasks.add({ pool: 'crew', prompt: 'review', vars: {} });
+    await s.flush();
+    expect(s.worker('w3').sent).toEqual(['review']);
+    expect(s.events(task.id)).toEqual(['queued', 'started w3']);
+    const job = s.tasks.add({ template: 'job', prompt: 'one', vars: {} });
+    await s.flush();
+    expect(s.events(job.id)).toEqual(['queued', `started job-${job.id}`]);
   });
 
   it('an unknown template or pool is refused at add; a duplicate key is refused with the task holding it', async () => {
