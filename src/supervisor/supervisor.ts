@@ -555,6 +555,7 @@ export class Supervisor {
       reason: r.reason,
       lastExit: r.lastExit ? { ...r.lastExit, reason: r.runEnd } : null,
       queued: r.requests.queuedSends,
+      role: this.slot(r.config.name).role,
       ...(r.blocked ? { blocked: r.blocked } : {}),
     }));
   }
