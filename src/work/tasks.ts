@@ -130,6 +130,7 @@ export class Tasks {
     this.requireRunning();
     const target = a.template !== undefined ? { template: a.template } : { pool: a.pool ?? '' };
     const attempts = a.attempts ?? this.defaultAttempts(target);
+    if (a.template !== undefined) this.work.check(a.template, { vars: a.vars, prompt: a.prompt });
     const notice = this.change(this.queue.add({ target, prompt: a.prompt, priority: a.priority, ...(a.key === undefined ? {} : { key: a.key }), vars: a.vars, attempts }, this.now()));
     this.schedule();
     const b = notice.body;

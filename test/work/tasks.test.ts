@@ -199,6 +199,16 @@ describe('tasks in a session (simulated clock, fake workers)', () => {
     expect(s.tasks.add({ template: 'job', prompt: 'p', key: 'k', vars: {} })).toMatchObject({ outcome: 'refused', why: 'duplicate', reason: `key "k" is task ${a.id} (queued)` });
   });
 
+  it('regression: a task whose template prompt or worktree branch had a placeholder without a value was queued, and failed at every attempt; it is refused at add, naming it', async () => {
+    const s = session(`${POOL}templates:\n  review:\n    command: sh\n    prompt: "review {{pr}} in {{style}}"\n    vars: { style: full }\n`);
+    s.sup.start();
+    s.tasks.start();
+    expect(() => s.tasks.add({ template: 'review', prompt: 'p', vars: {} })).toThrow(/^no value for "pr" \(\{\{pr\}\} at template "review" prompt .*:1:8\): give --var pr=\.\.\., or a default/);
+    expect(() => s.tasks.add({ template: 'review', prompt: 'p', vars: { 'bad name': 'x' } })).toThrow(/variable name "bad name"/);
+    expect(s.tasks.list(10).queued).toEqual([]);
+    expect(s.tasks.add({ template: 'review', prompt: 'p', vars: { pr: '7' } })).toMatchObject({ outcome: 'queued' });
+  });
+
   it('closed before the crew stops: the agents\' ends are not the tasks\'; the next session queues the running task again', async () => {
     const s = session(POOL + TEMPLATE);
     s.sup.start();
