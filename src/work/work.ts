@@ -17,8 +17,11 @@ import { agentFiles } from '../config/load.js';
 import { AGENT_NAME, VAR_NAME } from '../config/schema.js';
 import type { AgentConfig, OrchestraConfig, TemplateConfig } from '../config/types.js';
 import type { Clock } from '../host/clock.js';
+import type { Reaper } from '../host/reaper.js';
 import { RUNNING_STATES } from '../machines/agent.js';
 import type { AgentEvent, Supervisor } from '../supervisor/supervisor.js';
+import type { HeadlessResult } from './headless.js';
+import { HeadlessRuns } from './headless-runs.js';
 import { mentions, MissingVars, render } from './render.js';
 import { addWorktree, cleanUp, GitError, type Worktree, WorktreeRegistry } from './worktrees.js';
 
@@ -29,6 +32,12 @@ export interface SpawnOptions {
   readonly vars?: Readonly<Record<string, string>> | undefined;
   /** Text for the agent: `{{prompt}}` in the template's prompt, or the prompt itself when it has none. */
   readonly prompt?: string | undefined;
+}
+
+/** What a spawn started: an agent, or (a headless template) a run. */
+export interface Spawned {
+  name: string;
+  worktree: WorktreeInfo | null;
 }
 
 /** How an ephemeral agent's work ended, as published on the bus (`agent` kind, event `ended`). */
@@ -47,6 +56,9 @@ export interface WorkDeps {
   readonly publisher: Pick<Publisher, 'publish'>;
   readonly logger: pino.Logger;
   readonly clock: Clock;
+  /** For headless runs: the supervisor's watchdog and run id, so a dying supervisor takes their processes along. */
+  readonly reaper?: Pick<Reaper, 'track' | 'untrack'> | undefined;
+  readonly runId?: string | undefined;
 }
 
 /**
@@ -80,6 +92,7 @@ export class Work {
   private readonly reserved = new Set<string>();
   /** The crew agents' worktrees, cleaned up when the session ends. */
   private crew: readonly Worktree[] = [];
+  private readonly runs: HeadlessRuns;
 
   constructor(
     private config: OrchestraConfig,
@@ -87,6 +100,7 @@ export class Work {
     private readonly deps: WorkDeps,
   ) {
     this.registry = WorktreeRegistry.of(config.stateDir);
+    this.runs = new HeadlessRuns({ ...deps, session: config.session });
     this.unwatch = supervisor.watch((e) => this.onAgentEvent(e));
   }
 
@@ -105,9 +119,16 @@ export class Work {
   /**
    * Starts an ephemeral agent from `templateName` in the running session: renders its prompt (every
    * placeholder needs a value), makes its worktree if the template has one, adds it to the
-   * supervisor. The prompt is its first input once it is ready.
+   * supervisor. The prompt is its first input once it is ready. A headless template's prompt is
+   * run instead, once (see `start`).
    */
-  async spawn(templateName: string, opts: SpawnOptions = {}): Promise<{ name: string; worktree: WorktreeInfo | null }> {
+  async spawn(templateName: string, opts: SpawnOptions = {}): Promise<Spawned> {
+    const { name, worktree } = await this.start(templateName, opts);
+    return { name, worktree };
+  }
+
+  /** As `spawn`; for a headless template, with the run's result, settled once it has ended and its worktree is cleaned up. */
+  async start(templateName: string, opts: SpawnOptions & { readonly task?: string } = {}): Promise<Spawned & { readonly result?: Promise<HeadlessResult> }> {
     const template = this.config.templates.find((t) => t.name === templateName);
     if (!template) {
       const known = this.config.templates.map((t) => t.name).join(', ') || `none in ${this.config.file}`;
@@ -132,6 +153,18 @@ export class Work {
         cwd = made.cwd;
         this.registry.put(worktree.path, worktree);
       }
+      if (template.headless) {
+        const made = worktree;
+        const info = made && { path: made.path, branch: made.branch };
+        // A run's worktree is cleaned up as soon as it ends: a run is not listed to be looked at.
+        const finish = async (): Promise<WorktreeInfo | null> => {
+          if (!made || !info) return null;
+          const outcome = await this.cleanWorktree(made);
+          return { ...info, ...(outcome ? { outcome } : {}) };
+        };
+        const result = this.runs.start({ name, template, cwd, prompt, task: opts.task ?? null, worktree: info, finish });
+        return { name, worktree: info, result };
+      }
       const config = this.agentConfig(template.agent, name, cwd, prompt);
       this.ephemerals.set(name, { template, worktree, phase: 'running', done: null, reapTimer: undefined });
       try {
@@ -153,8 +186,18 @@ export class Work {
     return { name, worktree: info };
   }
 
+  /** Stops a headless run that has not ended; false when no run has that name. */
+  stopRun(name: string, why: string): boolean {
+    return this.runs.stop(name, why);
+  }
+
+  /** Stops every headless run (forced: at once); resolves once they have ended. */
+  stopRuns(force = false): Promise<void> {
+    return this.runs.close(force);
+  }
+
   private taken(name: string): boolean {
-    return this.reserved.has(name) || this.supervisor.status().some((a) => a.name === name);
+    return this.reserved.has(name) || this.runs.has(name) || this.supervisor.status().some((a) => a.name === name);
   }
 
   private freshName(template: string): string {
@@ -272,6 +315,7 @@ export class Work {
    */
   async close(): Promise<void> {
     this.unwatch();
+    await this.runs.close();
     const trees = [...this.crew];
     for (const eph of this.ephemerals.values()) {
       this.deps.clock.clearTimeout(eph.reapTimer);
