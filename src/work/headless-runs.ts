@@ -10,12 +10,13 @@
  * Its name stays taken (for agents too) until it has ended.
  */
 import type pino from 'pino';
+import { ControlError } from '../bus/control-protocol.js';
 import type { HeadlessBody, WorktreeInfo } from '../bus/protocol.js';
 import type { Publisher } from '../bus/publisher.js';
 import type { TemplateConfig } from '../config/types.js';
 import { resolveCommand } from '../host/command.js';
 import type { Reaper } from '../host/reaper.js';
-import { FORMATS, type HeadlessResult, OUTPUTS } from './headless.js';
+import { type HeadlessResult, outputFormat } from './headless.js';
 import { type HeadlessRun, runHeadless } from './headless-run.js';
 
 export interface RunRequest {
@@ -49,6 +50,7 @@ interface Running {
 
 export class HeadlessRuns {
   private readonly runs = new Map<string, Running>();
+  private phase: 'open' | 'closing' = 'open';
 
   constructor(private readonly deps: HeadlessRunsDeps) {}
 
@@ -61,6 +63,8 @@ export class HeadlessRuns {
   start(r: RunRequest): Promise<HeadlessResult> {
     const settings = r.template.headless;
     if (!settings) throw new Error(`template "${r.template.name}" is not headless`);
+    // Once the session's runs are being stopped, a new one would outlive the stop.
+    if (this.phase === 'closing') throw new ControlError('shutting-down', 'the supervisor is shutting down: no new headless runs');
     const a = r.template.agent;
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
@@ -75,7 +79,7 @@ export class HeadlessRuns {
         args: r.prompt === undefined ? a.args : [...a.args, r.prompt],
         cwd: r.cwd,
         env,
-        format: FORMATS[OUTPUTS[settings.output]] ?? { framing: 'text', result: {} },
+        format: outputFormat(settings.output),
         timeoutMs: settings.timeoutMs,
         stop: { signal: a.stop.signal, graceMs: a.stop.graceMs },
         ...(runId === undefined ? {} : { run: runId }),
@@ -89,11 +93,11 @@ export class HeadlessRuns {
       },
     );
     const pid = run.pid ?? null;
-    if (pid !== null) reaper?.track(pid, runId ?? '');
+    if (pid !== null && runId !== undefined) reaper?.track(pid, runId);
     publish({ event: 'started', template: r.template.name, pid, worktree: r.worktree });
     logger.info({ run: r.name, template: r.template.name, task: r.task, pid, cwd: r.cwd }, 'headless run started');
     const ended = run.result.then(async (result) => {
-      if (pid !== null) reaper?.untrack(pid);
+      if (pid !== null && runId !== undefined) reaper?.untrack(pid);
       const worktree = await r.finish().catch((err: Error) => {
         logger.error({ run: r.name, err: err.message }, 'headless run: worktree clean-up failed');
         return r.worktree;
@@ -116,6 +120,7 @@ export class HeadlessRuns {
 
   /** Stops every run (forced: at once) and resolves once each has ended. */
   async close(force = false): Promise<void> {
+    this.phase = 'closing';
     const all = [...this.runs.values()];
     for (const { run } of all) run.stop('the session is going down', force);
     await Promise.all(all.map((r) => r.ended));

@@ -95,6 +95,13 @@ export const OUTPUTS = {
 export type HeadlessOutput = keyof typeof OUTPUTS;
 export const HEADLESS_OUTPUTS = Object.keys(OUTPUTS) as [HeadlessOutput, ...HeadlessOutput[]];
 
+/** The format an `output:` reads. */
+export function outputFormat(output: HeadlessOutput): HeadlessFormat {
+  const format = FORMATS[OUTPUTS[output]];
+  if (!format) throw new Error(`output "${output}" names no format`);
+  return format;
+}
+
 /**
  * How the CLI of a provider runs headless: the arguments that follow its own (the prompt comes
  * last, after them) and its output. As recorded (see above); gemini's `-p` takes the prompt as
