@@ -39,6 +39,8 @@ describe('headless runs of templates', () => {
           crewAgent(p.dir) +
           'templates:\n' +
           replay('claude', 'claude-2.1.197-sayhi-streamjson', argv, '    provider: claude\n') +
+          replay('codex', 'codex-0.171.0-sayhi-json', argv, '    provider: codex\n') +
+          replay('gemini', 'gemini-0.61.0-sayhi-streamjson', argv, '    provider: gemini\n') +
           replay('broken', 'claude-2.1.197-http400-streamjson', argv, '    provider: claude\n    attempts: 2\n') +
           replay('hang', '--hang', argv, '    output: ndjson\n    timeout: 1s\n') +
           replay('long', '--hang', argv, '    output: ndjson\n    concurrency: 1\n') +
@@ -71,6 +73,17 @@ describe('headless runs of templates', () => {
     expect(runs.at(-1)).toMatchObject({ result: { ok: true, text: 'Done: the stub answered.' }, worktree: null });
     const calls = readFileSync(argv, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[] });
     expect(calls.at(-1)?.argv).toEqual(['claude-2.1.197-sayhi-streamjson', '-p', '--output-format', 'stream-json', '--verbose', 'say hi']);
+  }, 60_000);
+
+  it('codex and gemini templates: their headless args, their formats’ result text and usage', async () => {
+    const codex = (await control.request('task.add', { template: 'codex', prompt: 'say hi' })).id;
+    const gemini = (await control.request('task.add', { template: 'gemini', prompt: 'say hi' })).id;
+    expect(await bus.message(ended(codex))).toMatchObject({ event: 'done', result: { text: 'Done: the stub answered.', usage: { output_tokens: 5 } } });
+    expect(await bus.message(ended(gemini))).toMatchObject({ event: 'done', result: { text: 'Done: the stub answered.', usage: { output_tokens: 5 } } });
+    const calls = readFileSync(argv, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { argv: string[] }).argv);
+    expect(calls).toContainEqual(['codex-0.171.0-sayhi-json', 'exec', '--json', 'say hi']);
+    expect(calls).toContainEqual(['gemini-0.61.0-sayhi-streamjson', '--output-format', 'stream-json', '-p', 'say hi']);
+    expect(headless((m) => m.task === gemini && m.event === 'stream').length).toBeGreaterThan(2);
   }, 60_000);
 
   it('a failing run (an error result, exit 1) is requeued after its backoff, then failed with the CLI’s error', async () => {
