@@ -7,6 +7,8 @@
  *
  * An ended agent stays in `ps` for its template's `keep_finished`; then it is removed from the
  * session (its log file stays) and its worktree is cleaned up by the rules of worktrees.ts.
+ * A `mode: headless` template's spawn is no agent but a run of its command (headless-runs.ts),
+ * prepared the same way (name, prompt, worktree); its worktree is cleaned up when it ends.
  */
 import { randomBytes } from 'node:crypto';
 import type pino from 'pino';

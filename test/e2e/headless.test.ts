@@ -158,4 +158,20 @@ describe('headless runs when the session goes down', () => {
       await crew.stop();
     }
   }, 60_000);
+
+  it('a supervisor killed outright: its watchdog kills the running headless run’s processes too', async () => {
+    const crew = startCrew((p) => `${crewAgent(p.dir)}templates:\n${replay('long', '--hang', join(p.dir, 'argv.jsonl'), '    output: ndjson\n')}`);
+    const bus = watchBus(crew);
+    try {
+      await bus.message((m) => m.kind === 'state' && m.agent === 'crew' && m.to === 'ready');
+      const id = (await runCli(['task', 'add', '--template', 'long', '--file', crew.file, 'wait'])).stdout.trim();
+      const started = await bus.message((m) => m.kind === 'headless' && m.task === id && m.event === 'started');
+      const child = await bus.message((m) => m.kind === 'headless' && m.task === id && m.event === 'stream' && (m.data as { type: string }).type === 'child');
+      const pids = [started.pid as number, (child.data as { pid: number }).pid];
+      await crew.stop('SIGKILL');
+      await eventually(() => pids.every(gone), 10_000, `pids ${pids.join(', ')} gone`);
+    } finally {
+      await crew.stop();
+    }
+  }, 60_000);
 });
