@@ -111,11 +111,11 @@ export class HeadlessRuns {
     return ended;
   }
 
-  /** Stops a run that has not ended (its result then fails with `why`); false when there is none. */
-  stop(name: string, why: string): boolean {
+  /** Stops a run that has not ended (its result then fails with `why`): its end; undefined when there is no such run. */
+  stop(name: string, why: string): Promise<HeadlessResult> | undefined {
     const running = this.runs.get(name);
     running?.run.stop(why);
-    return running !== undefined;
+    return running?.ended;
   }
 
   /** Stops every run (forced: at once) and resolves once each has ended. */

@@ -141,7 +141,7 @@ export class Tasks {
   }
 
   private stopCancelled(agent: string, task: string): void {
-    if (this.work.stopRun(agent, `task ${task} was cancelled`)) return;
+    if (this.work.stopRun(agent, `task ${task} was cancelled`) !== undefined) return;
     // Not an agent yet (its spawn is still making its worktree): the spawn stops it once it is one.
     if (!this.supervisor.status().some((a) => a.name === agent)) return;
     this.supervisor.stopAgent(agent).catch((err: Error) => this.deps.logger.warn({ agent, task, err: err.message }, "stopping a cancelled task's agent failed"));

@@ -188,8 +188,8 @@ export class Work {
     return { name, worktree: info };
   }
 
-  /** Stops a headless run that has not ended; false when no run has that name. */
-  stopRun(name: string, why: string): boolean {
+  /** Stops a headless run that has not ended: its end; undefined when no run has that name. */
+  stopRun(name: string, why: string): Promise<HeadlessResult> | undefined {
     return this.runs.stop(name, why);
   }
 

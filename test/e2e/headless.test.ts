@@ -132,6 +132,14 @@ describe('headless runs of templates', () => {
     // It is no agent: not in ps.
     expect((await control.request('ps', {})).agents.map((a: { name: string }) => a.name)).toEqual(['crew']);
   }, 60_000);
+
+  it('orchestra stop of a one-off headless run stops it, its whole session', async () => {
+    const name = (await runCli(['spawn', '--file', crew.file, '--name', 'once', 'long', 'wait'])).stdout.trim();
+    const child = await bus.message((m) => m.kind === 'headless' && m.agent === name && m.event === 'stream' && (m.data as { type: string }).type === 'child');
+    expect(await runCli(['stop', '--file', crew.file, name])).toMatchObject({ code: 0, stdout: 'once: stopped\n' });
+    expect(await bus.message((m) => m.kind === 'headless' && m.agent === name && m.event === 'ended')).toMatchObject({ task: null, result: { ok: false, reason: 'stopped on request' } });
+    await eventually(() => gone((child.data as { pid: number }).pid), 5000, 'the run’s child gone');
+  }, 60_000);
 });
 
 describe('headless runs when the session goes down', () => {
