@@ -12,12 +12,14 @@ export type { BlockedInfo };
 import type { ExitInfo } from '../machines/exit.js';
 import type { RestartDecision } from '../machines/restart-policy.js';
 import type { TaskEvent } from '../work/task-queue.js';
+import type { HeadlessResult } from '../work/headless.js';
 import { pack, packr, unpack, wireInt } from './msgpack.js';
 
 // Wire vocabulary defined beside the policies that produce it, exported with the payloads.
 export type { ExitCause } from '../machines/exit.js';
 export type { GiveUpReason, Strategy } from '../machines/restart-policy.js';
 export type { RefusedWhy, Target as TaskTarget, TaskEvent, TaskState } from '../work/task-queue.js';
+export type { HeadlessResult } from '../work/headless.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -134,6 +136,19 @@ export type AgentBody =
     }
   | { readonly kind: 'agent'; readonly event: 'reaped'; readonly template: string; readonly worktree: WorktreeInfo | null };
 
+/**
+ * A headless run of a template (docs/work.md#headless-runs), on the topic `headless/NAME/`:
+ * `started`, each structured event of its output as it arrives (`stream`, the event object as the
+ * CLI printed it), a line that was not one (`skipped`), then `ended` with its result and what
+ * became of its worktree. `task` is the id of the task it runs, null for a one-off spawn.
+ */
+export type HeadlessBody = { readonly kind: 'headless'; readonly task: string | null } & (
+  | { readonly event: 'started'; readonly template: string; readonly pid: number | null; readonly worktree: WorktreeInfo | null }
+  | { readonly event: 'stream'; readonly data: Record<string, unknown> }
+  | { readonly event: 'skipped'; readonly why: string; readonly excerpt: string }
+  | { readonly event: 'ended'; readonly template: string; readonly result: HeadlessResult; readonly worktree: WorktreeInfo | null }
+);
+
 /** Rejects a catalogue entry whose body is not of its own kind (`exit: StateBody`). */
 type KindChecked<T extends { readonly [K in keyof T]: { readonly kind: K } }> = T;
 
@@ -150,6 +165,7 @@ export type Bodies = KindChecked<{
   alert: AlertBody;
   task: TaskBody;
   agent: AgentBody;
+  headless: HeadlessBody;
 }>;
 export type Kind = keyof Bodies;
 export type BodyOf<K extends Kind> = Bodies[K];
@@ -170,6 +186,7 @@ const KIND_NAMES: { readonly [K in Kind]: K } = {
   alert: 'alert',
   task: 'task',
   agent: 'agent',
+  headless: 'headless',
 };
 /** Every kind, for validating names at the edge (CLI flags) and listing them. */
 export const KINDS: readonly Kind[] = Object.values(KIND_NAMES);

@@ -88,6 +88,9 @@ export function toLine(msg: Message, gap: number): string {
     case 'agent':
       body = agentLine(msg);
       break;
+    case 'headless':
+      body = headlessLine(msg);
+      break;
     case 'output': {
       const text = sanitizeForPrefix(Buffer.from(msg.data).toString('utf8')).replace(/\n/g, '\\n');
       body = `${msg.data.length} bytes: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`;
@@ -123,6 +126,23 @@ function agentLine(msg: MessageOf<'agent'>): string {
   if (msg.event !== 'ended') return `${msg.event} from template ${msg.template}${wt}`;
   const exit = msg.exit ? ` (${msg.exit.signal ?? `code ${msg.exit.code}`})` : '';
   return `ended: ${msg.how}${exit}${msg.result ? ` result ${JSON.stringify(msg.result)}` : ''}`;
+}
+
+/** A headless run's life and stream, one line per message. */
+function headlessLine(msg: MessageOf<'headless'>): string {
+  const task = msg.task === null ? '' : ` (task ${msg.task})`;
+  switch (msg.event) {
+    case 'started':
+      return `started from template ${msg.template}${task}${msg.pid === null ? '' : ` pid ${msg.pid}`}`;
+    case 'stream':
+      return JSON.stringify(msg.data).slice(0, 200);
+    case 'skipped':
+      return `SKIPPED LINE: ${msg.why}: ${JSON.stringify(msg.excerpt)}`;
+    case 'ended': {
+      const r = msg.result;
+      return `ended${task}: ${r.ok ? 'ok' : `failed: ${r.reason ?? ''}`} in ${formatDuration(r.durationMs)}${r.text ? `: ${JSON.stringify(r.text.slice(0, 200))}` : ''}`;
+    }
+  }
 }
 
 export async function events(files: readonly string[], o: EventsOptions, out: NodeJS.WritableStream): Promise<number> {

@@ -14,7 +14,7 @@ import { detect, type Detector, type Presence } from '../host/detect.js';
 import { loadPreset, type Preset, presetNames, PROVIDERS_DIR } from './providers.js';
 import { AGENT_NAME, type AgentFields, AUTO_PROVIDER, BLOCKED_KINDS, DEFAULT_PROVIDER_ORDER, fileSchema } from './schema.js';
 import type { ActivitySettings, AgentConfig, BlockedKind, BlockedSettings, OrchestraConfig, RestartPolicy, ResumeSettings, TemplateConfig } from './types.js';
-import { taskLimits, type TemplateSource, templateSource, toTemplate, toWorktree } from './templates.js';
+import { headlessIssues, taskLimits, type TemplateSource, templateSource, toTemplate, toWorktree } from './templates.js';
 import { DEFAULT_QUEUE_OPTIONS } from '../work/task-queue.js';
 import { DEFAULT_QUOTA_OPTIONS } from '../work/quota.js';
 
@@ -225,6 +225,7 @@ function resolveConfig(file: File, abs: string, loc: Locator, r: Resolving): Orc
     if (!pools.has(name)) issues.push(loc.atKey(['pools'], name, `expected a pool an agent names with pool: (${[...pools].join(', ') || 'no agent has one'})`));
   }
   const templateFileIssues = [...sources.values()].flatMap((src) => src.fileIssues);
+  for (const [name, agent] of templateAgents) issues.push(...headlessIssues(name, templates[name] ?? {}, agent, loc));
   issues.push(...sharedCaptures(agents, loc));
   const { ordered, cycles } = dependencyOrder(agents, loc);
   issues.push(...cycles);

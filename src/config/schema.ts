@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from './duration.js';
 import { BLOCKED_KINDS } from './vocabulary.js';
+import { HEADLESS_OUTPUTS } from '../work/headless.js';
 
 export const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 export const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2'] as const;
@@ -22,6 +23,9 @@ export const BLOCKED_ESCALATIONS = ['none', 'interrupt', 'restart'] as const;
 export const ACTIVITY_SOURCES = ['output', 'screen'] as const;
 /** Hook dialects orchestra can install for an agent (see docs/config.md#hooks). */
 export const HOOKS = ['claude'] as const;
+/** How a template's agent runs: in a terminal, or once per prompt without one (docs/work.md#headless-runs). */
+export const TEMPLATE_MODES = ['interactive', 'headless'] as const;
+export { HEADLESS_OUTPUTS };
 /** `provider: auto`: the first installed and authenticated provider of `providers.order`. */
 export const AUTO_PROVIDER = 'auto';
 /** The order `provider: auto` tries, unless the file's `providers.order` says another. */
@@ -70,6 +74,7 @@ export const DURATION_FLOORS = {
   busyAfterMs: 10,
   stopGraceMs: 100,
   hangTimeoutMs: 100,
+  headlessTimeoutMs: 100,
 } as const;
 
 const size = z
@@ -343,6 +348,11 @@ export const templateFields = agentFields.extend({
     })
     .optional(),
   keep_finished: duration.optional(),
+  mode: oneOf(TEMPLATE_MODES).optional(),
+  /** With `mode: headless`: how its stdout is read (default: its provider's). */
+  output: oneOf(HEADLESS_OUTPUTS).optional(),
+  /** With `mode: headless`: a run still going after this long is stopped, and fails. */
+  timeout: durationAtLeast(DURATION_FLOORS.headlessTimeoutMs, 'a CLI needs time to start; a shorter timeout stops every run as it starts').optional(),
 });
 export type TemplateFields = z.output<typeof templateFields>;
 

@@ -8,10 +8,13 @@ import { join, resolve } from 'node:path';
 import { ConfigError, type ConfigIssue, type Locator } from './issues.js';
 import { parseYaml, sortIssues } from './parse.js';
 import { type AgentFields, agentFields, type TemplateFields } from './schema.js';
-import type { AgentConfig, TemplateConfig, WorktreeSettings } from './types.js';
+import type { AgentConfig, HeadlessSettings, TemplateConfig, WorktreeSettings } from './types.js';
+import { PROVIDER_HEADLESS } from '../work/headless.js';
 
 /** A finished ephemeral agent stays in `ps` this long by default. */
 export const KEEP_FINISHED_MS = 600_000;
+/** A headless run still going after this long is stopped, and fails. */
+export const HEADLESS_TIMEOUT_MS = 30 * 60_000;
 /** The branch an agent's worktree is made on, unless its `worktree.branch` says another. */
 export const DEFAULT_BRANCH = 'orchestra/{{name}}';
 
@@ -30,7 +33,7 @@ export interface TemplateSource {
  * prompt text. A template restarts its agent only if it says so: its policy defaults to `no`.
  */
 export function templateSource(name: string, t: TemplateFields, dir: string, abs: string, loc: Locator, merge: (d: AgentFields, a: AgentFields) => AgentFields): TemplateSource {
-  const { prompt_file: file, vars: _v, keep_finished: _k, prompt, concurrency: _c, rate: _r, attempts: _a, ...fields } = t;
+  const { prompt_file: file, vars: _v, keep_finished: _k, prompt, concurrency: _c, rate: _r, attempts: _a, mode: _m, output: _o, timeout: _t, ...fields } = t;
   const own: AgentFields = { ...fields, restart: { ...fields.restart, policy: fields.restart?.policy ?? 'no' } };
   if (file === undefined) return { own, body: prompt, source: abs, issues: [], fileIssues: [] };
   if (prompt !== undefined) return { own, body: prompt, source: abs, issues: [loc.at(['templates', name, 'prompt_file'], 'expected either prompt or prompt_file, not both', { found: false })], fileIssues: [] };
@@ -64,11 +67,34 @@ function frontMatter(text: string): { yaml: string; body: string } | undefined {
   return { yaml: ['', ...lines.slice(1, end)].join('\n'), body: lines.slice(end + 1).join('\n') };
 }
 
+/**
+ * What is wrong with a template's headless keys, its provider resolved: `output:` and `timeout:`
+ * belong to `mode: headless`, which needs an output unless its provider's is known.
+ */
+export function headlessIssues(name: string, t: TemplateFields, agent: AgentConfig, loc: Locator): ConfigIssue[] {
+  if (t.mode !== 'headless') {
+    return (['output', 'timeout'] as const).filter((k) => t[k] !== undefined).map((k) => loc.atKey(['templates', name], k, `${k} applies only to a template with mode: headless`));
+  }
+  if (t.output !== undefined || (agent.provider !== undefined && agent.provider in PROVIDER_HEADLESS)) return [];
+  const runs = agent.provider === undefined ? `a command of its own (${agent.command})` : `provider ${agent.provider}`;
+  const known = Object.keys(PROVIDER_HEADLESS).join(', ');
+  // At `output`: when the schema refused the one written, nothing more is said.
+  return [loc.at(['templates', name, 'output'], `missing: mode: headless needs an output (text, json, ndjson, or a CLI's format): orchestra knows the headless output of ${known}, not of ${runs}`, { found: false })];
+}
+
+/** A headless template's settings, and its agent's args followed by its provider's headless args. */
+function toHeadless(t: TemplateFields, agent: AgentConfig): { headless?: HeadlessSettings; agent: AgentConfig } {
+  if (t.mode !== 'headless') return { agent };
+  const preset = agent.provider === undefined ? undefined : PROVIDER_HEADLESS[agent.provider];
+  const output = t.output ?? preset?.output ?? 'text';
+  return { headless: { output, timeoutMs: t.timeout ?? HEADLESS_TIMEOUT_MS }, agent: preset ? { ...agent, args: [...agent.args, ...preset.args] } : agent };
+}
+
 /** The resolved template around its agent (named after the template until a spawn names it). */
 export function toTemplate(name: string, t: TemplateFields, src: TemplateSource, agent: AgentConfig): TemplateConfig {
   return {
     name,
-    agent,
+    ...toHeadless(t, agent),
     prompt: src.body,
     promptSource: src.source,
     vars: t.vars ?? {},

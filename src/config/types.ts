@@ -14,7 +14,7 @@
  * config built by hand must still say them.
  */
 import { z } from 'zod';
-import { ACTIVITY_SOURCES, BLOCKED_ESCALATIONS, BLOCKED_KINDS, BRACKETED_PASTE, HOOKS, RESTART_MODES, SIGNALS, STRATEGIES } from './schema.js';
+import { ACTIVITY_SOURCES, BLOCKED_ESCALATIONS, BLOCKED_KINDS, BRACKETED_PASTE, HEADLESS_OUTPUTS, HOOKS, RESTART_MODES, SIGNALS, STRATEGIES } from './schema.js';
 
 /** Milliseconds, bytes and counts are plain numbers; the field names carry the unit. */
 const num = z.number();
@@ -205,6 +205,16 @@ const taskLimits = {
   attempts: num,
 };
 
+/** A template with `mode: headless`: its agent's command runs once per prompt, with no terminal (docs/work.md#headless-runs). */
+const headlessSettings = z
+  .object({
+    /** How its stdout is read (src/work/headless.ts). */
+    output: z.enum(HEADLESS_OUTPUTS),
+    /** A run still going after this long is stopped and fails. */
+    timeoutMs: num,
+  })
+  .readonly();
+
 const templateConfig = z
   .object({
     ...taskLimits,
@@ -219,6 +229,8 @@ const templateConfig = z
     vars: z.record(z.string(), z.string()).readonly(),
     /** A finished agent stays listed (ps) this long, then it is removed. */
     keepFinishedMs: num,
+    /** Present with `mode: headless` (its agent's args then end with the provider's headless args); optional so configs built by hand need not say it. */
+    headless: headlessSettings.optional(),
   })
   .readonly();
 
@@ -261,6 +273,7 @@ export type OrchestraConfig = z.output<typeof orchestraConfig>;
 /** A resolved config as the control request `reload` carries it (resolved by the client). */
 export const orchestraConfigSchema = orchestraConfig;
 export type TemplateConfig = z.output<typeof templateConfig>;
+export type HeadlessSettings = z.output<typeof headlessSettings>;
 export type WorktreeSettings = z.output<typeof worktreeSettings>;
 export type RateLimitSettings = z.output<typeof rateLimit>;
 export type PoolConfig = OrchestraConfig['pools'][number];

@@ -113,7 +113,7 @@ export async function start(configured: OrchestraConfig, opts: StartOptions = {}
   const reaper = new Reaper();
   const publisher = new Publisher({ endpoint, runId, highWaterMark: config.bus.highWaterMark, queueLimit: config.bus.queueLimit });
   const supervisor = new Supervisor(config, { publisher, logger, reaper, runId, listener: opts.listener });
-  const work = new Work(config, supervisor, { publisher, logger, clock: systemClock });
+  const work = new Work(config, supervisor, { publisher, logger, clock: systemClock, reaper, runId });
   work.adopt(worktrees);
   let tasks: Tasks;
   try {
@@ -173,9 +173,11 @@ export async function start(configured: OrchestraConfig, opts: StartOptions = {}
   });
   let stopping: Promise<'graceful' | 'forced'> | undefined;
   // Dispatch ends before the agents stop: their ends are the session's, not their tasks'.
+  // Headless runs are stopped beside the crew.
   const shutdown = () => {
     tasks.close();
-    return supervisor.shutdown();
+    const runs = work.stopRuns();
+    return supervisor.shutdown().then((how) => runs.then(() => how));
   };
   const crew: Crew = {
     supervisor,
@@ -194,6 +196,7 @@ export async function start(configured: OrchestraConfig, opts: StartOptions = {}
     // Even a failed forced stop ends the run: nothing is left to try.
     forceStop: () => {
       tasks.close();
+      void work.stopRuns(true);
       return supervisor
         .forceStop()
         .then(() => work.close())

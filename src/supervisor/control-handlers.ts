@@ -19,7 +19,11 @@ export function controlHandlers(sup: Supervisor, info: { session: string }, down
     keepalive: (a) => ({ attached: sup.keepalive(a.agent, a.attach) }),
     screen: (a) => sup.screen(a.agent, a.format, a.scrollback),
     logs: (a) => sup.readRing(a.agent, a.bytes),
-    stop: (a) => sup.stopAgent(a.agent),
+    stop: (a) => {
+      // A headless run (no agent) is stopped the same way: `stopped` once it has ended.
+      const run = work.stopRun(a.agent, 'stopped on request');
+      return run ? run.then(() => ({ state: 'stopped' as const })) : sup.stopAgent(a.agent);
+    },
     start: (a) => sup.startAgent(a.agent),
     restart: (a) => sup.restartAgent(a.agent),
     reload: (a) => reload(a.config, sup, work, tasks),

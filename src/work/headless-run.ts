@@ -23,6 +23,8 @@ export interface HeadlessSpec {
   readonly stop: StopPlan;
   /** Longest line of ndjson output kept (a longer one is skipped and reported). */
   readonly maxLine?: number;
+  /** ORCHESTRA_RUN of its processes (default: an id of its own): the supervisor's, so its watchdog finds them. */
+  readonly run?: string;
 }
 
 /** What a run reports while it runs. */
@@ -41,8 +43,8 @@ const OUTPUT_KEEP = 4 * 1024 * 1024;
 export interface HeadlessRun {
   readonly pid: number | undefined;
   readonly result: Promise<HeadlessResult>;
-  /** Stops the run (the result then says why). */
-  stop(why: string): void;
+  /** Stops the run (the result then says why); forced, at once with SIGKILL, overtaking a graceful stop. */
+  stop(why: string, force?: boolean): void;
 }
 
 function keepEnd(text: string, add: string, max: number): string {
@@ -52,7 +54,7 @@ function keepEnd(text: string, add: string, max: number): string {
 
 export function runHeadless(spec: HeadlessSpec, listener: HeadlessListener = {}): HeadlessRun {
   const started = Date.now();
-  const run = randomBytes(6).toString('hex');
+  const run = spec.run ?? randomBytes(6).toString('hex');
   const child = spawn(spec.file, spec.args, {
     cwd: spec.cwd,
     env: { ...spec.env, ORCHESTRA_AGENT: spec.name, ORCHESTRA_RUN: run },
@@ -89,10 +91,10 @@ export function runHeadless(spec: HeadlessSpec, listener: HeadlessListener = {})
   let exited = false;
   let stopped: string | undefined;
   const termination = child.pid === undefined ? undefined : new Termination({ sid: child.pid, run, agent: spec.name, leaderUnreaped: () => !exited }, spec.stop);
-  const stop = (why: string) => {
-    if (exited || stopped) return;
-    stopped = why;
-    void termination?.stop();
+  const stop = (why: string, force = false) => {
+    if (exited) return;
+    stopped ??= why;
+    void (force ? termination?.force(why) : termination?.stop());
   };
   const timer = setTimeout(() => stop(`timed out after ${spec.timeoutMs}ms`), spec.timeoutMs);
   const result = new Promise<HeadlessResult>((resolve) => {

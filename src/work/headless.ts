@@ -79,6 +79,40 @@ export const FORMATS: Readonly<Record<string, HeadlessFormat>> = {
   },
 };
 
+/**
+ * What a headless template's `output:` reads its stdout as: one name per CLI orchestra knows, and
+ * the plain framings for any other command.
+ */
+export const OUTPUTS = {
+  claude: 'claude-stream-json',
+  codex: 'codex-json',
+  gemini: 'gemini-stream-json',
+  'gemini-json': 'gemini-json',
+  text: 'text',
+  json: 'json',
+  ndjson: 'ndjson',
+} as const satisfies Readonly<Record<string, keyof typeof FORMATS>>;
+export type HeadlessOutput = keyof typeof OUTPUTS;
+export const HEADLESS_OUTPUTS = Object.keys(OUTPUTS) as [HeadlessOutput, ...HeadlessOutput[]];
+
+/** The format an `output:` reads. */
+export function outputFormat(output: HeadlessOutput): HeadlessFormat {
+  const format = FORMATS[OUTPUTS[output]];
+  if (!format) throw new Error(`output "${output}" names no format`);
+  return format;
+}
+
+/**
+ * How the CLI of a provider runs headless: the arguments that follow its own (the prompt comes
+ * last, after them) and its output. As recorded (see above); gemini's `-p` takes the prompt as
+ * its value, so it is last.
+ */
+export const PROVIDER_HEADLESS: Readonly<Record<string, { readonly output: HeadlessOutput; readonly args: readonly string[] }>> = {
+  claude: { output: 'claude', args: ['-p', '--output-format', 'stream-json', '--verbose'] },
+  codex: { output: 'codex', args: ['exec', '--json'] },
+  gemini: { output: 'gemini', args: ['--output-format', 'stream-json', '-p'] },
+};
+
 export interface HeadlessResult {
   readonly ok: boolean;
   readonly text: string;

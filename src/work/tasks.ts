@@ -5,6 +5,8 @@
  *
  *   template task:  queue.start → Work.spawn(TEMPLATE-ID) ─(Work ended: done, exit 0)──▶ finish
  *                                                          └(exit ≠ 0, stopped, spawn refused)──▶ fail (requeued while attempts are left)
+ *   headless template:  queue.start → Work.start(TEMPLATE-ID) ─(its result: ok)──▶ finish with text, usage, exit code, duration
+ *                                                             └(failed: error, exit, timeout)──▶ fail
  *   pool task:      queue.start → Supervisor.send(agent) ─(delivered, then the agent is ready again, or its sidecar says done)──▶ finish
  *                                                        └(not delivered; the agent exited, stopped, died)──▶ fail
  *
@@ -22,6 +24,7 @@ import type { TokenBucket } from './rate-limit.js';
 import { loadTasks, saveTasks, tasksFile } from './task-store.js';
 import { type TaskNotice, TaskQueue, type TaskSpec } from './task-queue.js';
 import { type Ended, isObject, type Work } from './work.js';
+import type { HeadlessResult } from './headless.js';
 
 export interface TasksDeps {
   readonly publisher: Pick<Publisher, 'publish'>;
@@ -161,6 +164,7 @@ export class Tasks {
   }
 
   private stopCancelled(agent: string, task: string): void {
+    if (this.work.stopRun(agent, `task ${task} was cancelled`) !== undefined) return;
     // Not an agent yet (its spawn is still making its worktree): the spawn stops it once it is one.
     if (!this.supervisor.status().some((a) => a.name === agent)) return;
     this.supervisor.stopAgent(agent).catch((err: Error) => this.deps.logger.warn({ agent, task, err: err.message }, "stopping a cancelled task's agent failed"));
@@ -249,8 +253,10 @@ export class Tasks {
     this.change(this.queue.start(s.task, s.agent, this.now()));
     if (s.how === 'spawn') {
       this.spawned.set(s.agent, s.task);
-      this.work.spawn(s.template, { name: s.agent, vars: task.vars, prompt: task.prompt }).then(
-        () => {
+      this.work.start(s.template, { name: s.agent, vars: task.vars, prompt: task.prompt, task: s.task }).then(
+        ({ result }) => {
+          // A headless template's run: its result ends the task.
+          void result?.then((r) => this.runEnded(s.agent, r));
           // Cancelled while its worktree was being made: the agent it no longer needs is stopped now.
           if (!this.spawned.has(s.agent)) this.stopCancelled(s.agent, s.task);
         },
@@ -286,6 +292,15 @@ export class Tasks {
     const now = this.now();
     this.change(how.ok ? this.queue.finish(task, now, how.result) : this.queue.fail(task, now, how.reason));
     this.schedule();
+  }
+
+  /** A headless run's end (unless its task was cancelled, or dispatch has closed): done with its result, else failed with its reason. */
+  private runEnded(run: string, r: HeadlessResult): void {
+    const task = this.spawned.get(run);
+    if (task === undefined || this.phase === 'closed') return;
+    this.spawned.delete(run);
+    const { ok, reason, ...result } = r;
+    this.ended(task, ok ? { ok, result } : { ok, reason: reason ?? 'the run failed' });
   }
 
   /** A spawned agent's end: done (its sidecar said so, or it exited 0), else failed. */

@@ -7,6 +7,8 @@
  *
  * An ended agent stays in `ps` for its template's `keep_finished`; then it is removed from the
  * session (its log file stays) and its worktree is cleaned up by the rules of worktrees.ts.
+ * A `mode: headless` template's spawn is no agent but a run of its command (headless-runs.ts),
+ * prepared the same way (name, prompt, worktree); its worktree is cleaned up when it ends.
  */
 import { randomBytes } from 'node:crypto';
 import type pino from 'pino';
@@ -17,8 +19,11 @@ import { agentFiles } from '../config/load.js';
 import { AGENT_NAME, VAR_NAME } from '../config/schema.js';
 import type { AgentConfig, OrchestraConfig, TemplateConfig } from '../config/types.js';
 import type { Clock } from '../host/clock.js';
+import type { Reaper } from '../host/reaper.js';
 import { RUNNING_STATES } from '../machines/agent.js';
 import type { AgentEvent, Supervisor } from '../supervisor/supervisor.js';
+import type { HeadlessResult } from './headless.js';
+import { HeadlessRuns } from './headless-runs.js';
 import { mentions, MissingVars, render } from './render.js';
 import { addWorktree, cleanUp, GitError, type Worktree, WorktreeRegistry } from './worktrees.js';
 
@@ -29,6 +34,12 @@ export interface SpawnOptions {
   readonly vars?: Readonly<Record<string, string>> | undefined;
   /** Text for the agent: `{{prompt}}` in the template's prompt, or the prompt itself when it has none. */
   readonly prompt?: string | undefined;
+}
+
+/** What a spawn started: an agent, or (a headless template) a run. */
+export interface Spawned {
+  name: string;
+  worktree: WorktreeInfo | null;
 }
 
 /** How an ephemeral agent's work ended, as published on the bus (`agent` kind, event `ended`). */
@@ -47,6 +58,9 @@ export interface WorkDeps {
   readonly publisher: Pick<Publisher, 'publish'>;
   readonly logger: pino.Logger;
   readonly clock: Clock;
+  /** For headless runs: the supervisor's watchdog and run id, so a dying supervisor takes their processes along. */
+  readonly reaper?: Pick<Reaper, 'track' | 'untrack'> | undefined;
+  readonly runId?: string | undefined;
 }
 
 /**
@@ -80,6 +94,7 @@ export class Work {
   private readonly reserved = new Set<string>();
   /** The crew agents' worktrees, cleaned up when the session ends. */
   private crew: readonly Worktree[] = [];
+  private readonly runs: HeadlessRuns;
 
   constructor(
     private config: OrchestraConfig,
@@ -87,6 +102,7 @@ export class Work {
     private readonly deps: WorkDeps,
   ) {
     this.registry = WorktreeRegistry.of(config.stateDir);
+    this.runs = new HeadlessRuns({ ...deps, session: config.session });
     this.unwatch = supervisor.watch((e) => this.onAgentEvent(e));
   }
 
@@ -105,9 +121,16 @@ export class Work {
   /**
    * Starts an ephemeral agent from `templateName` in the running session: renders its prompt (every
    * placeholder needs a value), makes its worktree if the template has one, adds it to the
-   * supervisor. The prompt is its first input once it is ready.
+   * supervisor. The prompt is its first input once it is ready. A headless template's prompt is
+   * run instead, once (see `start`).
    */
-  async spawn(templateName: string, opts: SpawnOptions = {}): Promise<{ name: string; worktree: WorktreeInfo | null }> {
+  async spawn(templateName: string, opts: SpawnOptions = {}): Promise<Spawned> {
+    const { name, worktree } = await this.start(templateName, opts);
+    return { name, worktree };
+  }
+
+  /** As `spawn`; for a headless template, with the run's result, settled once it has ended and its worktree is cleaned up. */
+  async start(templateName: string, opts: SpawnOptions & { readonly task?: string } = {}): Promise<Spawned & { readonly result?: Promise<HeadlessResult> }> {
     const template = this.template(templateName);
     const name = opts.name ?? this.freshName(template.name);
     if (!AGENT_NAME.test(name)) throw new ControlError('bad-request', `agent name "${name}": expected letters, digits, "-" and "_" (max 64), starting with a letter or digit`);
@@ -126,6 +149,18 @@ export class Work {
         worktree = made.worktree;
         cwd = made.cwd;
         this.registry.put(worktree.path, worktree);
+      }
+      if (template.headless) {
+        const made = worktree;
+        const info = made && { path: made.path, branch: made.branch };
+        // A run's worktree is cleaned up as soon as it ends: a run is not listed to be looked at.
+        const finish = async (): Promise<WorktreeInfo | null> => {
+          if (!made || !info) return null;
+          const outcome = await this.cleanWorktree(made);
+          return { ...info, ...(outcome ? { outcome } : {}) };
+        };
+        const result = this.runs.start({ name, template, cwd, prompt, task: opts.task ?? null, worktree: info, finish });
+        return { name, worktree: info, result };
       }
       const config = this.agentConfig(template.agent, name, cwd, prompt);
       this.ephemerals.set(name, { template, worktree, phase: 'running', done: null, reapTimer: undefined });
@@ -180,8 +215,18 @@ export class Work {
     return { ...template.vars, ...opts.vars, name, template: template.name, ...(opts.prompt === undefined ? {} : { prompt: opts.prompt }) };
   }
 
+  /** Stops a headless run that has not ended: its end; undefined when no run has that name. */
+  stopRun(name: string, why: string): Promise<HeadlessResult> | undefined {
+    return this.runs.stop(name, why);
+  }
+
+  /** Stops every headless run (forced: at once); resolves once they have ended. */
+  stopRuns(force = false): Promise<void> {
+    return this.runs.close(force);
+  }
+
   private taken(name: string): boolean {
-    return this.reserved.has(name) || this.supervisor.status().some((a) => a.name === name);
+    return this.reserved.has(name) || this.runs.has(name) || this.supervisor.status().some((a) => a.name === name);
   }
 
   private freshName(template: string): string {
@@ -299,6 +344,7 @@ export class Work {
    */
   async close(): Promise<void> {
     this.unwatch();
+    await this.runs.close();
     const trees = [...this.crew];
     for (const eph of this.ephemerals.values()) {
       this.deps.clock.clearTimeout(eph.reapTimer);

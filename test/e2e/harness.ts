@@ -113,6 +113,39 @@ export function startCrew(agents: string | ((p: CrewPaths) => string), opts: Cre
 }
 
 /** Reads messages until `pred` holds; rejects after `ms` with the tail of what was seen. */
+/** A bus message's payload, as a test looks into it. */
+export type Body = Record<string, unknown>;
+
+/** Every bus message of a crew, and a wait for the first that a predicate holds for (its error lists the last task messages). */
+export function watchBus(crew: Crew) {
+  const seen: Received[] = [];
+  let wake: () => void = () => undefined;
+  void (async () => {
+    for (;;) {
+      seen.push(await crew.bus.next());
+      wake();
+    }
+  })().catch(() => undefined);
+  const message = (pred: (m: Body) => boolean, ms = 30_000): Promise<Body> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no such bus message within ${ms}ms; task messages: ${JSON.stringify(tasks().slice(-10))}`)), ms);
+      const check = () => {
+        const r = seen.find((x) => pred(x.msg as unknown as Body));
+        if (!r) return;
+        clearTimeout(timer);
+        resolve(r.msg as unknown as Body);
+      };
+      const prev = wake;
+      wake = () => {
+        prev();
+        check();
+      };
+      check();
+    });
+  const tasks = (id?: string) => seen.map((r) => r.msg as unknown as Body).filter((m) => m.kind === 'task' && (id === undefined || m.id === id));
+  return { seen, message, tasks };
+}
+
 export async function until(sub: BusSubscriber, pred: (r: Received) => boolean, ms = 20_000, seen: Received[] = []): Promise<Received[]> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, rej) => {

@@ -8,42 +8,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/bus/control-client.js';
-import type { Received } from '../../src/bus/client.js';
-import { type Crew, FIX, runCli, startCrew } from './harness.js';
+import { type Body, type Crew, FIX, runCli, startCrew, watchBus as watch } from './harness.js';
 
 const worker = (rec: string) => `    command: node\n    args: [${join(FIX, 'work-agent.mjs')}, ${rec}]\n    ready: { pattern: "> $" }\n    idle_after: 300ms\n    stop: { grace: 1s }\n`;
-
-type Body = Record<string, unknown>;
-
-/** Every bus message of a crew, and a wait for the first that a predicate holds for. */
-function watch(crew: Crew) {
-  const seen: Received[] = [];
-  let wake: () => void = () => undefined;
-  void (async () => {
-    for (;;) {
-      seen.push(await crew.bus.next());
-      wake();
-    }
-  })().catch(() => undefined);
-  const message = (pred: (m: Body) => boolean, ms = 30_000): Promise<Body> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no such bus message within ${ms}ms; task messages: ${JSON.stringify(tasks().slice(-10))}`)), ms);
-      const check = () => {
-        const r = seen.find((x) => pred(x.msg as unknown as Body));
-        if (!r) return;
-        clearTimeout(timer);
-        resolve(r.msg as unknown as Body);
-      };
-      const prev = wake;
-      wake = () => {
-        prev();
-        check();
-      };
-      check();
-    });
-  const tasks = (id?: string) => seen.map((r) => r.msg as unknown as Body).filter((m) => m.kind === 'task' && (id === undefined || m.id === id));
-  return { seen, message, tasks };
-}
 
 const ended = (m: Body) => m.kind === 'task' && (m.event === 'done' || m.event === 'failed');
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runHeadless } from '../../src/work/headless-run.js';
 import { readStat } from '../../src/host/process-group.js';
-import { FORMATS, jsonOutput, resultOf } from '../../src/work/headless.js';
+import { FORMATS, HEADLESS_OUTPUTS, jsonOutput, outputFormat, PROVIDER_HEADLESS, resultOf } from '../../src/work/headless.js';
 import { eventually } from '../e2e/harness.js';
 
 const FIX = join(import.meta.dirname, '../fixtures');
@@ -56,6 +56,14 @@ describe('headless formats against what the real CLIs printed', () => {
     const f = FORMATS.text!;
     expect(resultOf(f, { events: [], text: 'hi\n', exitCode: 0, signal: null, durationMs: 5 })).toEqual({ ok: true, text: 'hi\n', durationMs: 5, exitCode: 0, signal: null });
     expect(resultOf(f, { events: [], text: '', exitCode: 2, signal: null, durationMs: 5, stderr: 'warming up\nno such model\n' })).toMatchObject({ ok: false, reason: 'exit code 2: no such model' });
+  });
+});
+
+describe('headless outputs', () => {
+  it('every output a template may declare reads a format; each provider’s headless output is one of them', () => {
+    expect(HEADLESS_OUTPUTS.map((o) => outputFormat(o).framing)).toEqual(['ndjson', 'ndjson', 'ndjson', 'json', 'text', 'json', 'ndjson']);
+    expect(outputFormat('claude')).toBe(FORMATS['claude-stream-json']);
+    for (const p of Object.values(PROVIDER_HEADLESS)) expect(HEADLESS_OUTPUTS).toContain(p.output);
   });
 });
 
