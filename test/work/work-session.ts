@@ -20,10 +20,14 @@ import { recordingPublisher } from '../supervisor/recording-publisher.js';
 export class FakeWorker implements WorkerPort {
   readonly sent: string[] = [];
   private pid = 0;
+  private outputSeq: number;
+  private outputOffset: number;
   constructor(
     readonly init: WorkerInit,
     private readonly listener: HandleListener,
   ) {
+    this.outputSeq = init.outputSeq;
+    this.outputOffset = init.outputOffset;
     this.run('created');
   }
   private run(reason: string): void {
@@ -42,6 +46,13 @@ export class FakeWorker implements WorkerPort {
       this.listener.message({ type: 'input.outcome', id: msg.id, outcome: 'delivered', reason: 'typed and submitted' });
       this.report('busy', 'input delivered');
     } else if (msg.type === 'screen.read') this.listener.message({ type: 'screen', id: msg.id, data: this.sent.map((t) => `> ${t}`).join('\n'), seq: 1, cols: 80, rows: 24 });
+  }
+  /** Output of its agent, numbered on from where its worker was told to start. */
+  output(text: string): void {
+    const data = Buffer.from(text);
+    this.outputSeq++;
+    this.listener.message({ type: 'output', buffer: data, parts: [{ offset: 0, length: data.length, seq: this.outputSeq, at: this.outputOffset, size: data.length }] });
+    this.outputOffset += data.length;
   }
   exit(code: number): void {
     this.report('exited', `exit code ${code}`);
