@@ -1,10 +1,11 @@
 /** The control socket's requests, answered by the supervisor. */
 import type { Handlers } from '../bus/control.js';
+import type { Sessions } from '../work/sessions.js';
 import type { Tasks } from '../work/tasks.js';
 import type { Work } from '../work/work.js';
 import type { Supervisor } from './supervisor.js';
 
-export function controlHandlers(sup: Supervisor, info: { session: string }, down: () => Promise<void>, work: Work, tasks: Tasks): Handlers {
+export function controlHandlers(sup: Supervisor, info: { session: string }, down: () => Promise<void>, work: Work, tasks: Tasks, sessions: Sessions): Handlers {
   return {
     ps: () => ({ session: info.session, pid: process.pid, run: sup.runId, agents: sup.status() }),
     send: (a) => sup.send(a.agent, { text: a.text, mode: a.mode, timeoutMs: a.timeout_ms, id: a.id }),
@@ -23,6 +24,7 @@ export function controlHandlers(sup: Supervisor, info: { session: string }, down
     reload: async (a) => {
       const r = await sup.reconfigure(a.config);
       work.useTemplates(a.config);
+      sessions.useConfig(a.config);
       return r;
     },
     spawn: (a) => work.spawn(a.template, { name: a.name, vars: a.vars, prompt: a.prompt }),
@@ -30,6 +32,7 @@ export function controlHandlers(sup: Supervisor, info: { session: string }, down
     'task.add': (a) => tasks.add(a),
     'task.list': (a) => tasks.list(a.recent),
     'task.cancel': (a) => tasks.cancel(a.id),
+    'session.get': (a) => sessions.get({ id: a.id, template: a.template, vars: a.vars, prompt: a.prompt, timeoutMs: a.timeout_ms }),
     down: async () => {
       await down();
       return { stopped: sup.status().map((s) => s.name) };

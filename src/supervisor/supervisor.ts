@@ -548,6 +548,11 @@ export class Supervisor {
     return r;
   }
 
+  /** The settings the agent runs with (a spawned agent's: its template's, under its own name, cwd and paths). */
+  configOf(name: string): AgentConfig {
+    return this.record(name).config;
+  }
+
   status(): AgentStatus[] {
     return [...this.agents.values()].map((r) => ({
       name: r.config.name,
