@@ -59,6 +59,8 @@ interface Remembered {
 
 /** The states a get answers in: the agent's process runs and has started. */
 const UP: ReadonlySet<PublicState> = new Set<PublicState>(['ready', 'busy', 'blocked']);
+/** The states in which a get starts the session again. */
+const ENDING: ReadonlySet<PublicState | 'pending'> = new Set<PublicState | 'pending'>(['stopping', 'stopped', 'dead']);
 /** How long a get waits for a starting agent past its ready timeout (which ends the run itself). */
 const UP_WAIT_MS = 30_000;
 
@@ -90,9 +92,11 @@ export class Sessions {
     try {
       const started = await this.ensure(req);
       const state = await this.up(id);
+      const s = this.sessions.get(id);
+      if (!s) throw new ControlError('not-running', `session "${id}" was removed as it started`);
+      const conversation = this.conversation(id);
       const prompt = req.prompt === undefined ? null : await this.send(id, req.prompt, req.timeoutMs ?? 30_000);
-      const template = this.sessions.get(id)?.template ?? '';
-      return { agent: id, template, started, state: prompt ? this.stateOf(id) : state, conversation: this.conversation(id), prompt };
+      return { agent: id, template: s.template, started, state: prompt ? this.stateOf(id) : state, conversation, prompt };
     } finally {
       this.release(id);
     }
@@ -113,7 +117,8 @@ export class Sessions {
       throw new ControlError('bad-request', `"${id}" is an agent of session "${this.config.session}" that is not an on-demand session (a crew agent, or spawned with orchestra spawn): choose another session id`);
     }
     this.sameTemplate(id, req.template);
-    if (s && !s.stopping && state !== undefined && state !== 'stopped' && state !== 'dead') return false;
+    // Stopping (`orchestra stop`, or its idle stop) counts as stopped: it is started again once it has.
+    if (s && !s.stopping && state !== undefined && !ENDING.has(state)) return false;
     const start = this.start(req, s).finally(() => this.starting.delete(id));
     this.starting.set(id, start);
     await start;

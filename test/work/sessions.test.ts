@@ -138,6 +138,21 @@ describe('on-demand sessions (simulated clock, fake workers)', () => {
     expect(JSON.parse(readFileSync(join(s.stateDir, 'sessions', 's1.json'), 'utf8'))).toEqual({ template: 'chat', vars: { who: 'me' } });
   });
 
+  it('a get arriving while the idle stop is under way waits for the stop, then starts the session again', async () => {
+    const s = sessions(CHAT);
+    const first = s.pool.get({ id: 's1' });
+    await s.ready('s1');
+    await first;
+    s.clock.increment(10_000);
+    // The stop has begun (its screen is being read): the get must not find the agent "running".
+    const again = s.pool.get({ id: 's1', prompt: 'still there?' });
+    await s.flush();
+    expect(s.published.filter((m) => m.kind === 'state' && m.agent === 's1').map((m) => m.to)).toEqual(['starting', 'busy', 'ready', 'stopped', 'starting']);
+    s.worker('s1').report('ready');
+    expect(await again).toMatchObject({ started: true, prompt: { outcome: 'delivered' } });
+    expect(s.worker('s1').sent).toEqual(['you are the chat agent', 'still there?']);
+  });
+
   it('an idle stop does not come while a get is being answered: it is due from the get\'s end', async () => {
     const s = sessions(CHAT);
     const first = s.pool.get({ id: 's1' });
