@@ -128,7 +128,7 @@ export class Sessions {
   private sameTemplate(id: string, wanted: string | undefined): void {
     const s = this.sessions.get(id);
     if (s && wanted !== undefined && wanted !== s.template) {
-      throw new ControlError('bad-request', `session "${id}" runs from template "${s.template}", not "${wanted}" (a template applies to a cold start: stop the session first, or leave --template out)`);
+      throw new ControlError('bad-request', `session "${id}" runs from template "${s.template}", not "${wanted}" (a template applies to a cold start, once the session is reaped: leave --template out)`);
     }
   }
 

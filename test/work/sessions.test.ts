@@ -182,7 +182,7 @@ describe('on-demand sessions (simulated clock, fake workers)', () => {
     const get = s.pool.get({ id: 's1', template: 'chat' });
     await s.ready('s1');
     await get;
-    expect(await refusal(s.pool.get({ id: 's1', template: 'other' }))).toBe('bad-request: session "s1" runs from template "chat", not "other" (a template applies to a cold start: stop the session first, or leave --template out)');
+    expect(await refusal(s.pool.get({ id: 's1', template: 'other' }))).toBe('bad-request: session "s1" runs from template "chat", not "other" (a template applies to a cold start, once the session is reaped: leave --template out)');
     expect(existsSync(join(s.stateDir, 'sessions', 's1.json'))).toBe(true);
   });
 });
