@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { orchestraConfigSchema } from '../config/types.js';
 import type { ReloadPlan } from '../machines/reconfigure.js';
+import type { Role } from '../machines/supervision.js';
 import type { BlockedInfo, ExitCause, PublicState } from '../machines/agent.js';
 import type { RefusedWhy, TaskStatus } from '../work/task-queue.js';
 import type { InputOutcome, Message } from './protocol.js';
@@ -152,6 +153,8 @@ export interface AgentStatus {
   } | null;
   /** Sends accepted and not yet delivered or failed. */
   readonly queued: number;
+  /** `crew` (from the config, restarted by policy) or `ephemeral` (spawned from a template; docs/work.md). */
+  readonly role: Role;
   /** While `blocked`: on what, since when (ms since the epoch), and the evidence. */
   readonly blocked?: BlockedInfo & { readonly since: number };
 }

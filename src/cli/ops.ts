@@ -44,7 +44,7 @@ function whyColumn(a: AgentStatus): string {
 }
 
 export function psTable(agents: readonly AgentStatus[], now = Date.now()): string {
-  const rows = [['NAME', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'LAST-OUTPUT', 'EXIT', 'QUEUED', 'WHY']];
+  const rows = [['NAME', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'LAST-OUTPUT', 'EXIT', 'QUEUED', 'ROLE', 'WHY']];
   for (const a of agents) {
     rows.push([
       a.name,
@@ -55,6 +55,7 @@ export function psTable(agents: readonly AgentStatus[], now = Date.now()): strin
       a.lastOutputAt === null ? '-' : `${formatDuration(now - a.lastOutputAt)} ago`,
       exitColumn(a.lastExit),
       String(a.queued),
+      a.role,
       whyColumn(a),
     ]);
   }

@@ -7,6 +7,7 @@ import { loadConfigFiles } from '../config/load.js';
 import type { OrchestraConfig } from '../config/types.js';
 import { UsageError } from './errors.js';
 import { PrefixPrinter } from './prefix-printer.js';
+import { reload } from '../supervisor/control-handlers.js';
 import { reloadLines } from './reload.js';
 import { register } from './registry.js';
 import { checkAgent } from './session-client.js';
@@ -92,8 +93,7 @@ export async function up(opts: UpOptions): Promise<number> {
 async function reloadFromFiles(crew: Crew, files: readonly string[]): Promise<void> {
   try {
     const next = loadConfigFiles(files);
-    const r = await crew.supervisor.reconfigure(next);
-    crew.work.useTemplates(next);
+    const r = await reload(next, crew.supervisor, crew.work, crew.tasks, crew.sessions);
     const lines = reloadLines(r);
     crew.logger.info({ actions: r.actions, failed: r.failed, notApplied: r.not_applied }, `reload on SIGHUP:\n${lines.out}${lines.err}`);
   } catch (err) {

@@ -1,5 +1,7 @@
 /** The control socket's requests, answered by the supervisor. */
 import type { Handlers } from '../bus/control.js';
+import type { Results } from '../bus/control-protocol.js';
+import type { OrchestraConfig } from '../config/types.js';
 import type { Sessions } from '../work/sessions.js';
 import type { Tasks } from '../work/tasks.js';
 import type { Work } from '../work/work.js';
@@ -21,12 +23,7 @@ export function controlHandlers(sup: Supervisor, info: { session: string }, down
     stop: (a) => sup.stopAgent(a.agent),
     start: (a) => sup.startAgent(a.agent),
     restart: (a) => sup.restartAgent(a.agent),
-    reload: async (a) => {
-      const r = await sup.reconfigure(a.config);
-      work.useTemplates(a.config);
-      sessions.useConfig(a.config);
-      return r;
-    },
+    reload: (a) => reload(a.config, sup, work, tasks, sessions),
     spawn: (a) => work.spawn(a.template, { name: a.name, vars: a.vars, prompt: a.prompt }),
     events: (a) => ({ events: sup.recentEvents(a.agent, a.n) }),
     'task.add': (a) => tasks.add(a),
@@ -38,4 +35,13 @@ export function controlHandlers(sup: Supervisor, info: { session: string }, down
       return { stopped: sup.status().map((s) => s.name) };
     },
   };
+}
+
+/** A changed config applied to the running session (`reload`, `up` on a running session, SIGHUP): the crew, then the templates, tasks' targets and session settings. */
+export async function reload(next: OrchestraConfig, sup: Supervisor, work: Work, tasks: Tasks, sessions: Sessions): Promise<Results['reload']> {
+  const r = await sup.reconfigure(next);
+  work.useTemplates(next);
+  tasks.useConfig(next);
+  sessions.useConfig(next);
+  return r;
 }

@@ -187,10 +187,13 @@ export class Supervisor {
     this.stepping = true;
     try {
       for (let e = this.pending.shift(); e; e = this.pending.shift()) {
-        const { crew, effects } = step(this.crew, e, { spec: this.spec, now: this.clock.now(), random: this.deps.random ?? Math.random });
+        // One reading of the clock for the step and its timers: a restart the step found not yet
+        // due must get a timer even if the clock has passed its due time meanwhile.
+        const now = this.clock.now();
+        const { crew, effects } = step(this.crew, e, { spec: this.spec, now, random: this.deps.random ?? Math.random });
         this.crew = crew;
         for (const effect of effects) this.perform(effect);
-        this.syncTimers();
+        this.syncTimers(now);
       }
     } finally {
       this.stepping = false;
@@ -273,11 +276,11 @@ export class Supervisor {
   }
 
   /**
-   * A timer for each restarting slot's due time still to come. One that is due but held back (its
-   * group is still stopping) needs none: the step in which the group has stopped relaunches it.
+   * A timer for each restarting slot's due time still to come, as of the step just taken (`now`).
+   * One that was due in that step but held back (its group is still stopping) needs none: the
+   * step in which the group has stopped relaunches it.
    */
-  private syncTimers(): void {
-    const now = this.clock.now();
+  private syncTimers(now: number): void {
     for (const [name, s] of Object.entries(this.crew.slots)) {
       const t = this.timers.get(name);
       const dueAt = s.phase === 'restarting' && s.relaunch.dueAt > now ? s.relaunch.dueAt : undefined;
@@ -564,6 +567,7 @@ export class Supervisor {
       reason: r.reason,
       lastExit: r.lastExit ? { ...r.lastExit, reason: r.runEnd } : null,
       queued: r.requests.queuedSends,
+      role: this.slot(r.config.name).role,
       ...(r.blocked ? { blocked: r.blocked } : {}),
     }));
   }
@@ -783,7 +787,7 @@ export class Supervisor {
         failed.push({ agent: config.name, error: (err as Error).message });
       }
     }
-    const top = ['session', 'bus', 'log', 'supervision'] as const;
+    const top = ['session', 'bus', 'log', 'supervision', 'tasks'] as const;
     const notApplied = top.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.config[k]));
     for (const a of plan.actions) if (a.action !== 'unchanged') this.deps.logger.info({ agent: a.agent, action: a.action, why: a.why }, `reload: ${a.agent} ${a.action}${a.why ? ` (${a.why})` : ''}`);
     return { actions: plan.actions, failed, not_applied: notApplied };

@@ -42,9 +42,9 @@ const GONE = new Set(['exited', 'stopped', 'dead', 'restarting']);
 export class Tasks {
   private readonly queue: TaskQueue;
   private readonly file: string;
-  private readonly templates: ReadonlyMap<string, TargetSettings>;
-  private readonly pools: ReadonlyMap<string, TargetSettings>;
-  private readonly buckets: ReadonlyMap<string, TokenBucket>;
+  private templates: ReadonlyMap<string, TargetSettings> = new Map();
+  private pools: ReadonlyMap<string, TargetSettings> = new Map();
+  private buckets: ReadonlyMap<string, TokenBucket> = new Map();
   private readonly quota: QuotaOptions;
   private pauses: QuotaPause[] = [];
   private plan: Plan = { starts: [], waiting: new Map() };
@@ -57,7 +57,7 @@ export class Tasks {
   private readonly unsubscribe: (() => void)[] = [];
 
   constructor(
-    private readonly config: OrchestraConfig,
+    private config: OrchestraConfig,
     private readonly supervisor: Supervisor,
     private readonly work: Work,
     private readonly deps: TasksDeps,
@@ -69,6 +69,29 @@ export class Tasks {
     if (loaded.warning) deps.logger.warn(loaded.warning);
     this.queue = TaskQueue.restore(loaded.queue, options);
     if (loaded.queue.tasks.length > 0) deps.logger.info({ tasks: loaded.queue.tasks.length }, `task queue taken up from ${this.file}`);
+    this.targets(config);
+    this.quota = { ...DEFAULT_QUOTA_OPTIONS, fallbackMs: t.quotaWaitMs };
+  }
+
+  /**
+   * A reloaded config's templates, pools and pool members take effect for the tasks to come. A rate
+   * limit left as it was keeps its bucket (a reload is no way round a limit); the `tasks:` block
+   * itself (depth, backoff) is the session's and waits for the next one.
+   */
+  useConfig(next: OrchestraConfig): void {
+    const before = this.buckets;
+    this.config = { ...next, tasks: this.config.tasks, stateDir: this.config.stateDir };
+    this.targets(next);
+    this.buckets = new Map(
+      [...this.buckets].map(([key, bucket]) => {
+        const old = before.get(key);
+        return [key, old && JSON.stringify(old.limit) === JSON.stringify(bucket.limit) ? old : bucket] as const;
+      }),
+    );
+    this.schedule();
+  }
+
+  private targets(config: OrchestraConfig): void {
     const limits = (s: { concurrency: number | undefined; rate: TargetSettings['rate'] | undefined }, provider?: string): TargetSettings => ({
       concurrency: s.concurrency ?? Infinity,
       ...(s.rate ? { rate: s.rate } : {}),
@@ -76,8 +99,7 @@ export class Tasks {
     });
     this.templates = new Map(config.templates.map((tp) => [tp.name, limits(tp, tp.agent.provider)]));
     this.pools = new Map(config.pools.map((p) => [p.name, limits(p)]));
-    this.buckets = makeBuckets(this.templates, this.pools, deps.clock);
-    this.quota = { ...DEFAULT_QUOTA_OPTIONS, fallbackMs: t.quotaWaitMs };
+    this.buckets = makeBuckets(this.templates, this.pools, this.deps.clock);
   }
 
   /** Follows the session's agents and starts dispatching (once the supervisor has started its crew). */
@@ -108,6 +130,7 @@ export class Tasks {
     this.requireRunning();
     const target = a.template !== undefined ? { template: a.template } : { pool: a.pool ?? '' };
     const attempts = a.attempts ?? this.defaultAttempts(target);
+    if (a.template !== undefined) this.work.check(a.template, { vars: a.vars, prompt: a.prompt });
     const notice = this.change(this.queue.add({ target, prompt: a.prompt, priority: a.priority, ...(a.key === undefined ? {} : { key: a.key }), vars: a.vars, attempts }, this.now()));
     this.schedule();
     const b = notice.body;

@@ -112,16 +112,11 @@ export class Work {
    * supervisor. The prompt is its first input once it is ready.
    */
   async spawn(templateName: string, opts: SpawnOptions = {}): Promise<{ name: string; worktree: WorktreeInfo | null }> {
-    const template = this.config.templates.find((t) => t.name === templateName);
-    if (!template) {
-      const known = this.config.templates.map((t) => t.name).join(', ') || `none in ${this.config.file}`;
-      throw new ControlError('bad-request', `no template named "${templateName}" (templates: ${known})`);
-    }
-    for (const k of Object.keys(opts.vars ?? {})) if (!VAR_NAME.test(k)) throw new ControlError('bad-request', `variable name "${k}": expected letters, digits, "_" and "-", starting with a letter or "_"`);
+    const template = this.template(templateName);
     const name = opts.name ?? this.freshName(template.name);
     if (!AGENT_NAME.test(name)) throw new ControlError('bad-request', `agent name "${name}": expected letters, digits, "-" and "_" (max 64), starting with a letter or digit`);
     if (this.taken(name)) throw new ControlError('bad-request', `an agent named "${name}" already exists in session "${this.config.session}": choose another name`);
-    const vars: Record<string, string> = { ...template.vars, ...opts.vars, name, template: template.name, ...(opts.prompt === undefined ? {} : { prompt: opts.prompt }) };
+    const vars = this.vars(template, name, opts);
     const prompt = opts.initialPrompt === false ? undefined : this.prompt(template, vars, opts.prompt);
     this.reserved.add(name);
     let worktree: Worktree | null = null;
@@ -155,6 +150,38 @@ export class Work {
     this.publish(name, { event: 'spawned', template: template.name, worktree: info });
     this.deps.logger.info({ agent: name, template: template.name, worktree: info }, 'spawned');
     return { name, worktree: info };
+  }
+
+  /**
+   * What a spawn from the template would be refused for, said now: an unknown template, a bad
+   * variable name, a placeholder of its prompt or worktree branch without a value (`task add`,
+   * so that a task that can never start is not queued).
+   */
+  check(templateName: string, opts: Omit<SpawnOptions, 'name'>): void {
+    const template = this.template(templateName);
+    const vars = this.vars(template, template.name, opts);
+    this.prompt(template, vars, opts.prompt);
+    const branch = template.agent.worktree?.branch;
+    if (branch === undefined) return;
+    try {
+      render(branch, vars, `template "${template.name}" worktree.branch`);
+    } catch (err) {
+      if (err instanceof MissingVars) throw new ControlError('bad-request', err.message);
+      throw err;
+    }
+  }
+
+  private template(templateName: string): TemplateConfig {
+    const template = this.config.templates.find((t) => t.name === templateName);
+    if (template) return template;
+    const known = this.config.templates.map((t) => t.name).join(', ') || `none in ${this.config.file}`;
+    throw new ControlError('bad-request', `no template named "${templateName}" (templates: ${known})`);
+  }
+
+  /** The values of a spawn's placeholders: the template's defaults, the spawn's own, and the built-in ones. */
+  private vars(template: TemplateConfig, name: string, opts: Omit<SpawnOptions, 'name'>): Record<string, string> {
+    for (const k of Object.keys(opts.vars ?? {})) if (!VAR_NAME.test(k)) throw new ControlError('bad-request', `variable name "${k}": expected letters, digits, "_" and "-", starting with a letter or "_"`);
+    return { ...template.vars, ...opts.vars, name, template: template.name, ...(opts.prompt === undefined ? {} : { prompt: opts.prompt }) };
   }
 
   private taken(name: string): boolean {

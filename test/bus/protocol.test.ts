@@ -67,7 +67,7 @@ describe('wire format', () => {
 
   it('regression: ps times (startedAt, lastOutputAt, lastExit.at) went out as float64 in control replies', () => {
     const now = Date.now();
-    const reply = encodeReply({ id: 1, ok: true, result: { session: 's', pid: 1, run: 'r', agents: [{ name: 'a', state: 'ready', pid: 5, startedAt: now, restarts: 0, lastOutputAt: now, reason: 'quiet', lastExit: { code: 0, signal: null, at: now, cause: 'exit', reason: 'exit code 0' }, queued: 0 }] } });
+    const reply = encodeReply({ id: 1, ok: true, result: { session: 's', pid: 1, run: 'r', agents: [{ name: 'a', state: 'ready', pid: 5, startedAt: now, restarts: 0, lastOutputAt: now, reason: 'quiet', lastExit: { code: 0, signal: null, at: now, cause: 'exit', reason: 'exit code 0' }, queued: 0, role: 'crew' }] } });
     for (const key of ['startedAt', 'lastOutputAt', 'at']) expect(isInt64(typeByteOf(reply, key)), key).toBe(true);
     expect(unpack(reply)).toMatchObject({ result: { agents: [{ startedAt: now, lastExit: { at: now } }] } });
   });

@@ -12,6 +12,7 @@ const agent = (over: Partial<AgentStatus>): AgentStatus => ({
   reason: 'quiet for 2000ms',
   lastExit: null,
   queued: 0,
+  role: 'crew',
   ...over,
 });
 const exit = (cause: NonNullable<AgentStatus['lastExit']>['cause'], code: number | null, signal: string | null, reason: string) => ({ code, signal, at: 0, cause, reason });
@@ -20,6 +21,12 @@ const exit = (cause: NonNullable<AgentStatus['lastExit']>['cause'], code: number
 function cells(a: AgentStatus): [string, string] {
   const [header = '', row = ''] = psTable([a], 0).split('\n');
   return [row.slice(header.indexOf('EXIT'), header.indexOf('QUEUED')).trim(), row.slice(header.indexOf('WHY')).trim()];
+}
+
+/** One column's cell of one agent's row. */
+function cell(a: AgentStatus, column: string, next: string): string {
+  const [header = '', row = ''] = psTable([a], 0).split('\n');
+  return row.slice(header.indexOf(column), header.indexOf(next)).trim();
 }
 
 describe('ps table', () => {
@@ -40,5 +47,10 @@ describe('ps table', () => {
     ]);
     const crashed = exit('exit', 3, null, 'exit code 3');
     expect(cells(agent({ state: 'dead', pid: null, reason: 'exit code 3; restart budget exhausted', lastExit: crashed }))).toEqual(['3', 'exit code 3; restart budget exhausted']);
+  });
+
+  it('ROLE: a crew agent from the config, or an ephemeral one spawned from a template', () => {
+    expect(cell(agent({}), 'ROLE', 'WHY')).toBe('crew');
+    expect(cell(agent({ name: 'job-t1', role: 'ephemeral' }), 'ROLE', 'WHY')).toBe('ephemeral');
   });
 });

@@ -106,9 +106,9 @@ describe('cli', () => {
     const table = run(['ps', '-f', crew.file]);
     expect(table.status).toBe(0);
     const rows = new Map(table.stdout.trim().split('\n').map((l) => [l.split(/\s+/)[0], l] as const));
-    expect(rows.get('NAME')).toMatch(/EXIT\s+QUEUED\s+WHY$/);
-    expect(rows.get('ghost')).toMatch(/^ghost\s+dead\s+.*\bspawn failed\s+0\s+spawn failed; not retrying a command that cannot start \(last run: spawn failed: command not found: no-such-agent-cli\)$/);
-    expect(rows.get('a')).toMatch(/^a\s+stopped\s+.*\bstopped\s+0\s+\S/);
+    expect(rows.get('NAME')).toMatch(/EXIT\s+QUEUED\s+ROLE\s+WHY$/);
+    expect(rows.get('ghost')).toMatch(/^ghost\s+dead\s+.*\bspawn failed\s+0\s+crew\s+spawn failed; not retrying a command that cannot start \(last run: spawn failed: command not found: no-such-agent-cli\)$/);
+    expect(rows.get('a')).toMatch(/^a\s+stopped\s+.*\bstopped\s+0\s+crew\s+\S/);
     expect(table.stdout).not.toMatch(/\bnull\b/);
     const json = JSON.parse(run(['ps', '--json', '-f', crew.file]).stdout) as { agents: { name: string; reason: string; lastExit: { cause: string; reason: string } | null }[] };
     expect(json.agents.find((x) => x.name === 'ghost')).toMatchObject({
@@ -223,7 +223,7 @@ describe('cli', () => {
     try {
       const ps = run(['ps', '-f', p.file]);
       const late = ps.stdout.split('\n').find((l) => l.startsWith('late'));
-      expect(late).toMatch(/^late\s+blocked\s+-\s+-\s+0\s+-\s+-\s+0\s+waiting for dependency early, which is dead$/);
+      expect(late).toMatch(/^late\s+blocked\s+-\s+-\s+0\s+-\s+-\s+0\s+crew\s+waiting for dependency early, which is dead$/);
       expect(readFileSync(join(p.dir, 's', 'up.log'), 'utf8')).toContain('late  | new -> blocked (waiting for dependency early, which is dead)\n');
       const ls = run(['ls'], undefined, p.env);
       expect(ls.status).toBe(0);

@@ -158,8 +158,8 @@ describe('send, keys and lifecycle on a running crew', () => {
 
   it('ps shows every agent; unknown agents and bad arguments are clear errors', async () => {
     const ps = await cli('ps');
-    expect(ps.stdout.split('\n')[0]).toMatch(/^NAME\s+STATE\s+PID\s+UPTIME\s+RESTARTS\s+LAST-OUTPUT\s+EXIT\s+QUEUED\s+WHY$/);
-    expect(ps.stdout).toMatch(/^r1\s+(ready|busy)\s+\d+\s+\d+s\s+0\s+\d+s ago\s+-\s+0\s+-$/m);
+    expect(ps.stdout.split('\n')[0]).toMatch(/^NAME\s+STATE\s+PID\s+UPTIME\s+RESTARTS\s+LAST-OUTPUT\s+EXIT\s+QUEUED\s+ROLE\s+WHY$/);
+    expect(ps.stdout).toMatch(/^r1\s+(ready|busy)\s+\d+\s+\d+s\s+0\s+\d+s ago\s+-\s+0\s+crew\s+-$/m);
     const unknown = await cli('send', 'nobody', 'x');
     expect(unknown).toMatchObject({ code: 2 });
     expect(unknown.stderr).toMatch(/no agent named "nobody" in .*orchestra\.yaml \(agents: r1, quiet, tick, cooked\)/);

@@ -209,6 +209,33 @@ describe('supervisor (simulated clock, fake workers)', () => {
     expect(c.published.filter((m) => m.kind === 'state').at(-1)).toMatchObject({ from: 'restarting', to: 'starting', reason: 'restart delay elapsed' });
   });
 
+  it('regression: a restart stayed in restarting for ever when its timer fired a moment before the clock said it was due (the step saw it not due, the timer check saw it due and armed nothing)', () => {
+    const c = crew(agent('a', [], FAST));
+    // Node fires a timer by its loop's monotonic time; Date.now() can still read a ms short of the
+    // due time at the first look, and the due time at the next.
+    const simulated = c.clock.now.bind(c.clock);
+    const arm = c.clock.setTimeout.bind(c.clock);
+    let early = false;
+    c.clock.now = () => {
+      const t = simulated();
+      if (!early) return t;
+      early = false;
+      return t - 1;
+    };
+    c.clock.setTimeout = (fn, ms) =>
+      arm(() => {
+        early = true;
+        fn();
+      }, ms);
+    c.sup.start();
+    c.ready('a');
+    c.worker('a').exit(1);
+    c.clock.increment(1000);
+    c.clock.increment(1);
+    expect(c.fleet.log).toContain('agent.start a');
+    expect(c.states('a').at(-1)).toBe('starting');
+  });
+
   it('a worker crash kills the orphaned processes, is published as an exit, and restarts in a new worker', async () => {
     const c = crew(agent('a', [], FAST));
     c.sup.start();

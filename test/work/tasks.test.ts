@@ -6,11 +6,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { controlHandlers } from '../../src/supervisor/control-handlers.js';
+import { Sessions } from '../../src/work/sessions.js';
 import { Tasks } from '../../src/work/tasks.js';
-import { workSession } from './work-session.js';
+import { configOf, workSession } from './work-session.js';
+
+const TASKS = 'tasks: { backoff: { initial: 1s, max: 1s, jitter: 0 } }\n';
 
 function session(yaml: string, stateDir = mkdtempSync(join(tmpdir(), 'orch-tasks-'))) {
-  const s = workSession(`tasks: { backoff: { initial: 1s, max: 1s, jitter: 0 } }\n${yaml}`, stateDir);
+  const s = workSession(`${TASKS}${yaml}`, stateDir);
   const tasks = new Tasks(s.config, s.sup, s.work, { publisher: s.publisher, logger: s.logger, clock: s.clock, random: () => 0.5 });
   const events = (id: string) => s.published.filter((m) => m.kind === 'task' && m.id === id).map((m) => `${String(m.event)}${m.agent ? ` ${String(m.agent)}` : ''}`);
   return { ...s, tasks, events };
@@ -93,6 +97,24 @@ describe('tasks in a session (simulated clock, fake workers)', () => {
     expect(s.events(t.id)).toEqual(['queued', 'started w1']);
   });
 
+  it('regression: after a reload, tasks still went by the old config: a new pool member never got one, and a new template was refused', async () => {
+    const s = session(POOL);
+    s.sup.start();
+    s.tasks.start();
+    const sessions = new Sessions(s.config, s.sup, s.work, { logger: s.logger, clock: s.clock });
+    const reload = controlHandlers(s.sup, { session: 't' }, () => Promise.resolve(), s.work, s.tasks, sessions).reload;
+    const r = await reload({ config: configOf(`${TASKS}${POOL}  w3: { command: sh, pool: crew }\n${TEMPLATE}`, s.stateDir) });
+    expect(r.actions.filter((a) => a.action !== 'unchanged')).toEqual([{ agent: 'w3', action: 'created' }]);
+    s.worker('w3').report('ready');
+    const task = s.tasks.add({ pool: 'crew', prompt: 'review', vars: {} });
+    await s.flush();
+    expect(s.worker('w3').sent).toEqual(['review']);
+    expect(s.events(task.id)).toEqual(['queued', 'started w3']);
+    const job = s.tasks.add({ template: 'job', prompt: 'one', vars: {} });
+    await s.flush();
+    expect(s.events(job.id)).toEqual(['queued', `started job-${job.id}`]);
+  });
+
   it('an unknown template or pool is refused at add; a duplicate key is refused with the task holding it', async () => {
     const s = session(POOL + TEMPLATE);
     s.sup.start();
@@ -101,6 +123,16 @@ describe('tasks in a session (simulated clock, fake workers)', () => {
     expect(() => s.tasks.add({ pool: 'nope', prompt: 'p', vars: {} })).toThrow('no pool named "nope" (pools: crew)');
     const a = s.tasks.add({ template: 'job', prompt: 'p', key: 'k', vars: {} });
     expect(s.tasks.add({ template: 'job', prompt: 'p', key: 'k', vars: {} })).toMatchObject({ outcome: 'refused', why: 'duplicate', reason: `key "k" is task ${a.id} (queued)` });
+  });
+
+  it('regression: a task whose template prompt or worktree branch had a placeholder without a value was queued, and failed at every attempt; it is refused at add, naming it', async () => {
+    const s = session(`${POOL}templates:\n  review:\n    command: sh\n    prompt: "review {{pr}} in {{style}}"\n    vars: { style: full }\n`);
+    s.sup.start();
+    s.tasks.start();
+    expect(() => s.tasks.add({ template: 'review', prompt: 'p', vars: {} })).toThrow(/^no value for "pr" \(\{\{pr\}\} at template "review" prompt .*:1:8\): give --var pr=\.\.\., or a default/);
+    expect(() => s.tasks.add({ template: 'review', prompt: 'p', vars: { 'bad name': 'x' } })).toThrow(/variable name "bad name"/);
+    expect(s.tasks.list(10).queued).toEqual([]);
+    expect(s.tasks.add({ template: 'review', prompt: 'p', vars: { pr: '7' } })).toMatchObject({ outcome: 'queued' });
   });
 
   it('closed before the crew stops: the agents\' ends are not the tasks\'; the next session queues the running task again', async () => {

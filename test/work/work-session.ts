@@ -66,9 +66,12 @@ export class FakeWorker implements WorkerPort {
   }
 }
 
+/** The config of session `t` in `stateDir`: `yaml` is the rest of the file. */
+export const configOf = (yaml: string, stateDir: string) => parseConfig(`session: t\nstate_dir: ${stateDir}\n${yaml}`, join(tmpdir(), 'orchestra-work-test.yaml'));
+
 /** Session `t` of the config `yaml` (with `state_dir`), its supervisor not started yet. */
 export function workSession(yaml: string, stateDir = mkdtempSync(join(tmpdir(), 'orch-work-'))) {
-  const config = parseConfig(`session: t\nstate_dir: ${stateDir}\n${yaml}`, join(tmpdir(), 'orchestra-work-test.yaml'));
+  const config = configOf(yaml, stateDir);
   const clock = new SimulatedClock();
   const published: Record<string, unknown>[] = [];
   const publisher = recordingPublisher(published);
