@@ -104,6 +104,15 @@ export const REQUESTS = {
   /** Sidecar events kept for catch-up (`sidecar.keep` per agent). */
   events: z.strictObject({ agent: agent.optional(), n: z.number().int().min(0).max(100_000).default(100) }),
   ...TASK_REQUESTS,
+  /** The agent of on-demand session `id`, cold-started from its template when it does not run (docs/work.md#sessions). */
+  'session.get': z.strictObject({
+    id: z.string({ error: 'expected args.id: the session id (string)' }),
+    template: z.string({ error: 'expected args.template: a template name (string)' }).optional(),
+    vars: z.record(z.string(), z.string({ error: 'expected args.vars values: strings' }), { error: 'expected args.vars: a mapping of variable: value' }).optional(),
+    prompt: z.string({ error: 'expected args.prompt: text (string)' }).optional(),
+    /** How long the prompt may wait to be delivered, as `send`'s. */
+    timeout_ms: z.number().int().min(0).max(86_400_000).default(30_000),
+  }),
 } as const;
 
 
@@ -207,7 +216,22 @@ interface CrewResults {
   events: { readonly events: readonly Message[] };
 }
 
-export interface Results extends CrewResults, TaskResults {}
+interface SessionResults {
+  'session.get': {
+    /** The session's agent: named by its id. */
+    readonly agent: string;
+    readonly template: string;
+    /** This request started it (false: it ran, or the request waited on another's cold start). */
+    readonly started: boolean;
+    readonly state: PublicState | 'pending';
+    /** The provider's conversation (a UUIDv5 of the session, the id and the cwd); null when the CLI chooses it, or the template has no `resume:`. */
+    readonly conversation: string | null;
+    /** The prompt's outcome, as `send` answers; null without a prompt. */
+    readonly prompt: InputResult | null;
+  };
+}
+
+export interface Results extends CrewResults, TaskResults, SessionResults {}
 
 export type Reply<C extends Command = Command> =
   | { readonly id: unknown; readonly ok: true; readonly result: Results[C] }

@@ -17,7 +17,7 @@ import { loadConfigFiles } from '../config/load.js';
 import { runningInfo } from './session-client.js';
 import { parseDuration, parseSize } from '../config/duration.js';
 import { validate } from './validate.js';
-import { collectVar, spawn, worktrees } from './work.js';
+import { collectVar, session, spawn, worktrees } from './work.js';
 import { collect, configFiles, isConfigPath, useColour } from './files.js';
 import { printConfig, printSchema } from './config.js';
 import { completion, completionAgents } from './completion.js';
@@ -158,6 +158,17 @@ function program(): Command {
     .option('--var <name=value>', 'a value for a {{name}} placeholder (repeatable)', collectVar, {})
     .action(async (template: string, prompt: string[], o: { file?: string[]; name?: string; var: Record<string, string> }) => {
       process.exitCode = await spawn(fileOf(o), template, { name: o.name, vars: o.var, prompt }, process.stdout);
+    });
+
+  withFile(cmd.command('session'))
+    .description("the agent of on-demand session ID, cold-started from its template when it does not run; prints its name once it is up")
+    .argument('<id>', "the session's id, which names its agent")
+    .argument('[prompt...]', 'sent to the agent once it is up, as orchestra send does; "-" reads standard input')
+    .option('--template <name>', 'the template a cold start uses (default: the one it last started from, else sessions.template)')
+    .option('--var <name=value>', 'a value for a {{name}} placeholder, for a cold start (repeatable)', collectVar, {})
+    .option('--timeout <duration>', 'give up on the prompt when not delivered within this time', '30s')
+    .action(async (id: string, prompt: string[], o: { file?: string[]; template?: string; var: Record<string, string>; timeout: string }) => {
+      process.exitCode = await session(fileOf(o), id, { template: o.template, vars: o.var, prompt, timeoutMs: duration(o.timeout, '--timeout') }, process.stdout);
     });
 
   withFile(cmd.command('worktrees'))

@@ -90,7 +90,8 @@ export interface SendOptions {
   readonly id?: string;
 }
 
-function reportInput(agent: string, what: string, r: InputResult, out: NodeJS.WritableStream): number {
+/** An input's outcome as `send` prints it: exit 0 only if it reached the agent. */
+export function reportInput(agent: string, what: string, r: InputResult, out: NodeJS.WritableStream): number {
   // `confirmed`: the agent itself reported the prompt (hooks); `delivered`: typed and submitted.
   if (r.outcome === 'delivered' || r.outcome === 'confirmed') {
     out.write(`${agent}: ${what} ${r.id}: ${r.outcome}\n`);

@@ -93,7 +93,7 @@ export async function up(opts: UpOptions): Promise<number> {
 async function reloadFromFiles(crew: Crew, files: readonly string[]): Promise<void> {
   try {
     const next = loadConfigFiles(files);
-    const r = await reload(next, crew.supervisor, crew.work, crew.tasks);
+    const r = await reload(next, crew.supervisor, crew.work, crew.tasks, crew.sessions);
     const lines = reloadLines(r);
     crew.logger.info({ actions: r.actions, failed: r.failed, notApplied: r.not_applied }, `reload on SIGHUP:\n${lines.out}${lines.err}`);
   } catch (err) {

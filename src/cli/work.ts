@@ -4,7 +4,7 @@ import { loadConfigFiles } from '../config/load.js';
 import { runningSession } from '../host/session.js';
 import { changes, type Changes, cleanUp, GitError, type Worktree, WorktreeRegistry } from '../work/worktrees.js';
 import { UsageError } from './errors.js';
-import { withSession } from './ops.js';
+import { reportInput, withSession } from './ops.js';
 import { ask } from './session-client.js';
 
 /** `--var k=v` (repeatable) → a mapping; the value may hold `=`. */
@@ -21,15 +21,43 @@ export interface SpawnCliOptions {
   readonly prompt: readonly string[];
 }
 
+/** PROMPT's words joined; "-" reads standard input (its one final newline is the end of the input). */
+function promptOf(words: readonly string[]): string | undefined {
+  const joined = words.join(' ');
+  return joined === '-' ? readFileSync(0, 'utf8').replace(/\r?\n$/, '') : joined === '' ? undefined : joined;
+}
+
 /** Prints the new agent's name (and worktree) on stdout, for scripts: `A=$(orchestra spawn t)`. */
 export async function spawn(files: readonly string[], template: string, o: SpawnCliOptions, out: NodeJS.WritableStream): Promise<number> {
-  const joined = o.prompt.join(' ');
-  const prompt = joined === '-' ? readFileSync(0, 'utf8').replace(/\r?\n$/, '') : joined === '' ? undefined : joined;
+  const prompt = promptOf(o.prompt);
   return withSession(files, async ({ client }) => {
     const r = await ask(client, 'spawn', { template, name: o.name, vars: { ...o.vars }, prompt }, `spawn from ${template}`, 120_000);
     out.write(`${r.name}\n`);
     if (r.worktree) process.stderr.write(`orchestra: ${r.name} works in ${r.worktree.path} (branch ${r.worktree.branch})\n`);
     return 0;
+  });
+}
+
+export interface SessionCliOptions {
+  readonly template?: string | undefined;
+  readonly vars: Readonly<Record<string, string>>;
+  readonly prompt: readonly string[];
+  readonly timeoutMs: number;
+}
+
+/**
+ * Prints the session's agent name once it is up (cold-started if need be; said on stderr); with a
+ * PROMPT, then the prompt's outcome as `orchestra send` prints it (exit 1 if not delivered).
+ */
+export async function session(files: readonly string[], id: string, o: SessionCliOptions, out: NodeJS.WritableStream): Promise<number> {
+  const prompt = promptOf(o.prompt);
+  return withSession(files, async ({ client }) => {
+    const args = { id, template: o.template, vars: { ...o.vars }, prompt, timeout_ms: o.timeoutMs };
+    // A cold start waits for the agent's readiness, then the prompt for its delivery.
+    const r = await ask(client, 'session.get', args, `session ${id}`, 600_000 + o.timeoutMs);
+    out.write(`${r.agent}\n`);
+    if (r.started) process.stderr.write(`orchestra: started session ${r.agent} from template ${r.template}${r.conversation ? ` (conversation ${r.conversation})` : ''}\n`);
+    return r.prompt ? reportInput(r.agent, 'send', r.prompt, out) : 0;
   });
 }
 

@@ -224,6 +224,10 @@ function resolveConfig(file: File, abs: string, loc: Locator, r: Resolving): Orc
   for (const name of Object.keys(file.pools ?? {})) {
     if (!pools.has(name)) issues.push(loc.atKey(['pools'], name, `expected a pool an agent names with pool: (${[...pools].join(', ') || 'no agent has one'})`));
   }
+  const sessionTemplate = file.sessions?.template;
+  if (sessionTemplate !== undefined && !(sessionTemplate in templates)) {
+    issues.push(loc.at(['sessions', 'template'], `expected the name of a template (${Object.keys(templates).join(', ') || 'none in templates:'})`));
+  }
   const templateFileIssues = [...sources.values()].flatMap((src) => src.fileIssues);
   for (const [name, agent] of templateAgents) issues.push(...headlessIssues(name, templates[name] ?? {}, agent, loc));
   issues.push(...sharedCaptures(agents, loc));
@@ -261,8 +265,12 @@ function resolveConfig(file: File, abs: string, loc: Locator, r: Resolving): Orc
     templates: resolvedTemplates,
     pools: Object.entries(file.pools ?? {}).map(([name, p]) => ({ name, ...taskLimits(p) })),
     tasks: toTasks(file.tasks),
+    sessions: { template: sessionTemplate, idleTimeoutMs: file.sessions?.idle_timeout ?? IDLE_TIMEOUT_MS },
   });
 }
+
+/** An on-demand session idle this long is stopped (`sessions.idle_timeout`). */
+export const IDLE_TIMEOUT_MS = 30 * 60_000;
 
 /** `tasks:` over the queue's defaults. */
 function toTasks(t: File['tasks']): OrchestraConfig['tasks'] {

@@ -416,5 +416,12 @@ export const fileSchema = z.strictObject({
       keep_recent: z.number({ error: 'expected a whole number of finished tasks' }).int().min(0).max(10_000).optional(),
     })
     .optional(),
+  /** On-demand sessions (docs/work.md#sessions). */
+  sessions: z
+    .strictObject({
+      template: z.string({ error: 'expected a template name' }).optional(),
+      idle_timeout: duration.optional(),
+    })
+    .optional(),
 });
 export type ConfigFile = z.output<typeof fileSchema>;

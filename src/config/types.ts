@@ -253,6 +253,8 @@ const orchestraConfig = z
     pools: list(z.object({ name: z.string(), ...taskLimits }).readonly()),
     /** The task queue: how deep, how a failed task backs off, how long a quota pause without a reset time lasts, finished tasks kept. */
     tasks: z.object({ depth: num, backoff: z.object({ initialMs: num, factor: num, maxMs: num, jitter: num }).readonly(), quotaWaitMs: num, keepRecent: num }).readonly(),
+    /** On-demand sessions: the template `session ID` cold-starts without `--template`, and how long a session may be idle (0: for ever). */
+    sessions: z.object({ template: maybe(z.string()), idleTimeoutMs: num }).readonly(),
   })
   .readonly();
 

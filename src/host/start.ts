@@ -12,6 +12,7 @@ import { Publisher } from '../bus/publisher.js';
 import type { OrchestraConfig } from '../config/types.js';
 import { controlHandlers } from '../supervisor/control-handlers.js';
 import { Supervisor, type SupervisorListener } from '../supervisor/supervisor.js';
+import { Sessions } from '../work/sessions.js';
 import { Tasks } from '../work/tasks.js';
 import { crewWorktrees, Work } from '../work/work.js';
 import { systemClock } from './clock.js';
@@ -25,6 +26,7 @@ export type { OrchestraConfig } from '../config/types.js';
 export { SessionBusyError } from './session.js';
 export type { Supervisor, SupervisorListener } from '../supervisor/supervisor.js';
 export type { Ended, SpawnOptions, Work } from '../work/work.js';
+export type { SessionRequest, SessionResult, Sessions } from '../work/sessions.js';
 
 /** What an operator should hear about while the crew runs (the CLI writes these on stderr). */
 export type HostNotice =
@@ -58,6 +60,8 @@ export interface Crew {
   readonly work: Work;
   /** The task queue (add, list, cancel) in-process. */
   readonly tasks: Tasks;
+  /** On-demand sessions (get) in-process. */
+  readonly sessions: Sessions;
   /** This run's id, stamped on every bus message. */
   readonly runId: string;
   /** Where the bus (publish) and the control socket are bound (tcp ports resolved). */
@@ -122,13 +126,14 @@ export async function start(configured: OrchestraConfig, opts: StartOptions = {}
     releaseSession(config.stateDir);
     throw new StartError((err as Error).message);
   }
+  const sessions = new Sessions(config, supervisor, work, { logger, clock: systemClock });
   publishLogError = (err) =>
     publisher.publish('supervisor', '', { kind: 'supervisor', event: 'log-error', pid: process.pid, session: config.session, agents: config.agents.map((a) => a.name), path: paths.log, error: err.message });
   // The handlers are built before the crew exists; `down` reaches it through this late binding.
   let down: () => Promise<void> = () => Promise.resolve();
   const control = new ControlServer(
     controlEndpoint,
-    controlHandlers(supervisor, config, () => down(), work, tasks),
+    controlHandlers(supervisor, config, () => down(), work, tasks, sessions),
     (err, cmd) => logger.error({ err: err.stack, cmd }, 'control request failed'),
     (event) =>
       event.kind === 'dropped'
@@ -176,6 +181,7 @@ export async function start(configured: OrchestraConfig, opts: StartOptions = {}
   // Headless runs are stopped beside the crew.
   const shutdown = () => {
     tasks.close();
+    sessions.close();
     const runs = work.stopRuns();
     return supervisor.shutdown().then((how) => runs.then(() => how));
   };
@@ -183,6 +189,7 @@ export async function start(configured: OrchestraConfig, opts: StartOptions = {}
     supervisor,
     work,
     tasks,
+    sessions,
     runId,
     endpoints: { publish: publisher.endpoint, control: control.boundEndpoint },
     paths,
@@ -196,6 +203,7 @@ export async function start(configured: OrchestraConfig, opts: StartOptions = {}
     // Even a failed forced stop ends the run: nothing is left to try.
     forceStop: () => {
       tasks.close();
+      sessions.close();
       void work.stopRuns(true);
       return supervisor
         .forceStop()

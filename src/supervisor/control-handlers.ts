@@ -2,11 +2,12 @@
 import type { Handlers } from '../bus/control.js';
 import type { Results } from '../bus/control-protocol.js';
 import type { OrchestraConfig } from '../config/types.js';
+import type { Sessions } from '../work/sessions.js';
 import type { Tasks } from '../work/tasks.js';
 import type { Work } from '../work/work.js';
 import type { Supervisor } from './supervisor.js';
 
-export function controlHandlers(sup: Supervisor, info: { session: string }, down: () => Promise<void>, work: Work, tasks: Tasks): Handlers {
+export function controlHandlers(sup: Supervisor, info: { session: string }, down: () => Promise<void>, work: Work, tasks: Tasks, sessions: Sessions): Handlers {
   return {
     ps: () => ({ session: info.session, pid: process.pid, run: sup.runId, agents: sup.status() }),
     send: (a) => sup.send(a.agent, { text: a.text, mode: a.mode, timeoutMs: a.timeout_ms, id: a.id }),
@@ -26,12 +27,13 @@ export function controlHandlers(sup: Supervisor, info: { session: string }, down
     },
     start: (a) => sup.startAgent(a.agent),
     restart: (a) => sup.restartAgent(a.agent),
-    reload: (a) => reload(a.config, sup, work, tasks),
+    reload: (a) => reload(a.config, sup, work, tasks, sessions),
     spawn: (a) => work.spawn(a.template, { name: a.name, vars: a.vars, prompt: a.prompt }),
     events: (a) => ({ events: sup.recentEvents(a.agent, a.n) }),
     'task.add': (a) => tasks.add(a),
     'task.list': (a) => tasks.list(a.recent),
     'task.cancel': (a) => tasks.cancel(a.id),
+    'session.get': (a) => sessions.get({ id: a.id, template: a.template, vars: a.vars, prompt: a.prompt, timeoutMs: a.timeout_ms }),
     down: async () => {
       await down();
       return { stopped: sup.status().map((s) => s.name) };
@@ -39,10 +41,11 @@ export function controlHandlers(sup: Supervisor, info: { session: string }, down
   };
 }
 
-/** A changed config applied to the running session (`reload`, `up` on a running session, SIGHUP): the crew, then the templates and tasks' targets. */
-export async function reload(next: OrchestraConfig, sup: Supervisor, work: Work, tasks: Tasks): Promise<Results['reload']> {
+/** A changed config applied to the running session (`reload`, `up` on a running session, SIGHUP): the crew, then the templates, tasks' targets and session settings. */
+export async function reload(next: OrchestraConfig, sup: Supervisor, work: Work, tasks: Tasks, sessions: Sessions): Promise<Results['reload']> {
   const r = await sup.reconfigure(next);
   work.useTemplates(next);
   tasks.useConfig(next);
+  sessions.useConfig(next);
   return r;
 }

@@ -122,6 +122,12 @@ export class Supervisor {
   /** Events that arrive while a step's effects run are taken in order after it. */
   private readonly pending: CrewEvent[] = [];
   private stepping = false;
+  /**
+   * Where each removed agent's output ended: an agent added again under its name (a session cold
+   * start, a reload's recreation) continues the seq — subscribers drop a seq they have seen — and
+   * the offset in its log, which it appends to.
+   */
+  private readonly outputEnds = new Map<string, { seq: number; offset: number }>();
   private ending: Promise<'graceful' | 'forced'> | undefined;
 
   constructor(
@@ -249,6 +255,7 @@ export class Supervisor {
   private forget(name: string): void {
     const r = this.record(name);
     this.agents.delete(name);
+    this.outputEnds.set(name, { seq: r.outputSeq, offset: r.outputOffset });
     if (r.leaseTimer) this.clock.clearTimeout(r.leaseTimer.id);
     r.requests.failAll(`agent "${name}" was removed`);
     const worker = r.worker;
@@ -544,6 +551,11 @@ export class Supervisor {
     return r;
   }
 
+  /** The settings the agent runs with (a spawned agent's: its template's, under its own name, cwd and paths). */
+  configOf(name: string): AgentConfig {
+    return this.record(name).config;
+  }
+
   status(): AgentStatus[] {
     return [...this.agents.values()].map((r) => ({
       name: r.config.name,
@@ -733,7 +745,13 @@ export class Supervisor {
     if (this.agents.has(config.name)) throw new ControlError('bad-request', `an agent named "${config.name}" already exists in session "${this.config.session}": choose another name`);
     const unknown = config.dependsOn.filter((d) => !this.agents.has(d));
     if (unknown.length > 0) throw new ControlError('bad-request', `agent "${config.name}" depends on ${unknown.map((d) => `"${d}"`).join(', ')}, not in session "${this.config.session}"`);
-    this.agents.set(config.name, this.newRecord(config));
+    const r = this.newRecord(config);
+    const end = this.outputEnds.get(config.name);
+    if (end) {
+      r.outputSeq = end.seq;
+      r.outputOffset = end.offset;
+    }
+    this.agents.set(config.name, r);
     this.dispatch({ type: 'agent.add', config, role });
   }
 

@@ -34,6 +34,10 @@ export interface SpawnOptions {
   readonly vars?: Readonly<Record<string, string>> | undefined;
   /** Text for the agent: `{{prompt}}` in the template's prompt, or the prompt itself when it has none. */
   readonly prompt?: string | undefined;
+  /** `false`: no first input (a session resuming its conversation was given its prompt before). */
+  readonly initialPrompt?: boolean;
+  /** Takes up the worktree or branch an earlier agent of this name left (a session's next start continues its work). */
+  readonly reuseWorktree?: boolean;
 }
 
 /** What a spawn started: an agent, or (a headless template) a run. */
@@ -136,13 +140,13 @@ export class Work {
     if (!AGENT_NAME.test(name)) throw new ControlError('bad-request', `agent name "${name}": expected letters, digits, "-" and "_" (max 64), starting with a letter or digit`);
     if (this.taken(name)) throw new ControlError('bad-request', `an agent named "${name}" already exists in session "${this.config.session}": choose another name`);
     const vars = this.vars(template, name, opts);
-    const prompt = this.prompt(template, vars, opts.prompt);
+    const prompt = opts.initialPrompt === false ? undefined : this.prompt(template, vars, opts.prompt);
     this.reserved.add(name);
     let worktree: Worktree | null = null;
     try {
       let cwd = template.agent.cwd;
       if (template.agent.worktree) {
-        const made = await addWorktree(name, template.agent.cwd, template.agent.worktree, vars).catch((err: unknown) => {
+        const made = await addWorktree(name, template.agent.cwd, template.agent.worktree, vars, opts.reuseWorktree).catch((err: unknown) => {
           if (err instanceof GitError || err instanceof MissingVars) throw new ControlError('bad-request', `template "${template.name}": ${err.message}`);
           throw err;
         });

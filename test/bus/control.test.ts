@@ -48,6 +48,7 @@ function fakeHandlers(calls: string[]): Handlers {
     'task.add': () => note('task.add', { id: 't1', outcome: 'queued' as const, position: 1 }),
     'task.list': () => note('task.list', { active: [], queued: [], recent: [], counts: { invocations: 0, successes: 0, failures: 0, meanDurationMs: null }, paused: [] }),
     'task.cancel': (a) => note('task.cancel', { id: a.id, cancelled: false as const, reason: 'none' }),
+    'session.get': (a) => note('session.get', { agent: a.id, template: 't', started: true, state: 'ready' as const, conversation: null, prompt: null }),
   };
 }
 

@@ -176,7 +176,7 @@ describe('cli', () => {
     const bash = run(['completion', 'bash']);
     expect(bash.status).toBe(0);
     expect(bash.stdout).toContain('complete -F _orchestra orchestra\n');
-    expect(bash.stdout).toMatch(/compgen -W "up ps logs attach send reload spawn worktrees task tasks interrupt escape stop start restart events down validate config schema ls completion doctor provider/);
+    expect(bash.stdout).toMatch(/compgen -W "up ps logs attach send reload spawn session worktrees task tasks interrupt escape stop start restart events down validate config schema ls completion doctor provider/);
     expect(bash.stdout).not.toContain('__agents"');
     const zsh = run(['completion', 'zsh']);
     expect(zsh.stdout).toContain('bashcompinit');

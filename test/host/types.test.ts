@@ -15,7 +15,7 @@ describe('the published host module (orchestra/host)', () => {
   it('its work layer spawns ephemeral agents from templates and reports their ends', () => {
     type Host = typeof import('orchestra/host');
     type Work = Awaited<ReturnType<Host['start']>>['work'];
-    expectTypeOf<Parameters<Work['spawn']>>().toEqualTypeOf<[string, { readonly name?: string | undefined; readonly vars?: Readonly<Record<string, string>> | undefined; readonly prompt?: string | undefined }?]>();
+    expectTypeOf<Parameters<Work['spawn']>>().toEqualTypeOf<[string, { readonly name?: string | undefined; readonly vars?: Readonly<Record<string, string>> | undefined; readonly prompt?: string | undefined; readonly initialPrompt?: boolean; readonly reuseWorktree?: boolean }?]>();
     expectTypeOf<Awaited<ReturnType<Work['spawn']>>>().toEqualTypeOf<{ name: string; worktree: import('orchestra/client').WorktreeInfo | null }>();
     type Ended = Parameters<Parameters<Work['onEnded']>[0]>[0];
     expectTypeOf<Ended['how']>().toEqualTypeOf<'exited' | 'done' | 'stopped'>();

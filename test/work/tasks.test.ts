@@ -5,94 +5,19 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { SimulatedClock } from 'xstate';
-import type { ToWorker, WorkerInit } from '../../src/agent/worker-protocol.js';
-import { parseConfig } from '../../src/config/load.js';
-import type { Reaper } from '../../src/host/reaper.js';
-import type { BlockedInfo, ChartState } from '../../src/machines/agent.js';
 import { controlHandlers } from '../../src/supervisor/control-handlers.js';
-import { Supervisor } from '../../src/supervisor/supervisor.js';
-import type { HandleListener, WorkerPort } from '../../src/supervisor/worker-handle.js';
+import { Sessions } from '../../src/work/sessions.js';
 import { Tasks } from '../../src/work/tasks.js';
-import { Work } from '../../src/work/work.js';
-import { recordingPublisher } from '../supervisor/recording-publisher.js';
+import { configOf, workSession } from './work-session.js';
 
-/** A worker whose agent does what the test says; sends are delivered at once, and make it busy. */
-class FakeWorker implements WorkerPort {
-  readonly sent: string[] = [];
-  private pid = 0;
-  constructor(
-    readonly init: WorkerInit,
-    private readonly listener: HandleListener,
-  ) {
-    this.run('created');
-  }
-  private run(reason: string): void {
-    this.pid = Math.floor(Math.random() * 100_000) + 1000;
-    this.listener.message({ type: 'spawned', pid: this.pid });
-    this.report('starting', reason);
-  }
-  report(to: ChartState, reason: string = to, blocked?: BlockedInfo): void {
-    this.listener.message({ type: 'state', to, reason, pid: this.pid, ...(blocked ? { blocked } : {}) });
-  }
-  send(msg: ToWorker): void {
-    if (msg.type === 'agent.start') this.run(msg.reason);
-    else if (msg.type === 'agent.stop' || msg.type === 'agent.kill') this.report('stopped', 'stop requested');
-    else if (msg.type === 'input.send') {
-      this.sent.push(msg.text);
-      this.listener.message({ type: 'input.outcome', id: msg.id, outcome: 'delivered', reason: 'typed and submitted' });
-      this.report('busy', 'input delivered');
-    }
-  }
-  exit(code: number): void {
-    this.report('exited', `exit code ${code}`);
-    this.listener.message({ type: 'exit', pid: this.pid, code, signal: null, cause: 'exit' });
-  }
-  sidecar(event: Record<string, unknown>): void {
-    this.listener.message({ type: 'sidecar', items: [{ ok: true, type: String(event.type), event }] });
-  }
-  shutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-const configOf = (yaml: string, stateDir: string) =>
-  parseConfig(`session: t\nstate_dir: ${stateDir}\ntasks: { backoff: { initial: 1s, max: 1s, jitter: 0 } }\n${yaml}`, join(tmpdir(), 'orchestra-tasks-test.yaml'));
+const TASKS = 'tasks: { backoff: { initial: 1s, max: 1s, jitter: 0 } }\n';
 
 function session(yaml: string, stateDir = mkdtempSync(join(tmpdir(), 'orch-tasks-'))) {
-  const config = configOf(yaml, stateDir);
-  const clock = new SimulatedClock();
-  const published: Record<string, unknown>[] = [];
-  const publisher = recordingPublisher(published as Record<string, unknown>[]);
-  const workers = new Map<string, FakeWorker>();
-  const logger = pino({ level: 'silent' });
-  const reaper = { track: () => undefined, untrack: () => undefined } as unknown as Reaper;
-  const sup = new Supervisor(config, {
-    publisher,
-    logger,
-    reaper,
-    clock,
-    random: () => 0.5,
-    workers: (init, listener) => {
-      const w = new FakeWorker(init, listener);
-      workers.set(init.agent.name, w);
-      return w;
-    },
-    killOrphans: async () => undefined,
-  });
-  const work = new Work(config, sup, { publisher, logger, clock });
-  const tasks = new Tasks(config, sup, work, { publisher, logger, clock, random: () => 0.5 });
-  const worker = (name: string) => {
-    const w = workers.get(name);
-    if (!w) throw new Error(`no worker for ${name} (workers: ${[...workers.keys()].join(', ')})`);
-    return w;
-  };
-  // Planning and spawning run after the event that caused them: let them.
-  const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-  const events = (id: string) => published.filter((m) => m.kind === 'task' && m.id === id).map((m) => `${String(m.event)}${m.agent ? ` ${String(m.agent)}` : ''}`);
-  return { config, sup, work, tasks, clock, worker, workers, flush, events, published, stateDir };
+  const s = workSession(`${TASKS}${yaml}`, stateDir);
+  const tasks = new Tasks(s.config, s.sup, s.work, { publisher: s.publisher, logger: s.logger, clock: s.clock, random: () => 0.5 });
+  const events = (id: string) => s.published.filter((m) => m.kind === 'task' && m.id === id).map((m) => `${String(m.event)}${m.agent ? ` ${String(m.agent)}` : ''}`);
+  return { ...s, tasks, events };
 }
 
 const POOL = 'agents:\n  w1: { command: sh, pool: crew }\n  w2: { command: sh, pool: crew }\n';
@@ -176,8 +101,9 @@ describe('tasks in a session (simulated clock, fake workers)', () => {
     const s = session(POOL);
     s.sup.start();
     s.tasks.start();
-    const reload = controlHandlers(s.sup, { session: 't' }, () => Promise.resolve(), s.work, s.tasks).reload;
-    const r = await reload({ config: configOf(`${POOL}  w3: { command: sh, pool: crew }\n${TEMPLATE}`, s.stateDir) });
+    const sessions = new Sessions(s.config, s.sup, s.work, { logger: s.logger, clock: s.clock });
+    const reload = controlHandlers(s.sup, { session: 't' }, () => Promise.resolve(), s.work, s.tasks, sessions).reload;
+    const r = await reload({ config: configOf(`${TASKS}${POOL}  w3: { command: sh, pool: crew }\n${TEMPLATE}`, s.stateDir) });
     expect(r.actions.filter((a) => a.action !== 'unchanged')).toEqual([{ agent: 'w3', action: 'created' }]);
     s.worker('w3').report('ready');
     const task = s.tasks.add({ pool: 'crew', prompt: 'review', vars: {} });
