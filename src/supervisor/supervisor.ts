@@ -23,7 +23,8 @@ import type { Reaper } from '../host/reaper.js';
 import { type HandleListener, WorkerHandle, type WorkerPort } from './worker-handle.js';
 import { type AgentNow, type InputRequest, WorkerRequests } from './worker-requests.js';
 import { nextRun, sessionId } from '../host/resume.js';
-import { Attachers, LEASE_MS, type Size } from './attachers.js';
+import { LEASE_MS, type Size } from './attachers.js';
+import { Attachments } from './attachments.js';
 import { planReload } from '../machines/reconfigure.js';
 import type { FromWorker, SendRequest, WorkerInit } from '../agent/worker-protocol.js';
 
@@ -68,11 +69,7 @@ interface AgentRecord {
   /** While the agent is blocked: on what, since when. */
   blocked: (BlockedInfo & { since: number }) | null;
   /** Terminals attached to it, which decide its size. */
-  readonly attachers: Attachers;
-  /** The size its worker was last given (a new run or worker starts at it). */
-  size: Size;
-  /** When the next attachment lease runs out. */
-  leaseTimer: { readonly at: number; readonly id: unknown } | null;
+  readonly attachments: Attachments;
 }
 
 function unknownAttachment(agent: string, attach: string): ControlError {
@@ -142,7 +139,7 @@ export class Supervisor {
   }
 
   private newRecord(a: AgentConfig): AgentRecord {
-    return {
+    const r: AgentRecord = {
       config: a,
       worker: null,
       workersLost: 0,
@@ -159,10 +156,16 @@ export class Supervisor {
       requests: new WorkerRequests((id, request, outcome, reason, bytes) => this.publishInput(a.name, request, id, outcome, reason, bytes)),
       recentSidecar: [],
       blocked: null,
-      attachers: new Attachers({ cols: a.cols, rows: a.rows }),
-      size: { cols: a.cols, rows: a.rows },
-      leaseTimer: null,
+      attachments: new Attachments(
+        { cols: a.cols, rows: a.rows },
+        {
+          clock: this.clock,
+          resize: (size) => r.worker?.send({ type: 'resize', ...size }),
+          expired: (ids) => this.deps.logger.info({ agent: a.name, attachments: ids }, 'attachment lease ran out (client gone without detaching)'),
+        },
+      ),
     };
+    return r;
   }
 
   /** Starts every agent whose dependencies are met; the rest follow as their dependencies get ready. */
@@ -256,7 +259,7 @@ export class Supervisor {
     const r = this.record(name);
     this.agents.delete(name);
     this.outputEnds.set(name, { seq: r.outputSeq, offset: r.outputOffset });
-    if (r.leaseTimer) this.clock.clearTimeout(r.leaseTimer.id);
+    r.attachments.close();
     r.requests.failAll(`agent "${name}" was removed`);
     const worker = r.worker;
     r.worker = null;
@@ -309,7 +312,7 @@ export class Supervisor {
       runId: this.runId,
       outputSeq: r.outputSeq,
       outputOffset: r.outputOffset,
-      ...(r.size.cols !== r.config.cols || r.size.rows !== r.config.rows ? { size: r.size } : {}),
+      ...(r.attachments.size.cols !== r.config.cols || r.attachments.size.rows !== r.config.rows ? { size: r.attachments.size } : {}),
     };
     const worker = (this.deps.workers ?? ((i, l) => new WorkerHandle(i, l)))(init, listener);
     r.worker = worker;
@@ -522,10 +525,7 @@ export class Supervisor {
    */
   private async closeWorkers(): Promise<void> {
     // Attachments end with the agents: their leases must not hold the process up.
-    for (const r of this.agents.values()) {
-      if (r.leaseTimer) this.clock.clearTimeout(r.leaseTimer.id);
-      r.leaseTimer = null;
-    }
+    for (const r of this.agents.values()) r.attachments.close();
     const open = new Set<string>();
     const closing = [...this.agents.values()].flatMap((r) => {
       if (!r.worker) return [];
@@ -603,7 +603,7 @@ export class Supervisor {
   /** Attach keystrokes; typing makes the attachment the latest active one (its size wins). */
   rawInput(name: string, data: Uint8Array, attach?: string): boolean {
     const r = this.record(name);
-    if (attach !== undefined && r.attachers.touch(attach, this.clock.now(), true)) this.applySize(r);
+    if (attach !== undefined) r.attachments.typed(attach);
     const shown = this.slot(name).shown;
     if (!r.worker || !shown || !RUNNING.has(shown)) return false;
     r.worker.send({ type: 'input.raw', data });
@@ -613,10 +613,8 @@ export class Supervisor {
   /** An attachment's new size, or (without one) the agent's own size. Returns the agent's size after it. */
   resize(name: string, size: Size, attach?: string): Size {
     const r = this.record(name);
-    if (attach === undefined) r.attachers.setOwn(size);
-    else if (!r.attachers.touch(attach, this.clock.now(), true, size)) throw unknownAttachment(name, attach);
-    this.applySize(r);
-    return r.size;
+    if (!r.attachments.resize(size, attach) && attach !== undefined) throw unknownAttachment(name, attach);
+    return r.attachments.size;
   }
 
   /**
@@ -626,12 +624,10 @@ export class Supervisor {
   async attach(name: string, size: Size, readOnly: boolean): Promise<Results['attach']> {
     const r = this.record(name);
     const id = randomBytes(6).toString('hex');
-    r.attachers.attach(id, size, readOnly, this.clock.now());
-    this.applySize(r);
-    this.syncLease(r);
+    r.attachments.attach(id, size, readOnly);
     const state: PublicState | 'pending' = this.slot(name).shown ?? 'pending';
     const base = { attach: id, state, lease_ms: LEASE_MS };
-    if (!r.worker) return { ...base, screen: '', seq: r.outputSeq, tail: new Uint8Array(0), ...r.size };
+    if (!r.worker) return { ...base, screen: '', seq: r.outputSeq, tail: new Uint8Array(0), ...r.attachments.size };
     try {
       const read = await r.requests.screen(r.worker, 'attach', 0);
       return { ...base, screen: read.data, seq: read.seq, tail: read.tail ?? new Uint8Array(0), cols: read.cols, rows: read.rows };
@@ -643,44 +639,12 @@ export class Supervisor {
   }
 
   detach(name: string, attach: string): boolean {
-    const r = this.record(name);
-    const was = r.attachers.detach(attach);
-    this.applySize(r);
-    this.syncLease(r);
-    return was;
+    return this.record(name).attachments.detach(attach);
   }
 
   /** Renews an attachment's lease; false when it has already ended. */
   keepalive(name: string, attach: string): boolean {
-    const r = this.record(name);
-    const held = r.attachers.touch(attach, this.clock.now(), false);
-    this.syncLease(r);
-    return held;
-  }
-
-  /** Gives the worker the size its attachers call for, when it changed. */
-  private applySize(r: AgentRecord): void {
-    const size = r.attachers.size();
-    if (size.cols === r.size.cols && size.rows === r.size.rows) return;
-    r.size = size;
-    r.worker?.send({ type: 'resize', ...size });
-  }
-
-  /** One timer per agent with attachments, for the first lease to run out. */
-  private syncLease(r: AgentRecord): void {
-    const at = r.attachers.nextExpiry;
-    if (r.leaseTimer?.at === at) return;
-    if (r.leaseTimer) this.clock.clearTimeout(r.leaseTimer.id);
-    r.leaseTimer = null;
-    if (at === undefined) return;
-    const id = this.clock.setTimeout(() => {
-      r.leaseTimer = null;
-      const gone = r.attachers.expire(this.clock.now());
-      if (gone.length > 0) this.deps.logger.info({ agent: r.config.name, attachments: gone }, 'attachment lease ran out (client gone without detaching)');
-      this.applySize(r);
-      this.syncLease(r);
-    }, Math.max(0, at - this.clock.now()));
-    r.leaseTimer = { at, id };
+    return this.record(name).attachments.keepalive(attach);
   }
 
   /** The rendered screen as text (with colours for `ansi`), with up to `scrollback` lines above it. */
