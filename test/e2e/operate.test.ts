@@ -72,11 +72,14 @@ describe('send, keys and lifecycle on a running crew', () => {
     const seen = await until(crew.bus, isInput('second', 'delivered'));
     expect((await second).code).toBe(0);
     const queued = seen.findIndex(isInput('second', 'queued'));
-    const readyAgain = seen.findIndex(isState('r1', 'ready'));
     const delivered = seen.findIndex(isInput('second', 'delivered'));
     expect(queued).toBeGreaterThanOrEqual(0);
-    expect(readyAgain).toBeGreaterThan(queued);
-    expect(delivered).toBeGreaterThan(readyAgain);
+    expect(delivered).toBeGreaterThan(queued);
+    // Delivered in a ready spell: r1's last state before it is ready (on a loaded machine "first"
+    // may be done before "second" is queued; if r1 was still busy, a ready came in between).
+    const r1States = (end: number) => seen.slice(0, end).flatMap((r) => (r.msg.kind === 'state' && r.msg.agent === 'r1' ? [r.msg.to] : []));
+    expect(r1States(delivered).at(-1)).toBe('ready');
+    expect(r1States(delivered)).toContain('busy');
     await untilOutput(crew.bus, 'r1', /got 6 bytes/);
     expect(records(rec).slice(-2)).toEqual([
       { text: 'first', pasted: false, whileWorking: false },
