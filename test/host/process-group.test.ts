@@ -113,7 +113,7 @@ describe('one /proc pass for many agents', () => {
   });
 
   it('K agents stopping at once share each pass: passes do not grow with K (500 stops, each scanning every poll, wedged the supervisor)', async () => {
-    const K = 16;
+    const K = 24;
     const leaders = Array.from({ length: K }, (_, i) => session(`exec sleep ${3220 + i}`, { ORCHESTRA_RUN: 'run-k', ORCHESTRA_AGENT: `k${i}` }));
     const ids = leaders.map((c, i) => ({ sid: c.pid ?? 0, run: 'run-k', agent: `k${i}` }));
     await until(() => scanAgents(ids).every((f) => f.length === 1), 'every agent runs');
