@@ -12,10 +12,14 @@
 // (scenario `flood`); and BENCH_MANY idle agents started with `up -d` while `ps` is asked
 // every 250 ms, then `down` (scenario `many`). BENCH_SCALE picks scenarios (default: all).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SYNC_ABOVE } from '../dist/agent/output-log.js';
+import { MAX_BATCH, MAX_RETIRED, SLAB } from '../dist/agent/output-pipeline.js';
 import { BusSubscriber } from '../dist/bus/client.js';
+import { MAX_OUTPUT_MESSAGE } from '../dist/bus/protocol.js';
+import { BUILTIN } from '../dist/config/load.js';
 import { ControlClient } from '../dist/bus/control-client.js';
 import { median, ROOT, startOrchestra } from './_lib.mjs';
 
@@ -23,7 +27,10 @@ const N = Number(process.argv[2] ?? process.env.BENCH_N ?? 100);
 const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 20);
 const FLOOD = Number(process.env.BENCH_FLOOD ?? 20);
 const MANY = Number(process.env.BENCH_MANY ?? 500);
-const SCENARIOS = (process.env.BENCH_SCALE ?? 'idle,ticker,flood,many').split(',');
+const MEMORY_N = Number(process.env.BENCH_MEMORY_N ?? 50);
+const MEMORY_RATE = Number(process.env.BENCH_MEMORY_RATE ?? 1_000_000);
+const MEMORY_S = Number(process.env.BENCH_MEMORY_S ?? 60);
+const SCENARIOS = (process.env.BENCH_SCALE ?? 'idle,ticker,flood,many,memory').split(',');
 /** After all agents are up, before anything is measured: JIT, GC and the agents' first redraws settle. */
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_S ?? 3) * 1000;
 const PS_SAMPLES = 20;
@@ -274,10 +281,110 @@ async function many() {
   return r;
 }
 
+const MiB = 1024 * 1024;
+/**
+ * What the supervisor may hold beyond its idle RSS while `n` agents write and `subscribers` keep up,
+ * from the limits as configured (defaults): per agent, the ring, the output slabs (the one being
+ * filled and the retired ones kept for reuse), the batch in flight to the main thread, the log's
+ * queue before writes turn synchronous, and the terminal model's cells ((scrollback + rows) × cols,
+ * 12 bytes each in xterm's buffer); shared, the publisher's queue and each subscriber's ZeroMQ
+ * pipe (high-water mark × the largest output message).
+ */
+function memoryBound(n, subscribers) {
+  const perAgent = {
+    ring: BUILTIN.log.ringSize,
+    slabs: SLAB * (1 + MAX_RETIRED),
+    batch: MAX_BATCH,
+    log_queue: SYNC_ABOVE,
+    terminal_model: (BUILTIN.log.scrollback + BUILTIN.rows) * BUILTIN.cols * 12,
+  };
+  const shared = { bus_queue: BUILTIN.bus.queueLimit, subscriber_pipes: subscribers * BUILTIN.bus.highWaterMark * MAX_OUTPUT_MESSAGE };
+  const sum = (o) => Object.values(o).reduce((a, b) => a + b, 0);
+  const mib = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, +(v / MiB).toFixed(2)]));
+  return { per_agent_mib: mib(perAgent), shared_mib: mib(shared), above_idle_mib: +((n * sum(perAgent) + sum(shared)) / MiB).toFixed(1) };
+}
+
+/**
+ * MEMORY_N agents each write MEMORY_RATE bytes a second for MEMORY_S seconds, all at once; one
+ * subscriber counts every output byte per agent. The supervisor's RSS is sampled every 250 ms from
+ * the start of the writing until the subscriber has every byte (or 60 s after the writing ended).
+ */
+async function memory() {
+  const dir = mkdtempSync(`${process.env.BENCH_STATE_ROOT ?? '/tmp'}/orch-bench-`);
+  const go = join(dir, 'go');
+  const spec = { command: 'perl', args: [join(ROOT, 'bench/_memory-writer.pl'), go, String(MEMORY_RATE), String(MEMORY_S)] };
+  const written = 3 + Math.floor(MEMORY_RATE / 10) * Math.floor(MEMORY_S * 10); // "up\n", then the flood
+  const o = startOrchestra(agentsYaml(Array(MEMORY_N).fill(spec)));
+  // One subscriber for both: orchestra starts the agents once it has subscribed, so it misses nothing.
+  const sub = new BusSubscriber(o.endpoint, { kinds: ['state', 'output', 'drops'] });
+  const received = new Map();
+  const ready = new Set();
+  let dropsReported = 0;
+  let allUp;
+  const up = new Promise((res) => (allUp = res));
+  let allIn;
+  const complete = new Promise((res) => (allIn = res));
+  const reading = (async () => {
+    for await (const { msg } of sub) {
+      if (msg.kind === 'state') {
+        if (msg.to === 'ready') ready.add(msg.agent);
+        if (ready.size === MEMORY_N) allUp();
+      } else if (msg.kind === 'drops') {
+        dropsReported += msg.droppedBytes;
+      } else if (msg.kind === 'output') {
+        const n = (received.get(msg.agent) ?? 0) + msg.data.length;
+        received.set(msg.agent, n);
+        if (n === written && [...received.values()].filter((v) => v === written).length === MEMORY_N) allIn();
+      }
+    }
+  })();
+  await Promise.race([up, sleep(600_000, undefined, { ref: false }).then(() => Promise.reject(new Error(`memory: agents not ready after 600 s`)))]);
+  await sleep(SETTLE_MS);
+  const rssIdle = rssMiB(o.proc.pid);
+  let peak = rssIdle;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(o.proc.pid))), 250);
+  const t0 = performance.now();
+  writeFileSync(go, '');
+  const inTime = await Promise.race([complete.then(() => true), sleep((MEMORY_S + 60) * 1000).then(() => false)]);
+  const allInS = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
+  const rssEnd = rssMiB(o.proc.pid);
+  const sigintS = await interrupt({ proc: o.proc, exited: o.exited });
+  sub.close();
+  await reading;
+  const got = Array.from({ length: MEMORY_N }, (_, i) => received.get(`a${i}`) ?? 0);
+  const bound = memoryBound(MEMORY_N, 1);
+  const r = {
+    agents: MEMORY_N,
+    rate_bytes_s: MEMORY_RATE,
+    seconds: MEMORY_S,
+    written_per_agent: written,
+    received_per_agent_min: Math.min(...got),
+    received_per_agent_max: Math.max(...got),
+    agents_complete: got.filter((g) => g === written).length,
+    lost_bytes: got.reduce((a, g) => a + (written - g), 0),
+    missed_by_subscriber_bytes: sub.missedBytes,
+    drops_reported_bytes: dropsReported,
+    all_received_s: inTime ? +allInS.toFixed(2) : null,
+    rss_idle_mib: +rssIdle.toFixed(1),
+    rss_peak_mib: +peak.toFixed(1),
+    rss_end_mib: +rssEnd.toFixed(1),
+    rss_peak_above_idle_mib: +(peak - rssIdle).toFixed(1),
+    bound,
+    within_bound: peak - rssIdle <= bound.above_idle_mib,
+    sigint_s: +sigintS.toFixed(3),
+  };
+  // The logs hold every byte written (MEMORY_N × up to the rotated size): not left in /tmp.
+  for (const d of [dir, dirname(o.stateDir)]) rmSync(d, { recursive: true, force: true });
+  console.log(`memory: ${JSON.stringify(r)}`);
+  return r;
+}
+
 const result = { bench: 'scale', n: N, idle_s: IDLE_S, at: new Date().toISOString() };
 if (SCENARIOS.includes('idle')) result.idle = await compare(IDLE);
 if (SCENARIOS.includes('ticker')) result.ticker = await compare(TICKER);
 if (SCENARIOS.includes('flood')) result.flood = await flood();
 if (SCENARIOS.includes('many')) result.many = await many();
+if (SCENARIOS.includes('memory')) result.memory = await memory();
 if (result.idle) result.ratio = result.idle.ratio;
 console.log(JSON.stringify(result));

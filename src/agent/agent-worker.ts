@@ -20,6 +20,7 @@ import { activityWindowFor, OutputPipeline } from './output-pipeline.js';
 import { claudeSettings, CONFIRM_MS, relayCommand } from './hooks.js';
 import { InputQueue } from './input-queue.js';
 import { createPtyActor, type PtyIo } from './pty-actor.js';
+import { RemoteScan } from './remote-scan.js';
 import { nextRun, runStarting, sessionId } from '../host/resume.js';
 import { RingBuffer } from './ring-buffer.js';
 import { SidecarServer } from './sidecar.js';
@@ -180,7 +181,9 @@ function hookArgs(): readonly string[] {
   return ['--settings', settingsFile];
 }
 
+const processes = new RemoteScan(post);
 const ptyActor = createPtyActor(agent, env, {
+  processes,
   runArgs,
   size: () => size,
   spawned(pid, ptyIo) {
@@ -334,6 +337,9 @@ port.on('message', (msg: ToWorker) => {
       return;
     case 'supervisor.state':
       input.stateChanged(msg.to);
+      return;
+    case 'procs.found':
+      processes.answer(msg.id, msg.found);
       return;
     case 'screen.read': {
       // Forward what is pending first: the screen is then the one the output up to outputSeq draws.

@@ -10,7 +10,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, statSync, writev, writevSync
 import { dirname } from 'node:path';
 import { rotateFiles } from '../host/log-rotation.js';
 
-const SYNC_ABOVE = 8 * 1024 * 1024;
+export const SYNC_ABOVE = 8 * 1024 * 1024;
 /** Buffers per writev (Linux's IOV_MAX). */
 const IOV_MAX = 1024;
 

@@ -35,12 +35,12 @@ export const STREAM_WINDOW_MS = 10;
  */
 export const MAX_BATCH = 1024 * 1024;
 /** Size of the slabs reads are copied into. */
-const SLAB = MAX_BATCH;
+export const SLAB = MAX_BATCH;
 /**
  * Retired slabs kept for reuse. During a flood the log has written a slab's last batch long before
  * the next slab fills (~17 ms at 60 MB/s), so one is usually enough; a slow disk gets a second.
  */
-const MAX_RETIRED = 2;
+export const MAX_RETIRED = 2;
 /** A batch smaller than this is interactive output, not a stream: the next chunk goes at once too. */
 export const SMALL_BATCH = 1024;
 

@@ -12,7 +12,7 @@ import type { AgentConfig } from '../config/types.js';
 import type { AgentEvent, PtyCommand } from '../machines/agent.js';
 import { resolveCommand } from '../host/command.js';
 import { isolatedSpawn } from './fd-isolation.js';
-import { type AgentIdentity, describeProcesses, signalName } from '../host/process-group.js';
+import { type AgentIdentity, describeProcesses, type ProcessSource, signalName } from '../host/process-group.js';
 import { Termination, type TerminationResult } from '../host/termination.js';
 import { type Drain, drainLosslessly } from './pty-drain.js';
 import { spawnPty } from './pty-reader.js';
@@ -52,6 +52,8 @@ export interface PtySink {
   runArgs?(): readonly string[];
   /** The size to start at (its attachers' size, after a restart); the configured one by default. */
   size?(): { readonly cols: number; readonly rows: number };
+  /** Where the stop sequence finds the agent's processes (by default, a scan in this thread). */
+  readonly processes?: ProcessSource;
 }
 
 export function createPtyActor(agent: AgentConfig, env: Record<string, string>, sink: PtySink) {
@@ -95,7 +97,7 @@ export function createPtyActor(agent: AgentConfig, env: Record<string, string>, 
     // --- exit and stop ----------------------------------------------------------------------
     let exited = false;
     const leaderExit = new Promise<void>((res) => term.onExit(() => res()));
-    const termination = new Termination(identity, agent.stop);
+    const termination = new Termination(identity, agent.stop, sink.processes);
     let reported: Promise<void> | undefined;
     /**
      * Every path hands its request to the run's one termination (calling stop or force is what

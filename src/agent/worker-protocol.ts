@@ -2,6 +2,7 @@
 import type { AlertBody, BlockedInfo, InputOutcome, OutputPart } from '../bus/protocol.js';
 import type { AgentConfig } from '../config/types.js';
 import type { ChartState, ExitCause } from '../machines/agent.js';
+import type { AgentProcess } from '../host/process-scan.js';
 
 // The types both sides use live here, so the supervisor imports nothing else from src/agent.
 
@@ -61,7 +62,17 @@ export type ToWorker =
   /** The rendered screen (for attach, or as text): answered by `screen` with the same id. */
   | { type: 'screen.read'; id: string; format: ScreenFormat; scrollback: number }
   /** Stop the agent if it runs, flush logs, then report `worker.closed`. */
-  | { type: 'worker.shutdown' };
+  | { type: 'worker.shutdown' }
+  /** The answer to `procs.scan` with the same id. */
+  | { type: 'procs.found'; id: number; found: AgentProcess[] };
+
+/** An agent's identity as a stop sequence asks for its processes (process-scan.ts), sent by value. */
+export interface ScanQuery {
+  readonly sid: number;
+  readonly run?: string | undefined;
+  readonly agent?: string | undefined;
+  readonly leaderUnreaped: boolean;
+}
 
 /**
  * `attach`: what draws the screen with its modes on a terminal of its size; `text`: its lines,
@@ -105,4 +116,9 @@ export type FromWorker =
    */
   | { type: 'screen'; id: string; data: string; seq: number; cols: number; rows: number; tail?: Uint8Array }
   | { type: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown> }
-  | { type: 'worker.closed' };
+  | { type: 'worker.closed' }
+  /**
+   * The agent's processes, found by the main thread's scan (answered by `procs.found`): one pass
+   * over /proc then serves every agent stopping at once. Its handle answers; the supervisor never sees it.
+   */
+  | { type: 'procs.scan'; id: number; query: ScanQuery };

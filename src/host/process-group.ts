@@ -12,111 +12,11 @@
  * A process that changes both its session and its environment is not found (see docs/lifecycle.md).
  * Linux only: elsewhere the agent's process group is all there is.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { KILL_VERIFY_MS } from '../machines/agent.js';
+import { type AgentIdentity, type AgentProcess, isLive, type ProcessSource, readStat, sharedScan } from './process-scan.js';
 
-/** Who an agent's processes are. */
-export interface AgentIdentity {
-  /** The session id: the pid of the agent's first process. */
-  readonly sid: number;
-  /** `ORCHESTRA_RUN` and `ORCHESTRA_AGENT` as set for the agent; without them, the session alone. */
-  readonly run?: string | undefined;
-  readonly agent?: string | undefined;
-  /**
-   * True while the leader is our child and not yet reaped (only its spawner knows). Then the pid
-   * is the agent's even before the child has called setsid; after the reap it may be reused.
-   */
-  readonly leaderUnreaped?: () => boolean;
-}
-
-export interface AgentProcess {
-  readonly pid: number;
-  /** Its process group. */
-  readonly pgid: number;
-  /** The command name from /proc/PID/stat. */
-  readonly comm: string;
-  /** Outside the agent's session, found by its environment. */
-  readonly escaped: boolean;
-}
-
-const LINUX = process.platform === 'linux';
-
-/** `NAME=value` as a whole entry of a NUL-separated environment block. */
-function hasEntry(environ: Buffer, entry: Buffer): boolean {
-  for (let at = environ.indexOf(entry); at !== -1; at = environ.indexOf(entry, at + 1)) {
-    if ((at === 0 || environ[at - 1] === 0) && (at + entry.length === environ.length || environ[at + entry.length] === 0)) return true;
-  }
-  return false;
-}
-
-/** What /proc/PID/stat says of a process; undefined once it is gone (or elsewhere than Linux). */
-interface ProcStat {
-  /** One letter: R, S, D, Z (zombie), X (dead), … */
-  readonly state: string;
-  readonly ppid: number;
-  readonly pgid: number;
-  readonly sid: number;
-  readonly comm: string;
-}
-
-export function readStat(pid: number | string): ProcStat | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined; // gone (or no /proc)
-  }
-  // "pid (comm) state ppid pgrp session ..." — comm may contain spaces and parentheses.
-  const close = stat.lastIndexOf(')');
-  const fields = stat.slice(close + 2).split(' ');
-  return { state: fields[0] ?? '', ppid: Number(fields[1]), pgid: Number(fields[2]), sid: Number(fields[3]), comm: stat.slice(stat.indexOf('(') + 1, close) };
-}
-
-/** A zombie (exited, waiting for its parent to reap it) or a dead process runs nothing. */
-export const isLive = (s: ProcStat | undefined): s is ProcStat => s !== undefined && s.state !== 'Z' && s.state !== 'X';
-
-/** The agent's live processes, from /proc. Zombies do not count: they run nothing. */
-export function agentProcesses(id: AgentIdentity): AgentProcess[] {
-  if (!LINUX) return groupAlive(id.sid) ? [{ pid: id.sid, pgid: id.sid, comm: '?', escaped: false }] : [];
-  const marks = id.run !== undefined && id.agent !== undefined ? [Buffer.from(`ORCHESTRA_RUN=${id.run}`), Buffer.from(`ORCHESTRA_AGENT=${id.agent}`)] : undefined;
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [{ pid: id.sid, pgid: id.sid, comm: '?', escaped: false }]; // cannot tell: assume alive
-  }
-  const found: AgentProcess[] = [];
-  for (const e of entries) {
-    const c = e.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    const pid = Number(e);
-    if (pid === process.pid) continue;
-    const stat = readStat(e);
-    if (!isLive(stat)) continue; // exited meanwhile, or a zombie
-    const { comm, pgid } = stat;
-    // The leader counts from the fork on: until the child has called setsid it is still in our
-    // session (a stop signalled then found nothing and was lost), but it is already our child.
-    if (stat.sid === id.sid || (pid === id.sid && stat.ppid === process.pid && id.leaderUnreaped?.() === true)) {
-      found.push({ pid, pgid, comm, escaped: false });
-      continue;
-    }
-    if (!marks) continue;
-    let environ: Buffer;
-    try {
-      environ = readFileSync(`/proc/${e}/environ`);
-    } catch {
-      continue; // another user's process (not ours to signal anyway), or gone
-    }
-    if (marks.every((m) => hasEntry(environ, m))) found.push({ pid, pgid, comm, escaped: true });
-  }
-  return found;
-}
-
-/** True while the agent has a live process. */
-function agentAlive(id: AgentIdentity): boolean {
-  return agentProcesses(id).length > 0;
-}
+export { type AgentIdentity, type AgentProcess, agentProcesses, isLive, type ProcessSource, readStat } from './process-scan.js';
 
 function kill(pid: number, signal: NodeJS.Signals | 0): boolean {
   try {
@@ -131,11 +31,15 @@ function kill(pid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-/** Sends `signal` to every process of the agent; returns those it found. */
-export function signalAgent(id: AgentIdentity, signal: NodeJS.Signals): AgentProcess[] {
-  // kill(-0) and kill(-1) mean "our own group" and "everyone": never an agent's session.
+/** kill(-0) and kill(-1) mean "our own group" and "everyone": never an agent's session. */
+function checkSid(id: AgentIdentity): void {
   if (!Number.isInteger(id.sid) || id.sid <= 1) throw new Error(`not an agent's session id: ${id.sid}`);
-  const found = agentProcesses(id);
+}
+
+/** Sends `signal` to every process of the agent; resolves with those it found. */
+export async function signalAgent(id: AgentIdentity, signal: NodeJS.Signals, source: ProcessSource = sharedScan): Promise<AgentProcess[]> {
+  checkSid(id);
+  const found = await source.processes(id);
   // The leader's group in one call: a child forked there since the scan gets it as well. The rest
   // one by one, each once (an agent may count signals: a second SIGINT often means "quit now").
   kill(-id.sid, signal);
@@ -163,8 +67,8 @@ export function pause(ms: number, abort?: AbortSignal, early?: Promise<unknown>)
 
 /**
  * Poll intervals: quick at first (most agents go within milliseconds of the signal), then backing
- * off, because a scan reads every process's stat and environ (~5 ms for ~100 processes on 2 cores)
- * and a hundred agents may be stopping at once.
+ * off, because a scan reads every process's stat and environ (~30-40 µs a process on 2 cores; one
+ * scan serves every agent stopping at once, see process-scan.ts).
  */
 function* pollDelays(): Generator<number> {
   for (let ms = 10; ; ms = Math.min(250, Math.round(ms * 1.5))) yield ms;
@@ -175,10 +79,10 @@ function* pollDelays(): Generator<number> {
  * There is no event for "these processes are gone" (they need not be our children), so polling is
  * the honest way.
  */
-export async function waitAgentGone(id: AgentIdentity, timeoutMs: number, abort?: AbortSignal): Promise<boolean> {
+export async function waitAgentGone(id: AgentIdentity, timeoutMs: number, abort?: AbortSignal, source: ProcessSource = sharedScan): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   const delays = pollDelays();
-  while (agentAlive(id)) {
+  while ((await source.processes(id)).length > 0) {
     const left = deadline - Date.now();
     if (left <= 0 || abort?.aborted) return false;
     await pause(Math.min(left, delays.next().value ?? 250), abort);
@@ -207,25 +111,30 @@ interface KillResult {
 }
 
 /**
- * SIGKILL to every process of the agent at once (before this returns its promise), then again to
+ * SIGKILL to the leader's group at once (before this returns its promise: the caller may be about
+ * to lose its thread), to every process of the agent once a scan has found them, then again to
  * whatever appears (a fork racing the first round) until none is left or `timeoutMs` passes.
  */
-export function killAgent(id: AgentIdentity, timeoutMs = KILL_VERIFY_MS): Promise<KillResult> {
-  const escapees = new Escapees();
-  let first: AgentProcess[];
+export function killAgent(id: AgentIdentity, timeoutMs = KILL_VERIFY_MS, source: ProcessSource = sharedScan): Promise<KillResult> {
   try {
-    first = signalAgent(id, 'SIGKILL');
+    checkSid(id);
   } catch (err) {
     return Promise.reject(err);
   }
-  escapees.add(first);
-  const found = first.length > 0;
+  const leader = readStat(id.sid);
+  const leaderLive = isLive(leader) && (leader.sid === id.sid || (leader.ppid === process.pid && id.leaderUnreaped?.() === true));
+  kill(-id.sid, 'SIGKILL');
+  if (id.leaderUnreaped?.() === true) kill(id.sid, 'SIGKILL');
+  const escapees = new Escapees();
   const deadline = Date.now() + timeoutMs;
   const delays = pollDelays();
   return (async () => {
+    const first = await signalAgent(id, 'SIGKILL', source);
+    escapees.add(first);
+    const found = leaderLive || first.length > 0;
     for (;;) {
       await pause(delays.next().value ?? 250);
-      const left = signalAgent(id, 'SIGKILL');
+      const left = await signalAgent(id, 'SIGKILL', source);
       escapees.add(left);
       if (left.length === 0) return { found, gone: true, escapees: escapees.list };
       if (Date.now() >= deadline) return { found, gone: false, escapees: escapees.list };
@@ -236,11 +145,6 @@ export function killAgent(id: AgentIdentity, timeoutMs = KILL_VERIFY_MS): Promis
 /** "1234 (sleep), 1240 (node)": for log lines that name processes. */
 export function describeProcesses(ps: readonly AgentProcess[]): string {
   return ps.map((p) => `${p.pid} (${p.comm})`).join(', ');
-}
-
-/** Outside Linux: is any process of group `pgid` left (zombies included, there is no /proc)? */
-function groupAlive(pgid: number): boolean {
-  return kill(-pgid, 0);
 }
 
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, num]) => [num, name]));

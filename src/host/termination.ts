@@ -16,7 +16,8 @@
  * or the leader has already exited). A forced stop aborts the wait the graceful one is in and goes
  * to kill at once, or starts there. Asking again returns the sequence already under way.
  */
-import { type AgentIdentity, type AgentProcess, Escapees, killAgent, pause, signalAgent, waitAgentGone } from './process-group.js';
+import { type AgentIdentity, type AgentProcess, Escapees, killAgent, pause, type ProcessSource, signalAgent, waitAgentGone } from './process-group.js';
+import { sharedScan } from './process-scan.js';
 
 /** The stop settings a sequence uses (an agent's `stop:` config is one). */
 export interface StopPlan {
@@ -52,6 +53,8 @@ export class Termination {
   constructor(
     private readonly id: AgentIdentity,
     private readonly plan: StopPlan,
+    /** Where the agent's processes are found: an agent worker asks the main thread's scan. */
+    private readonly source: ProcessSource = sharedScan,
   ) {}
 
   /** Graceful: from the keys step when given keys, else from the signal. */
@@ -71,7 +74,7 @@ export class Termination {
   }
 
   private async run(keys: StopKeys | undefined): Promise<TerminationResult> {
-    const { id, plan } = this;
+    const { id, plan, source } = this;
     const abort = this.abort.signal;
     const escapees = new Escapees();
     const end = (outcome: TerminationResult['outcome']): TerminationResult => ({ outcome, escapees: escapees.list, forced: this.forcedBy });
@@ -83,13 +86,13 @@ export class Termination {
       await pause(plan.graceMs, abort, keys.leaderExit);
     }
     if (!abort.aborted) {
-      const found = signalAgent(id, plan.signal);
+      const found = await signalAgent(id, plan.signal, source);
       escapees.add(found);
       if (found.length === 0) return end(asked ? 'signalled' : 'exited');
       asked = true;
-      if (await waitAgentGone(id, plan.graceMs, abort)) return end('signalled');
+      if (await waitAgentGone(id, plan.graceMs, abort, source)) return end('signalled');
     }
-    const killed = await killAgent(id);
+    const killed = await killAgent(id, undefined, source);
     escapees.add(killed.escapees);
     if (!killed.found) return end(asked ? 'signalled' : 'exited');
     return end(killed.gone ? 'killed' : 'survivors');

@@ -1,6 +1,7 @@
 /** The supervisor's end of one agent worker: spawns the thread, relays typed messages, notices crashes. */
 import { Worker } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerInit } from '../agent/worker-protocol.js';
+import { sharedScan } from '../host/process-scan.js';
 
 export interface HandleListener {
   message(msg: FromWorker): void;
@@ -35,6 +36,11 @@ export class WorkerHandle implements WorkerPort {
         this.life = 'closed';
         settle();
         void this.worker.terminate();
+        return;
+      }
+      if (msg.type === 'procs.scan') {
+        const { leaderUnreaped, ...id } = msg.query;
+        void sharedScan.processes({ ...id, leaderUnreaped: () => leaderUnreaped }).then((found) => this.send({ type: 'procs.found', id: msg.id, found }));
         return;
       }
       this.listener.message(msg);

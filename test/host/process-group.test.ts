@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { agentProcesses, killAgent, signalAgent, waitAgentGone } from '../../src/host/process-group.js';
+import { type AgentIdentity, ProcessScan, scanAgents } from '../../src/host/process-scan.js';
+import { Termination } from '../../src/host/termination.js';
 
 const started: ChildProcess[] = [];
 afterEach(() => {
@@ -78,7 +80,7 @@ describe("an agent's processes", () => {
     expect(agentProcesses({ sid, leaderUnreaped: () => false }).map((p) => p.pid)).toEqual([]);
     const id = { sid, leaderUnreaped: () => true };
     expect(agentProcesses(id).map((p) => p.pid)).toEqual([sid]);
-    expect(signalAgent(id, 'SIGTERM').map((p) => p.pid)).toEqual([sid]);
+    expect((await signalAgent(id, 'SIGTERM')).map((p) => p.pid)).toEqual([sid]);
     expect(await waitAgentGone(id, 1000)).toBe(true);
   });
 
@@ -90,7 +92,43 @@ describe("an agent's processes", () => {
     const sid = leader.pid ?? 0;
     await until(() => stateOf(zombie) === 'Z', 'the child is a zombie');
     expect(agentProcesses({ sid }).map((p) => p.pid)).toEqual([sid]);
-    expect(signalAgent({ sid }, 'SIGTERM').map((p) => p.pid)).toEqual([sid]);
+    expect((await signalAgent({ sid }, 'SIGTERM')).map((p) => p.pid)).toEqual([sid]);
     expect(await waitAgentGone({ sid }, 1000)).toBe(true);
+  });
+});
+
+describe('one /proc pass for many agents', () => {
+  it('one pass finds each agent its own session and escapees, not another agent\'s', async () => {
+    const env = (agent: string) => ({ ORCHESTRA_RUN: 'run-m', ORCHESTRA_AGENT: agent });
+    const a = session('setsid sleep 3211 & echo $!; exec sleep 3210', env('a'));
+    const b = session('setsid sleep 3213 & echo $!; exec sleep 3212', env('ab'));
+    const [escA, escB] = (await Promise.all([firstLine(a), firstLine(b)])).map(Number);
+    const ids = [{ sid: a.pid ?? 0, run: 'run-m', agent: 'a' }, { sid: b.pid ?? 0, run: 'run-m', agent: 'ab' }, { sid: a.pid ?? 0 }];
+    await until(() => scanAgents(ids).every((f, i) => f.length === (i < 2 ? 2 : 1)), 'both leaders and escapees seen');
+    const [foundA, foundB, sessionA] = scanAgents(ids).map((f) => f.map((p) => `${p.pid}${p.escaped ? ' escaped' : ''}`).sort());
+    expect(foundA).toEqual([`${a.pid}`, `${escA} escaped`].sort());
+    expect(foundB).toEqual([`${b.pid}`, `${escB} escaped`].sort());
+    expect(sessionA).toEqual([`${a.pid}`]);
+    await Promise.all(ids.slice(0, 2).map((id) => killAgent(id)));
+  });
+
+  it('K agents stopping at once share each pass: passes do not grow with K (500 stops, each scanning every poll, wedged the supervisor)', async () => {
+    const K = 24;
+    const leaders = Array.from({ length: K }, (_, i) => session(`exec sleep ${3220 + i}`, { ORCHESTRA_RUN: 'run-k', ORCHESTRA_AGENT: `k${i}` }));
+    const ids = leaders.map((c, i) => ({ sid: c.pid ?? 0, run: 'run-k', agent: `k${i}` }));
+    await until(() => scanAgents(ids).every((f) => f.length === 1), 'every agent runs');
+    let passes = 0;
+    let widest = 0;
+    const scan = new ProcessScan((q: readonly AgentIdentity[]) => {
+      passes++;
+      widest = Math.max(widest, q.length);
+      return scanAgents(q);
+    });
+    const results = await Promise.all(ids.map((id) => new Termination(id, { signal: 'SIGTERM', graceMs: 10_000 }, scan).stop()));
+    expect(results.map((r) => r.outcome)).toEqual(Array(K).fill('signalled'));
+    // One stop alone takes a pass to signal and one per poll until its agent is gone (a few, as
+    // SIGTERM ends sleep at once); K stops each on their own took at least 2K.
+    expect(passes).toBeLessThan(K / 2);
+    expect(widest).toBe(K);
   });
 });
