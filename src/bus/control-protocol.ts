@@ -153,8 +153,8 @@ export interface AgentStatus {
   } | null;
   /** Sends accepted and not yet delivered or failed. */
   readonly queued: number;
-  /** `crew` (from the config, restarted by policy) or `ephemeral` (spawned from a template; docs/work.md). */
-  readonly role: Role;
+  /** `crew` (from the config, restarted by policy), `ephemeral` (spawned from a template) or `session` (an on-demand session's; docs/work.md). */
+  readonly role: Role | 'session';
   /** While `blocked`: on what, since when (ms since the epoch), and the evidence. */
   readonly blocked?: BlockedInfo & { readonly since: number };
 }

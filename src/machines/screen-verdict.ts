@@ -27,7 +27,8 @@ export interface Signatures {
 /** Kinds a CLI draws as a dialog in place of (or below) its input box, not above it. */
 const DIALOGS: ReadonlySet<BlockedKind> = new Set<BlockedKind>(['permission', 'question', 'trust', 'login']);
 
-const RESETS = /\bresets?\s+(?:at\s+|in\s+)?([^\n]{1,60})/i;
+// claude: "resets 5am (Europe/Paris)"; codex: "or try again at 12:00 PM."
+const RESETS = /\b(?:resets?|try again at)\s+(?:at\s+|in\s+)?([^\n]{1,60})/i;
 
 /** At most this many lines of evidence (the matching ones), each at most EVIDENCE_COLS long. */
 const EVIDENCE_LINES = 3;
@@ -76,7 +77,7 @@ export function screenVerdict(screen: string, sig: Signatures): ScreenVerdict {
   }
   if (found) {
     // A usage limit often says when it ends ("resets 5am (Europe/Paris)"): worth showing as is.
-    const resets = found.kind === 'quota' ? RESETS.exec(screen)?.[1]?.trim() : undefined;
+    const resets = found.kind === 'quota' ? RESETS.exec(screen)?.[1]?.trim().replace(/\.$/, '') : undefined;
     return { kind: 'blocked', on: found.kind, evidence: found.lines, ...(resets ? { resets } : {}) };
   }
   for (const [kind, re] of [['busy', sig.busy], ['ready', sig.ready]] as const) {

@@ -9,7 +9,7 @@ import type { Supervisor } from './supervisor.js';
 
 export function controlHandlers(sup: Supervisor, info: { session: string }, down: () => Promise<void>, work: Work, tasks: Tasks, sessions: Sessions): Handlers {
   return {
-    ps: () => ({ session: info.session, pid: process.pid, run: sup.runId, agents: sup.status() }),
+    ps: () => ({ session: info.session, pid: process.pid, run: sup.runId, agents: sup.status().map((a) => (sessions.has(a.name) ? { ...a, role: 'session' as const } : a)) }),
     send: (a) => sup.send(a.agent, { text: a.text, mode: a.mode, timeoutMs: a.timeout_ms, id: a.id }),
     interrupt: (a) => sup.key(a.agent, 'interrupt', a.id),
     escape: (a) => sup.key(a.agent, 'escape', a.id),

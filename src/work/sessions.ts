@@ -81,6 +81,11 @@ export class Sessions {
     this.unwatch = supervisor.watch((e) => this.onAgentEvent(e));
   }
 
+  /** Whether the agent is a session's (`ps` shows its role as `session`). */
+  has(agent: string): boolean {
+    return this.sessions.has(agent);
+  }
+
   /**
    * The session's agent once it is up (ready, busy or blocked), cold-started if it does not run;
    * then the prompt, if any, is sent to it and its outcome is in the answer.

@@ -17,6 +17,8 @@ import { ControlError, type Results } from '../bus/control-protocol.js';
 import type { Publisher } from '../bus/publisher.js';
 import type { OrchestraConfig } from '../config/types.js';
 import type { Clock } from '../host/clock.js';
+import type { BlockedInfo } from '../machines/agent.js';
+import { compileSignatures, screenVerdict } from '../machines/screen-verdict.js';
 import type { AgentEvent, Supervisor } from '../supervisor/supervisor.js';
 import { makeBuckets, type Plan, planDispatch, type PoolAgent, type Start, type TargetSettings } from './dispatch.js';
 import { DEFAULT_QUOTA_OPTIONS, type QuotaOptions, type QuotaPause, activePauses, quotaPause, sidecarQuota, withPause } from './quota.js';
@@ -298,6 +300,8 @@ export class Tasks {
   private runEnded(run: string, r: HeadlessResult): void {
     const task = this.spawned.get(run);
     if (task === undefined || this.phase === 'closed') return;
+    const blocked = r.ok ? undefined : this.runQuota(task, r);
+    if (blocked) this.pause(run, blocked);
     this.spawned.delete(run);
     const { ok, reason, ...result } = r;
     this.ended(task, ok ? { ok, result } : { ok, reason: reason ?? 'the run failed' });
@@ -349,6 +353,19 @@ export class Tasks {
     if (!p) return;
     this.pauses = withPause(activePauses(this.pauses, this.now()), p);
     this.deps.logger.warn({ provider, until: new Date(p.until).toISOString(), agent }, `task dispatch to ${provider} paused: ${p.reason}`);
+  }
+
+  /**
+   * A failed headless run that printed its provider's usage-limit message (the template's `quota`
+   * signatures, the ones its screen would be matched with) is out of quota, as a blocked agent is.
+   */
+  private runQuota(task: string, r: HeadlessResult): Pick<BlockedInfo, 'on' | 'resets'> | undefined {
+    const target = this.queue.get(task)?.target;
+    const template = target && 'template' in target ? this.config.templates.find((t) => t.name === target.template) : undefined;
+    const quota = template?.agent.blocked.signatures.filter((sig) => sig.kind === 'quota') ?? [];
+    if (quota.length === 0) return undefined;
+    const verdict = screenVerdict(`${r.reason ?? ''}\n${r.text}`, compileSignatures(quota, undefined));
+    return verdict.kind === 'blocked' ? { on: verdict.on, ...(verdict.resets ? { resets: verdict.resets } : {}) } : undefined;
   }
 
   /** A crew agent's provider, or the template's of an agent spawned for a task. */

@@ -183,3 +183,43 @@ describe('headless runs when the session goes down', () => {
     }
   }, 60_000);
 });
+
+describe('headless runs out of quota', () => {
+  it('a run that prints its provider’s usage-limit message pauses task dispatch to that provider until the reset it names (claude, codex), or quota_wait without one (gemini); later tasks of the provider wait, saying why', async () => {
+    // What each CLI printed against a local API stub answering as its provider does at a usage limit.
+    const crew = startCrew((p) => {
+      const argv = join(p.dir, 'argv.jsonl');
+      return (
+        `${crewAgent(p.dir)}templates:\n` +
+        replay('claude', 'claude-2.1.197-quota-streamjson', argv, '    provider: claude\n') +
+        replay('codex', 'codex-0.171.0-quota-json', argv, '    provider: codex\n') +
+        replay('gemini', 'gemini-0.61.0-quota-streamjson', argv, '    provider: gemini\n')
+      );
+    }, { extra: 'tasks: { quota_wait: 7m }\n' });
+    const bus = watchBus(crew);
+    const control = new ControlClient(`ipc://${join(crew.stateDir, 'control.sock')}`);
+    try {
+      await bus.message((m) => m.kind === 'state' && m.agent === 'crew' && m.to === 'ready');
+      const ids: Record<string, string> = {};
+      for (const t of ['claude', 'codex', 'gemini']) {
+        ids[t] = (await control.request('task.add', { template: t, prompt: 'say hi' })).id;
+        expect(await bus.message((m) => m.kind === 'task' && m.id === ids[t] && m.event === 'failed')).toMatchObject({ event: 'failed' });
+      }
+      const added = Date.now();
+      const later = (await control.request('task.add', { template: 'claude', prompt: 'again' })).id;
+      const status = await control.request('task.list', {});
+      const paused = new Map(status.paused.map((p: { provider: string; until: number; reason: string }) => [p.provider, p]));
+      expect(paused.get('claude')?.reason).toBe(`claude-${ids.claude} is out of quota; it resets 12pm (UTC)`);
+      expect(paused.get('codex')?.reason).toBe(`codex-${ids.codex} is out of quota; it resets 12:00 PM`);
+      expect(paused.get('gemini')?.reason).toBe(`gemini-${ids.gemini} is out of quota; it shows no reset time, so dispatch waits 7 min`);
+      // The next 12:00 UTC, within a day.
+      const claudeUntil = paused.get('claude')?.until ?? 0;
+      expect(new Date(claudeUntil).toISOString()).toMatch(/T12:00:00\.000Z$/);
+      expect(claudeUntil - added).toBeLessThanOrEqual(86_400_000);
+      expect(status.queued.find((t: { id: string }) => t.id === later)?.waiting).toMatch(/^provider claude paused until .*: claude-\S+ is out of quota; it resets 12pm \(UTC\)$/);
+    } finally {
+      await control.close();
+      await crew.stop();
+    }
+  }, 60_000);
+});

@@ -24,6 +24,10 @@ describe('screen verdict', () => {
   it('a usage limit says when it resets, as shown', () => {
     const v = screenVerdict("You've hit your usage limit · resets 5am (Europe/Paris)", sig);
     expect(v).toMatchObject({ kind: 'blocked', on: 'quota', resets: '5am (Europe/Paris)' });
+    // codex 0.171.0 (recorded against a stub): its own apostrophe, and "try again at".
+    const codex = screenVerdict('You’ve hit your usage limit. Upgrade to Pro (https://chatgpt.com/explore/pro), visit https://chatgpt.com/settings/usage to purchase more credits or try again at 12:00 PM.', sig);
+    expect(codex).toMatchObject({ kind: 'blocked', on: 'quota', resets: '12:00 PM' });
+    expect(screenVerdict('You’ve hit your usage limit. Visit https://chatgpt.com/settings/usage to purchase more credits or try again later.', sig)).not.toHaveProperty('resets');
   });
 
   it('the same dialog redrawn is the same verdict; another dialog is not', () => {

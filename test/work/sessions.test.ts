@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ControlError } from '../../src/bus/control-protocol.js';
 import { sessionId } from '../../src/host/resume.js';
+import { controlHandlers } from '../../src/supervisor/control-handlers.js';
 import { Sessions } from '../../src/work/sessions.js';
+import { Tasks } from '../../src/work/tasks.js';
 import { repo } from './git-repo.js';
 import { workSession } from './work-session.js';
 
@@ -170,6 +172,21 @@ describe('on-demand sessions (simulated clock, fake workers)', () => {
     s.clock.increment(1);
     await s.flush();
     expect(s.state('s1')).toBe('stopped');
+  });
+
+  it('ps says which agents are sessions\' (role session), beside the crew and spawned ephemeral agents', async () => {
+    const s = sessions(CHAT);
+    const get = s.pool.get({ id: 's1' });
+    await s.ready('s1');
+    await get;
+    await s.work.spawn('chat', { name: 'once' });
+    const tasks = new Tasks(s.config, s.sup, s.work, { publisher: s.publisher, logger: s.logger, clock: s.clock });
+    const ps = await controlHandlers(s.sup, { session: 't' }, () => Promise.resolve(), s.work, tasks, s.pool).ps({});
+    expect(ps.agents.map((a) => [a.name, a.role])).toEqual([
+      ['crew', 'crew'],
+      ['s1', 'session'],
+      ['once', 'ephemeral'],
+    ]);
   });
 
   it('refuses clearly: an id that cannot name an agent, a crew agent, no template to start from, another template than the running one', async () => {
