@@ -89,8 +89,10 @@ export function runHeadless(spec: HeadlessSpec, listener: HeadlessListener = {})
   });
   child.stderr.on('data', (d: Buffer) => (stderr = keepEnd(stderr, d.toString('utf8'), STDERR_KEEP)));
   let exited = false;
+  /** The leader has exited and Node has reaped it: its pid may be anyone's from now on. */
+  let reaped = false;
   let stopped: string | undefined;
-  const termination = child.pid === undefined ? undefined : new Termination({ sid: child.pid, run, agent: spec.name, leaderUnreaped: () => !exited }, spec.stop);
+  const termination = child.pid === undefined ? undefined : new Termination({ sid: child.pid, run, agent: spec.name, leaderUnreaped: () => !reaped }, spec.stop);
   const stop = (why: string, force = false) => {
     if (exited) return;
     stopped ??= why;
@@ -111,12 +113,15 @@ export function runHeadless(spec: HeadlessSpec, listener: HeadlessListener = {})
       stderr = keepEnd(stderr, `${err.message}\n`, STDERR_KEEP);
       finish(null, null);
     });
-    // `close`: the process exited and its output was read to the end.
-    child.once('close', (code, signal) => {
-      finish(code, signal);
-      // Whatever it left in its session goes with it, as with an agent's run.
+    // Whatever the CLI left in its session goes with it, as with an agent's run — at its exit, not
+    // at `close`: a leftover holding the output pipes would keep `close` (and the run) waiting
+    // until the timeout.
+    child.once('exit', () => {
+      reaped = true;
       void termination?.stop();
     });
+    // `close`: the process exited and its output was read to the end.
+    child.once('close', (code, signal) => finish(code, signal));
   });
   return { pid: child.pid, result, stop };
 }

@@ -101,6 +101,15 @@ describe('a headless run (a real process replaying a recording)', () => {
     await eventually(() => (readStat(child)?.state ?? 'Z') === 'Z', 5000, `child ${child} gone`);
   });
 
+  it('regression: a CLI that exits leaving a background process on its output pipe ended its run only at the timeout; the run ends at its exit, the leftover killed', async () => {
+    // Its timeout is far past this test's: only the exit can end it in time.
+    const run = runHeadless({ ...spec([], 'text', 600_000), file: '/bin/sh', args: ['-c', 'sleep 600 & echo "$!"; echo done'] });
+    const result = await run.result;
+    expect(result).toMatchObject({ ok: true, exitCode: 0 });
+    const leftover = Number(result.text.split('\n')[0]);
+    await eventually(() => (readStat(leftover)?.state ?? 'Z') === 'Z', 5000, `leftover ${leftover} gone`);
+  }, 20_000);
+
   it('a command that cannot start is a failed result, not a crash', async () => {
     const result = await runHeadless({ ...spec([], 'text'), file: '/nonexistent/cli' }).result;
     expect(result).toMatchObject({ ok: false, reason: expect.stringMatching(/^it did not start: spawn \/nonexistent\/cli ENOENT/) });
