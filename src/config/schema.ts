@@ -36,12 +36,19 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, { error: `expected one of ${values.map((v) => `"${v}"`).join(', ')}` });
 }
 
+/** The longest delay a Node timer takes (2^31 − 1 ms, about 596 h); a longer one fires after 1 ms. */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
 const duration = z
   .string({ error: 'expected a duration such as "500ms", "2s" or "5m"' })
   .transform((text, ctx) => {
     const ms = parseDuration(text);
     if (ms === undefined) {
       ctx.addIssue({ code: 'custom', message: 'expected a duration such as "500ms", "2s" or "5m"' });
+      return z.NEVER;
+    }
+    if (ms > MAX_DURATION_MS) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration of at most 596h (${MAX_DURATION_MS}ms, the longest timer Node keeps; a longer one would fire at once)` });
       return z.NEVER;
     }
     return ms;

@@ -25,4 +25,17 @@ describe('session settings in the config', () => {
       'D/orchestra.yaml:5:49: sessions.pool: unknown key "pool"',
     ]);
   });
+
+  it('sessions.template must be interactive: a headless template has no agent to keep', () => {
+    expect(errorsOf(`${AGENTS}  once: { command: sh, mode: headless, output: text }\nsessions: { template: once }\n`)).toEqual([
+      'D/orchestra.yaml:6:23: sessions.template: expected an interactive template: "once" is mode: headless (one run per prompt, no agent to keep), found "once"',
+    ]);
+  });
+
+  it('regression: idle_timeout: 720h stopped every session as soon as it was ready (a Node timer past 2^31-1 ms fires after 1 ms); a duration past the timer limit is refused', () => {
+    expect(errorsOf(`${AGENTS}sessions: { idle_timeout: 720h }\n`)).toEqual([
+      'D/orchestra.yaml:5:27: sessions.idle_timeout: expected a duration of at most 596h (2147483647ms, the longest timer Node keeps; a longer one would fire at once), found "720h"',
+    ]);
+    expect(parseConfig(`${AGENTS}sessions: { idle_timeout: 596h }\n`, file).sessions.idleTimeoutMs).toBe(596 * 3_600_000);
+  });
 });
