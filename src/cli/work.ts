@@ -51,10 +51,12 @@ export interface SessionCliOptions {
  */
 export async function session(files: readonly string[], id: string, o: SessionCliOptions, out: NodeJS.WritableStream): Promise<number> {
   const prompt = promptOf(o.prompt);
-  return withSession(files, async ({ client }) => {
+  return withSession(files, async ({ client, config }) => {
     const args = { id, template: o.template, vars: { ...o.vars }, prompt, timeout_ms: o.timeoutMs };
-    // A cold start waits for the agent's readiness, then the prompt for its delivery.
-    const r = await ask(client, 'session.get', args, `session ${id}`, 600_000 + o.timeoutMs);
+    // A cold start waits for the agent's readiness (the supervisor gives up after the template's
+    // ready timeout and a margin), then the prompt for its delivery: wait longer than it would.
+    const ready = Math.max(0, ...config.templates.map((t) => t.agent.readyTimeoutMs));
+    const r = await ask(client, 'session.get', args, `session ${id}`, Math.max(600_000, ready + 300_000) + o.timeoutMs);
     out.write(`${r.agent}\n`);
     if (r.started) process.stderr.write(`orchestra: started session ${r.agent} from template ${r.template}${r.conversation ? ` (conversation ${r.conversation})` : ''}\n`);
     return r.prompt ? reportInput(r.agent, 'send', r.prompt, out) : 0;

@@ -227,6 +227,8 @@ function resolveConfig(file: File, abs: string, loc: Locator, r: Resolving): Orc
   const sessionTemplate = file.sessions?.template;
   if (sessionTemplate !== undefined && !(sessionTemplate in templates)) {
     issues.push(loc.at(['sessions', 'template'], `expected the name of a template (${Object.keys(templates).join(', ') || 'none in templates:'})`));
+  } else if (sessionTemplate !== undefined && templates[sessionTemplate]?.mode === 'headless') {
+    issues.push(loc.at(['sessions', 'template'], `expected an interactive template: "${sessionTemplate}" is mode: headless (one run per prompt, no agent to keep)`));
   }
   const templateFileIssues = [...sources.values()].flatMap((src) => src.fileIssues);
   for (const [name, agent] of templateAgents) issues.push(...headlessIssues(name, templates[name] ?? {}, agent, loc));

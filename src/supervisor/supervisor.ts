@@ -86,6 +86,8 @@ const MAX_LAUNCHING = availableParallelism() * 2;
 const STATE_WAIT_MS = 120_000;
 /** How long an initial prompt waits for its agent past the agent's ready timeout. */
 const PROMPT_WAIT_MS = 30_000;
+/** Removed agents whose output seq a new agent of the same name continues (the newest this many). */
+export const OUTPUT_ENDS_KEPT = 10_000;
 
 export type WorkerFactory = (init: WorkerInit, listener: HandleListener) => WorkerPort;
 
@@ -259,6 +261,11 @@ export class Supervisor {
     const r = this.record(name);
     this.agents.delete(name);
     this.outputEnds.set(name, { seq: r.outputSeq, offset: r.outputOffset });
+    // Task agents get fresh names: only the newest removed names are kept (a Map is in insertion order).
+    for (const old of this.outputEnds.keys()) {
+      if (this.outputEnds.size <= OUTPUT_ENDS_KEPT) break;
+      this.outputEnds.delete(old);
+    }
     r.attachments.close();
     r.requests.failAll(`agent "${name}" was removed`);
     const worker = r.worker;
@@ -714,6 +721,7 @@ export class Supervisor {
     if (end) {
       r.outputSeq = end.seq;
       r.outputOffset = end.offset;
+      this.outputEnds.delete(config.name);
     }
     this.agents.set(config.name, r);
     this.dispatch({ type: 'agent.add', config, role });

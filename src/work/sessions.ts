@@ -67,7 +67,7 @@ const UP_WAIT_MS = 30_000;
 export class Sessions {
   private readonly sessions = new Map<string, Session>();
   /** Cold starts in flight, by id: a second caller waits on the first one's. */
-  private readonly starting = new Map<string, Promise<void>>();
+  private readonly starting = new Map<string, Promise<boolean>>();
   /** Gets being answered, by id: a session is not stopped for idleness under them. */
   private readonly callers = new Map<string, number>();
   private readonly unwatch: () => void;
@@ -126,8 +126,7 @@ export class Sessions {
     if (s && !s.stopping && state !== undefined && !ENDING.has(state)) return false;
     const start = this.start(req, s).finally(() => this.starting.delete(id));
     this.starting.set(id, start);
-    await start;
-    return true;
+    return start;
   }
 
   private sameTemplate(id: string, wanted: string | undefined): void {
@@ -137,19 +136,27 @@ export class Sessions {
     }
   }
 
-  private async start(req: SessionRequest, s: Session | undefined): Promise<void> {
+  /** Whether it started the agent: an idle stop that this get came in time to call off leaves it running. */
+  private async start(req: SessionRequest, s: Session | undefined): Promise<boolean> {
     const { id } = req;
     if (s?.stopping) await s.stopping;
+    // Being reaped: it is gone (its worktree cleaned up) before it is cold-started again.
+    await this.work.reaping(id);
+    const agent = this.supervisor.status().find((a) => a.name === id);
+    if (agent && !ENDING.has(agent.state)) return false;
     // Ended and not reaped yet: started again as it is (its settings, its log, its conversation).
-    if (this.supervisor.status().some((a) => a.name === id)) {
+    if (agent) {
       await this.supervisor.startAgent(id);
-      return;
+      return true;
     }
     const known = this.remembered(id);
     const name = req.template ?? known?.template ?? this.config.sessions.template;
     if (name === undefined) {
       const templates = this.config.templates.map((t) => t.name).join(', ') || `none in ${this.config.file}`;
       throw new ControlError('bad-request', `session "${id}" does not run and no template says how to start it: give --template (templates: ${templates}), or set sessions.template in ${this.config.file}`);
+    }
+    if (this.config.templates.find((t) => t.name === name)?.headless) {
+      throw new ControlError('bad-request', `template "${name}" is mode: headless (one run per prompt, no agent to keep): a session needs an interactive template`);
     }
     const vars = { ...(known?.template === name ? known.vars : {}), ...req.vars };
     // A session that ran before resumes its conversation: its template's prompt was its first input then.
@@ -163,12 +170,16 @@ export class Sessions {
     }
     this.remember(id, { template: name, vars });
     this.deps.logger.info({ agent: id, template: name, conversation: this.conversation(id) }, `session ${id}: cold start`);
+    return true;
   }
 
   /** Resolves once the agent is up; fails if its start ends it (or it is not up in its ready timeout and a margin). */
   private up(id: string): Promise<PublicState> {
     const now = this.stateOf(id);
     if (now !== 'pending' && UP.has(now)) return Promise.resolve(now);
+    const ended = (to: string, reason: string) => new ControlError('not-running', `session "${id}" ended as it started (${to}: ${reason}); its log: ${this.supervisor.configOf(id).log.file}`);
+    // Ended already (a start that failed at once): no state change is coming to wait for.
+    if (now === 'stopped' || now === 'dead') return Promise.reject(ended(now, this.supervisor.status().find((a) => a.name === id)?.reason ?? now));
     const ms = this.supervisor.configOf(id).readyTimeoutMs + UP_WAIT_MS;
     return new Promise((resolve, reject) => {
       const finish = (r: PublicState | ControlError) => {
@@ -183,7 +194,7 @@ export class Sessions {
         if (e.type === 'forgotten') return finish(new ControlError('not-running', `session "${id}" was removed while it started`));
         if (e.type !== 'state') return;
         if (UP.has(e.to)) return finish(e.to);
-        if (e.to === 'stopped' || e.to === 'dead') finish(new ControlError('not-running', `session "${id}" ended as it started (${e.to}: ${e.reason}); its log: ${this.supervisor.configOf(id).log.file}`));
+        if (e.to === 'stopped' || e.to === 'dead') finish(ended(e.to, e.reason));
       });
     });
   }
@@ -249,8 +260,9 @@ export class Sessions {
   private async stopIdle(id: string): Promise<void> {
     const ms = this.config.sessions.idleTimeoutMs;
     await this.saveScreen(id);
-    // Typing into it (an attached terminal) while the screen was read makes it busy: not idle any more.
-    if (this.stateOf(id) !== 'ready') return;
+    // Typing into it (an attached terminal) while the screen was read makes it busy, and a get
+    // that came meanwhile uses it: not idle any more (the get's end arms the idle stop again).
+    if (this.stateOf(id) !== 'ready' || (this.callers.get(id) ?? 0) > 0) return;
     this.deps.logger.info({ agent: id, idleMs: ms }, `session ${id}: idle for ${ms}ms, stopping it`);
     await this.supervisor.stopAgent(id).catch((err: Error) => this.deps.logger.error({ agent: id, err: err.message }, 'idle stop failed'));
   }

@@ -15,7 +15,7 @@
 import type pino from 'pino';
 import { ControlError, type Results } from '../bus/control-protocol.js';
 import type { Publisher } from '../bus/publisher.js';
-import type { OrchestraConfig } from '../config/types.js';
+import type { OrchestraConfig, TemplateConfig } from '../config/types.js';
 import type { Clock } from '../host/clock.js';
 import type { BlockedInfo } from '../machines/agent.js';
 import { compileSignatures, screenVerdict } from '../machines/screen-verdict.js';
@@ -360,9 +360,7 @@ export class Tasks {
    * signatures, the ones its screen would be matched with) is out of quota, as a blocked agent is.
    */
   private runQuota(task: string, r: HeadlessResult): Pick<BlockedInfo, 'on' | 'resets'> | undefined {
-    const target = this.queue.get(task)?.target;
-    const template = target && 'template' in target ? this.config.templates.find((t) => t.name === target.template) : undefined;
-    const quota = template?.agent.blocked.signatures.filter((sig) => sig.kind === 'quota') ?? [];
+    const quota = this.templateOf(task)?.agent.blocked.signatures.filter((sig) => sig.kind === 'quota') ?? [];
     if (quota.length === 0) return undefined;
     const verdict = screenVerdict(`${r.reason ?? ''}\n${r.text}`, compileSignatures(quota, undefined));
     return verdict.kind === 'blocked' ? { on: verdict.on, ...(verdict.resets ? { resets: verdict.resets } : {}) } : undefined;
@@ -373,8 +371,13 @@ export class Tasks {
     const crew = this.config.agents.find((a) => a.name === agent);
     if (crew) return crew.provider;
     const task = this.spawned.get(agent);
-    const target = task === undefined ? undefined : this.queue.get(task)?.target;
-    return target && 'template' in target ? this.config.templates.find((t) => t.name === target.template)?.agent.provider : undefined;
+    return task === undefined ? undefined : this.templateOf(task)?.agent.provider;
+  }
+
+  /** The template a task runs from (none for a pool task). */
+  private templateOf(task: string): TemplateConfig | undefined {
+    const target = this.queue.get(task)?.target;
+    return target && 'template' in target ? this.config.templates.find((t) => t.name === target.template) : undefined;
   }
 }
 

@@ -96,6 +96,8 @@ export class Work {
   private readonly unwatch: () => void;
   /** Names taken by spawns still making their worktree (not yet agents of the supervisor). */
   private readonly reserved = new Set<string>();
+  /** Agents being reaped, settled once each is gone and its worktree cleaned up. */
+  private readonly reapings = new Map<string, { readonly gone: Promise<void>; readonly settle: () => void }>();
   /** The crew agents' worktrees, cleaned up when the session ends. */
   private crew: readonly Worktree[] = [];
   private readonly runs: HeadlessRuns;
@@ -294,7 +296,7 @@ export class Work {
         return;
       }
       case 'forgotten':
-        void this.reaped(e.agent, eph);
+        void this.onForgotten(e.agent, eph);
         return;
     }
   }
@@ -313,19 +315,37 @@ export class Work {
     eph.reapTimer = this.deps.clock.setTimeout(() => this.reap(name, eph), eph.template.keepFinishedMs);
   }
 
+  /** Resolves once the agent being reaped is gone and its worktree cleaned up; undefined when it is not being reaped. */
+  reaping(name: string): Promise<void> | undefined {
+    return this.reapings.get(name)?.gone;
+  }
+
   private reap(name: string, eph: Ephemeral): void {
     if (eph.phase !== 'ended') return;
     eph.phase = 'reaping';
-    this.supervisor.removeAgent(name).catch((err: Error) => this.deps.logger.error({ agent: name, err: err.message }, 'reaping failed'));
+    let settle: () => void = () => undefined;
+    const gone = new Promise<void>((resolve) => (settle = resolve));
+    this.reapings.set(name, { gone, settle });
+    this.supervisor.removeAgent(name).catch((err: Error) => {
+      this.deps.logger.error({ agent: name, err: err.message }, 'reaping failed');
+      this.endReaping(name);
+    });
   }
 
-  private async reaped(name: string, eph: Ephemeral): Promise<void> {
+  private async onForgotten(name: string, eph: Ephemeral): Promise<void> {
     this.ephemerals.delete(name);
     this.deps.clock.clearTimeout(eph.reapTimer);
     const outcome = eph.worktree && (await this.cleanWorktree(eph.worktree));
     const worktree = eph.worktree && { path: eph.worktree.path, branch: eph.worktree.branch, ...(outcome ? { outcome } : {}) };
     this.publish(name, { event: 'reaped', template: eph.template.name, worktree });
     this.deps.logger.info({ agent: name, worktree }, 'ephemeral agent reaped');
+    this.endReaping(name);
+  }
+
+  /** A reaping has ended (done, or failed): whoever waits on it goes on. */
+  private endReaping(name: string): void {
+    this.reapings.get(name)?.settle();
+    this.reapings.delete(name);
   }
 
   /** Clean-up by the rules; a worktree left (dirty, or git failed) is recorded as kept. */

@@ -140,19 +140,20 @@ describe('on-demand sessions (simulated clock, fake workers)', () => {
     expect(JSON.parse(readFileSync(join(s.stateDir, 'sessions', 's1.json'), 'utf8'))).toEqual({ template: 'chat', vars: { who: 'me' } });
   });
 
-  it('a get arriving while the idle stop is under way waits for the stop, then starts the session again', async () => {
+  it('regression: a get arriving while the idle stop saved the screen let the stop go on and restarted the session; the stop is called off and the session goes on', async () => {
     const s = sessions(CHAT);
     const first = s.pool.get({ id: 's1' });
     await s.ready('s1');
     await first;
     s.clock.increment(10_000);
-    // The stop has begun (its screen is being read): the get must not find the agent "running".
+    // The idle stop has begun (its screen is being read) when the get comes.
     const again = s.pool.get({ id: 's1', prompt: 'still there?' });
     await s.flush();
-    expect(s.published.filter((m) => m.kind === 'state' && m.agent === 's1').map((m) => m.to)).toEqual(['starting', 'busy', 'ready', 'stopped', 'starting']);
-    s.worker('s1').report('ready');
-    expect(await again).toMatchObject({ started: true, prompt: { outcome: 'delivered' } });
+    expect(await again).toMatchObject({ started: false, prompt: { outcome: 'delivered' } });
+    expect(s.published.filter((m) => m.kind === 'state' && m.agent === 's1').map((m) => m.to)).not.toContain('stopped');
+    expect(s.of('s1')).toHaveLength(1);
     expect(s.worker('s1').sent).toEqual(['you are the chat agent', 'still there?']);
+    expect(existsSync(join(s.stateDir, 'sessions', 's1.screen.txt'))).toBe(true);
   });
 
   it('an idle stop does not come while a get is being answered: it is due from the get\'s end', async () => {
@@ -201,5 +202,13 @@ describe('on-demand sessions (simulated clock, fake workers)', () => {
     await get;
     expect(await refusal(s.pool.get({ id: 's1', template: 'other' }))).toBe('bad-request: session "s1" runs from template "chat", not "other" (a template applies to a cold start, once the session is reaped: leave --template out)');
     expect(existsSync(join(s.stateDir, 'sessions', 's1.json'))).toBe(true);
+  });
+
+  it('regression: a session from a headless template started a one-off run, answered "no agent named" and could never be asked for again while it ran; it is refused', async () => {
+    const s = sessions('templates:\n  once: { command: sh, mode: headless, output: text }\n');
+    const refusal = await s.pool.get({ id: 's1', template: 'once' }).then(() => 'no error', (e: ControlError) => `${e.code}: ${e.message}`);
+    expect(refusal).toBe('bad-request: template "once" is mode: headless (one run per prompt, no agent to keep): a session needs an interactive template');
+    expect(s.published.filter((m) => m.kind === 'headless')).toEqual([]);
+    expect(s.pool.has('s1')).toBe(false);
   });
 });
