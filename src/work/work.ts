@@ -11,19 +11,16 @@
  * prepared the same way (name, prompt, worktree); its worktree is cleaned up when it ends.
  */
 import { randomBytes } from 'node:crypto';
-import type pino from 'pino';
 import { ControlError } from '../bus/control-protocol.js';
 import type { AgentBody, WorktreeInfo } from '../bus/protocol.js';
-import type { Publisher } from '../bus/publisher.js';
 import { agentFiles } from '../config/load.js';
 import { AGENT_NAME, VAR_NAME } from '../config/schema.js';
 import type { AgentConfig, OrchestraConfig, TemplateConfig } from '../config/types.js';
 import type { Clock } from '../host/clock.js';
-import type { Reaper } from '../host/reaper.js';
 import { RUNNING_STATES } from '../machines/agent.js';
 import type { AgentEvent, Supervisor } from '../supervisor/supervisor.js';
 import type { HeadlessResult } from './headless.js';
-import { HeadlessRuns } from './headless-runs.js';
+import { HeadlessRuns, type HeadlessRunsDeps } from './headless-runs.js';
 import { mentions, MissingVars, render } from './render.js';
 import { addWorktree, cleanUp, GitError, type Worktree, WorktreeRegistry } from './worktrees.js';
 
@@ -58,13 +55,9 @@ interface Ephemeral {
   reapTimer: unknown;
 }
 
-export interface WorkDeps {
-  readonly publisher: Pick<Publisher, 'publish'>;
-  readonly logger: pino.Logger;
+/** The publisher and logger, and for headless runs the supervisor's watchdog and run id (headless-runs.ts). */
+export interface WorkDeps extends Omit<HeadlessRunsDeps, 'session'> {
   readonly clock: Clock;
-  /** For headless runs: the supervisor's watchdog and run id, so a dying supervisor takes their processes along. */
-  readonly reaper?: Pick<Reaper, 'track' | 'untrack'> | undefined;
-  readonly runId?: string | undefined;
 }
 
 /**

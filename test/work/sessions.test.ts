@@ -36,7 +36,13 @@ function sessions(yaml: string) {
         resolve();
       });
     });
-  return { ...s, pool, of, state, ready, started };
+  /** A session asked for and up (ready), as its first get sees it. */
+  const open = async (id: string) => {
+    const get = pool.get({ id });
+    await ready(id);
+    return get;
+  };
+  return { ...s, pool, of, state, ready, started, open };
 }
 
 const CHAT = `templates:\n  chat: { command: sh, ${RESUME}, keep_finished: 1s, prompt: "you are the chat agent" }\nsessions: { template: chat, idle_timeout: 10s }\n`;
@@ -93,9 +99,7 @@ describe('on-demand sessions (simulated clock, fake workers)', () => {
 
   it('with idle_timeout 0 a session is never stopped for idleness', async () => {
     const s = sessions(CHAT.replace('idle_timeout: 10s', 'idle_timeout: 0s'));
-    const get = s.pool.get({ id: 's1' });
-    await s.ready('s1');
-    await get;
+    await s.open('s1');
     s.clock.increment(86_400_000);
     await s.flush();
     expect(s.state('s1')).toBe('ready');
@@ -103,9 +107,7 @@ describe('on-demand sessions (simulated clock, fake workers)', () => {
 
   it('a get while the session is stopped, before it is reaped, starts it again in place: same agent, no second worker, no second template prompt', async () => {
     const s = sessions(CHAT);
-    const first = s.pool.get({ id: 's1' });
-    await s.ready('s1');
-    await first;
+    await s.open('s1');
     s.clock.increment(10_000);
     await s.flush();
     expect(s.state('s1')).toBe('stopped');
@@ -142,9 +144,7 @@ describe('on-demand sessions (simulated clock, fake workers)', () => {
 
   it('regression: a get arriving while the idle stop saved the screen let the stop go on and restarted the session; the stop is called off and the session goes on', async () => {
     const s = sessions(CHAT);
-    const first = s.pool.get({ id: 's1' });
-    await s.ready('s1');
-    await first;
+    await s.open('s1');
     s.clock.increment(10_000);
     // The idle stop has begun (its screen is being read) when the get comes.
     const again = s.pool.get({ id: 's1', prompt: 'still there?' });
@@ -158,9 +158,7 @@ describe('on-demand sessions (simulated clock, fake workers)', () => {
 
   it('an idle stop does not come while a get is being answered: it is due from the get\'s end', async () => {
     const s = sessions(CHAT);
-    const first = s.pool.get({ id: 's1' });
-    await s.ready('s1');
-    await first;
+    await s.open('s1');
     // The idle timeout passes while a get is being answered (it has not returned yet).
     const held = s.pool.get({ id: 's1' });
     s.clock.increment(10_000);
@@ -177,9 +175,7 @@ describe('on-demand sessions (simulated clock, fake workers)', () => {
 
   it('ps says which agents are sessions\' (role session), beside the crew and spawned ephemeral agents', async () => {
     const s = sessions(CHAT);
-    const get = s.pool.get({ id: 's1' });
-    await s.ready('s1');
-    await get;
+    await s.open('s1');
     await s.work.spawn('chat', { name: 'once' });
     const tasks = new Tasks(s.config, s.sup, s.work, { publisher: s.publisher, logger: s.logger, clock: s.clock });
     const ps = await controlHandlers(s.sup, { session: 't' }, () => Promise.resolve(), s.work, tasks, s.pool).ps({});
