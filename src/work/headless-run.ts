@@ -6,6 +6,8 @@
  * it arrives; when it ends, its result (headless.ts) says what it came to.
  */
 import { spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { type HeadlessFormat, type HeadlessResult, jsonOutput, resultOf } from './headless.js';
 import { Lines } from '../host/lines.js';
@@ -23,6 +25,8 @@ export interface HeadlessSpec {
   readonly stop: StopPlan;
   /** Longest line of ndjson output kept (a longer one is skipped and reported). */
   readonly maxLine?: number;
+  /** A file every byte of its stdout and stderr is appended to, as it arrives (`orchestra logs NAME`). */
+  readonly log?: string;
   /** ORCHESTRA_RUN of its processes (default: an id of its own): the supervisor's, so its watchdog finds them. */
   readonly run?: string;
 }
@@ -33,6 +37,8 @@ export interface HeadlessListener {
   event?(event: unknown): void;
   /** A line of ndjson output that is not a JSON object, or was too long: skipped. */
   skipped?(why: string, excerpt: string): void;
+  /** Its log file could not be written (the run goes on; the bus still has its events). */
+  logFailed?(message: string): void;
 }
 
 /** Stderr kept for the failure reason. */
@@ -83,11 +89,16 @@ export function runHeadless(spec: HeadlessSpec, listener: HeadlessListener = {})
     },
     (excerpt, bytes) => ({ skipped: `a line of ${bytes} bytes, longer than the limit`, excerpt }),
   );
+  const log = spec.log === undefined ? undefined : openLog(spec.log, (message) => listener.logFailed?.(message));
   child.stdout.on('data', (d: Buffer) => {
+    log?.write(d);
     if (spec.format.framing === 'ndjson') lines.push(d);
     else stdout = keepEnd(stdout, d.toString('utf8'), OUTPUT_KEEP);
   });
-  child.stderr.on('data', (d: Buffer) => (stderr = keepEnd(stderr, d.toString('utf8'), STDERR_KEEP)));
+  child.stderr.on('data', (d: Buffer) => {
+    log?.write(d);
+    stderr = keepEnd(stderr, d.toString('utf8'), STDERR_KEEP);
+  });
   let exited = false;
   /** The leader has exited and Node has reaped it: its pid may be anyone's from now on. */
   let reaped = false;
@@ -106,7 +117,10 @@ export function runHeadless(spec: HeadlessSpec, listener: HeadlessListener = {})
       clearTimeout(timer);
       lines.end();
       const parsed = spec.format.framing === 'json' ? jsonOutput(stdout, stderr) : events;
-      resolve(resultOf(spec.format, { events: parsed, text: stdout, exitCode, signal, durationMs: Date.now() - started, timedOut: stopped, stderr }));
+      const result = resultOf(spec.format, { events: parsed, text: stdout, exitCode, signal, durationMs: Date.now() - started, timedOut: stopped, stderr });
+      // Its end is known once its log has all of its output.
+      if (log) log.end(() => resolve(result));
+      else resolve(result);
     };
     // Not started at all (not found, not executable): its reason is the error.
     child.once('error', (err) => {
@@ -124,4 +138,17 @@ export function runHeadless(spec: HeadlessSpec, listener: HeadlessListener = {})
     child.once('close', (code, signal) => finish(code, signal));
   });
   return { pid: child.pid, result, stop };
+}
+
+/** The run's log, appended to; one that cannot be written is reported once and given up, the run goes on. */
+function openLog(path: string, failed: (message: string) => void): WriteStream | undefined {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (err) {
+    failed(`cannot write ${path}: ${(err as Error).message}`);
+    return undefined;
+  }
+  const stream = createWriteStream(path, { flags: 'a' });
+  stream.once('error', (err) => failed(`${path}: ${err.message}`));
+  return stream;
 }

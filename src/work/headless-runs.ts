@@ -29,6 +29,8 @@ export interface RunRequest {
   /** The task it runs, null for a one-off spawn. */
   readonly task: string | null;
   readonly worktree: WorktreeInfo | null;
+  /** Where its output goes, as an agent's log (`orchestra logs NAME`). */
+  readonly log: string;
   /** Once the run has ended, before its end is published: cleans its worktree up, saying what became of it. */
   readonly finish: () => Promise<WorktreeInfo | null>;
 }
@@ -82,6 +84,7 @@ export class HeadlessRuns {
         format: outputFormat(settings.output),
         timeoutMs: settings.timeoutMs,
         stop: { signal: a.stop.signal, graceMs: a.stop.graceMs },
+        log: r.log,
         ...(runId === undefined ? {} : { run: runId }),
       },
       {
@@ -90,6 +93,7 @@ export class HeadlessRuns {
           publish({ event: 'skipped', why, excerpt });
           logger.warn({ run: r.name, why, excerpt }, 'headless run: a line of its output skipped');
         },
+        logFailed: (message) => logger.warn({ run: r.name }, `headless run: its log is not written (${message}); its events are on the bus`),
       },
     );
     const pid = run.pid ?? null;

@@ -158,7 +158,8 @@ export class Work {
           const outcome = await this.cleanWorktree(made);
           return { ...info, ...(outcome ? { outcome } : {}) };
         };
-        const result = this.runs.start({ name, template, cwd, prompt, task: opts.task ?? null, worktree: info, finish });
+        const log = agentFiles(this.config.stateDir, name).log;
+        const result = this.runs.start({ name, template, cwd, prompt, task: opts.task ?? null, worktree: info, log, finish });
         return { name, worktree: info, result };
       }
       const config = this.agentConfig(template.agent, name, cwd, prompt);

@@ -75,6 +75,14 @@ describe('headless runs of templates', () => {
     expect(calls.at(-1)?.argv).toEqual(['claude-2.1.197-sayhi-streamjson', '-p', '--output-format', 'stream-json', '--verbose', 'say hi']);
   }, 60_000);
 
+  it('regression: a headless run’s output was only on the bus; it is in its log, as an agent’s is, and orchestra logs RUN prints every byte once it has ended', async () => {
+    const { id } = await control.request('task.add', { template: 'claude', prompt: 'say hi' });
+    await bus.message(ended(id));
+    const logs = await runCli(['logs', '--file', crew.file, `claude-${id}`]);
+    expect(logs.code).toBe(0);
+    expect(logs.stdout).toBe(readFileSync(join(FIX, 'headless', 'claude-2.1.197-sayhi-streamjson.stdout'), 'utf8'));
+  }, 60_000);
+
   it('codex and gemini templates: their headless args, their formats’ result text and usage', async () => {
     const codex = (await control.request('task.add', { template: 'codex', prompt: 'say hi' })).id;
     const gemini = (await control.request('task.add', { template: 'gemini', prompt: 'say hi' })).id;
