@@ -35,7 +35,7 @@ const UNIT_MS: readonly [RegExp, number][] = [
 const DURATION = /^(?:in\s+)?((?:\d+(?:\.\d+)?\s*[a-z]+[\s,]*(?:and\s+)?)+)/i;
 const PART = /(\d+(?:\.\d+)?)\s*([a-z]+)/gi;
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
-const CLOCK = /^(?:at\s+)?(?:([a-z]{3})[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(?:at\s+)?)?(\d{1,2})(?::(\d{2}))?\s*(am|pm)?(?:\s*\(([^)]+)\))?/i;
+const CLOCK = /^(?:at\s+)?(?:([a-z]{3})[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(?:(\d{4}),?\s+)?(?:at\s+)?)?(\d{1,2})(?::(\d{2}))?\s*(am|pm)?(?:\s*\(([^)]+)\))?/i;
 
 /**
  * When a limit that "resets TEXT" ends: a duration (`in 2h 30m`, `3 days`), a time of day
@@ -52,7 +52,7 @@ export function parseResetTime(text: string, now: number, zone: string): number 
   if (ms !== undefined) return now + ms;
   const c = CLOCK.exec(t);
   if (!c) return undefined;
-  const [, month, day, hourText, minuteText, meridiem, named] = c;
+  const [, month, day, year, hourText, minuteText, meridiem, named] = c;
   // A bare number ("resets 5") is not a time: it takes am/pm or minutes.
   if (meridiem === undefined && minuteText === undefined) return undefined;
   let hour = Number(hourText);
@@ -68,6 +68,7 @@ export function parseResetTime(text: string, now: number, zone: string): number 
   if (month !== undefined) {
     const m = MONTHS.indexOf(month.toLowerCase());
     if (m < 0 || Number(day) < 1 || Number(day) > 31) return undefined;
+    if (year !== undefined) return zonedTime(Number(year), m, Number(day), hour, minute, tz);
     const at = zonedTime(today.year, m, Number(day), hour, minute, tz);
     // A date without a year is the next one: a reset is never in the past.
     return at > now ? at : zonedTime(today.year + 1, m, Number(day), hour, minute, tz);

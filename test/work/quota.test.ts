@@ -15,6 +15,8 @@ describe('reset times as agents show them', () => {
     ['12:30pm (UTC)', at(2026, 11, 1, 12, 30)],
     ['Dec 3, 5am (UTC)', at(2026, 11, 3, 5, 0)], // a weekly limit shows the date
     ['Nov 30 at 9am (UTC)', at(2027, 10, 30, 9, 0)], // a date without a year is the next one
+    ['Dec 6th, 2026 12:00 PM.', at(2026, 11, 6, 12, 0)], // codex 0.171.0 (recorded), a weekly limit: "or try again at Dec 6th, 2026 12:00 PM."
+    ['Nov 30th, 2026 9:00 AM (UTC)', at(2026, 10, 30, 9, 0)], // with its year, the date as shown (past: the limit has reset)
     ['in 2h 30m', now + 9_000_000],
     ['2 days 3 hours', now + 51 * 3_600_000], // codex: "try again in 2 days 3 hours"
     ['45 minutes and 10s', now + 2_710_000],
