@@ -316,12 +316,21 @@ export class Work {
 
   private reap(name: string, eph: Ephemeral): void {
     if (eph.phase !== 'ended') return;
+    // Started again (its worker has not reported the new run yet): not finished, not reaped.
+    const phase = this.supervisor.state.slots[name]?.phase;
+    if (phase !== 'stopped' && phase !== 'dead') {
+      eph.phase = 'running';
+      eph.done = null;
+      return;
+    }
     eph.phase = 'reaping';
     let settle: () => void = () => undefined;
     const gone = new Promise<void>((resolve) => (settle = resolve));
     this.reapings.set(name, { gone, settle });
     this.supervisor.removeAgent(name).catch((err: Error) => {
-      this.deps.logger.error({ agent: name, err: err.message }, 'reaping failed');
+      this.deps.logger.error({ agent: name, err: err.message }, 'reaping failed; tried again after keep_finished');
+      eph.phase = 'ended';
+      eph.reapTimer = this.deps.clock.setTimeout(() => this.reap(name, eph), eph.template.keepFinishedMs);
       this.endReaping(name);
     });
   }
@@ -329,11 +338,16 @@ export class Work {
   private async onForgotten(name: string, eph: Ephemeral): Promise<void> {
     this.ephemerals.delete(name);
     this.deps.clock.clearTimeout(eph.reapTimer);
-    const outcome = eph.worktree && (await this.cleanWorktree(eph.worktree));
-    const worktree = eph.worktree && { path: eph.worktree.path, branch: eph.worktree.branch, ...(outcome ? { outcome } : {}) };
-    this.publish(name, { event: 'reaped', template: eph.template.name, worktree });
-    this.deps.logger.info({ agent: name, worktree }, 'ephemeral agent reaped');
-    this.endReaping(name);
+    try {
+      const outcome = eph.worktree && (await this.cleanWorktree(eph.worktree));
+      const worktree = eph.worktree && { path: eph.worktree.path, branch: eph.worktree.branch, ...(outcome ? { outcome } : {}) };
+      this.publish(name, { event: 'reaped', template: eph.template.name, worktree });
+      this.deps.logger.info({ agent: name, worktree }, 'ephemeral agent reaped');
+    } catch (err) {
+      this.deps.logger.error({ agent: name, err: (err as Error).message }, 'reaping: its worktree clean-up failed');
+    } finally {
+      this.endReaping(name);
+    }
   }
 
   /** A reaping has ended (done, or failed): whoever waits on it goes on. */
@@ -362,6 +376,8 @@ export class Work {
    */
   async close(): Promise<void> {
     this.unwatch();
+    // No `forgotten` comes any more: whoever waits on a reap goes on.
+    for (const name of [...this.reapings.keys()]) this.endReaping(name);
     await this.runs.close();
     const trees = [...this.crew];
     for (const eph of this.ephemerals.values()) {

@@ -20,4 +20,22 @@ describe('an agent name taken again after its agent was reaped', () => {
     // It continues where the reaped one ended: seq and offset (its log file, appended to, too).
     expect([again?.init.outputSeq, again?.init.outputOffset]).toEqual([2, 8]);
   });
+
+  it('regression: an agent started again by hand before it was reaped was reaped anyway when its worker had not reported the new run yet', async () => {
+    const s = workSession('agents:\n  crew: { command: sh }\ntemplates:\n  job: { command: sh, keep_finished: 1s }\n');
+    s.sup.start();
+    await s.work.spawn('job', { name: 'x' });
+    s.worker('x').report('ready');
+    await s.sup.stopAgent('x');
+    s.worker('x').holdStarts = true;
+    const started = s.sup.startAgent('x');
+    await s.flush();
+    // Its keep_finished runs out before the worker says the new run is up.
+    s.clock.increment(1_000);
+    await s.flush();
+    s.worker('x').release();
+    await started;
+    expect(s.sup.status().find((a) => a.name === 'x')?.state).toBe('starting');
+    expect(s.published.filter((m) => m.kind === 'agent' && m.agent === 'x').map((m) => m.event)).not.toContain('reaped');
+  });
 });

@@ -38,8 +38,18 @@ export class FakeWorker implements WorkerPort {
   report(to: ChartState, reason: string = to, blocked?: BlockedInfo): void {
     this.listener.message({ type: 'state', to, reason, pid: this.pid, ...(blocked ? { blocked } : {}) });
   }
+  /** While set, a new run waits for `release()` to start (a real worker reports its new run later). */
+  holdStarts = false;
+  private held: (() => void)[] = [];
+  release(): void {
+    this.holdStarts = false;
+    for (const start of this.held.splice(0)) start();
+  }
   send(msg: ToWorker): void {
-    if (msg.type === 'agent.start') this.run(msg.reason);
+    if (msg.type === 'agent.start') {
+      if (this.holdStarts) this.held.push(() => this.run(msg.reason));
+      else this.run(msg.reason);
+    }
     else if (msg.type === 'agent.stop' || msg.type === 'agent.kill') this.report('stopped', 'stop requested');
     else if (msg.type === 'input.send') {
       this.sent.push(msg.text);
