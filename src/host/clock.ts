@@ -8,8 +8,12 @@ export interface Clock {
   clearTimeout(id: unknown): void;
 }
 
+/** The longest delay Node keeps; a longer one would fire after 1 ms. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  // A sum of settings (a ready timeout and a margin) may pass the limit each setting keeps to.
+  setTimeout: (fn, ms) => setTimeout(fn, Math.min(ms, MAX_DELAY_MS)),
   clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
 };

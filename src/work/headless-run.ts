@@ -106,7 +106,8 @@ export function runHeadless(spec: HeadlessSpec, listener: HeadlessListener = {})
   const termination = child.pid === undefined ? undefined : new Termination({ sid: child.pid, run, agent: spec.name, leaderUnreaped: () => !reaped }, spec.stop);
   const stop = (why: string, force = false) => {
     if (exited) return;
-    stopped ??= why;
+    // It has exited by itself, its leftovers being killed: a stop now changes nothing of its result.
+    if (!reaped) stopped ??= why;
     void (force ? termination?.force(why) : termination?.stop());
   };
   const timer = setTimeout(() => stop(`timed out after ${spec.timeoutMs}ms`), spec.timeoutMs);
@@ -143,12 +144,13 @@ export function runHeadless(spec: HeadlessSpec, listener: HeadlessListener = {})
 /** The run's log, appended to; one that cannot be written is reported once and given up, the run goes on. */
 function openLog(path: string, failed: (message: string) => void): WriteStream | undefined {
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   } catch (err) {
     failed(`cannot write ${path}: ${(err as Error).message}`);
     return undefined;
   }
-  const stream = createWriteStream(path, { flags: 'a' });
-  stream.once('error', (err) => failed(`${path}: ${err.message}`));
+  // Agents' output is theirs alone, as an agent's log is (0600).
+  const stream = createWriteStream(path, { flags: 'a', mode: 0o600 });
+  stream.on('error', (err) => failed(`${path}: ${err.message}`));
   return stream;
 }

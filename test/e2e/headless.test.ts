@@ -6,7 +6,7 @@
  * whole process session. The commands replay what the real CLIs printed
  * (test/fixtures/headless-replay.mjs and its recordings), recording the arguments they got.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/bus/control-client.js';
@@ -81,6 +81,8 @@ describe('headless runs of templates', () => {
     const logs = await runCli(['logs', '--file', crew.file, `claude-${id}`]);
     expect(logs.code).toBe(0);
     expect(logs.stdout).toBe(readFileSync(join(FIX, 'headless', 'claude-2.1.197-sayhi-streamjson.stdout'), 'utf8'));
+    // The agent's output is its own, as an agent's log is.
+    expect(statSync(join(crew.stateDir, 'logs', `claude-${id}.log`)).mode & 0o777).toBe(0o600);
   }, 60_000);
 
   it('codex and gemini templates: their headless args, their formats’ result text and usage', async () => {
