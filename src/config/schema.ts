@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from './duration.js';
 import { BLOCKED_KINDS } from './vocabulary.js';
-import { HEADLESS_OUTPUTS } from '../work/headless.js';
+import { HEADLESS_OUTPUTS } from './headless.js';
 
 export const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 export const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2'] as const;

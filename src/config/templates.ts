@@ -9,7 +9,7 @@ import { ConfigError, type ConfigIssue, type Locator } from './issues.js';
 import { parseYaml, sortIssues } from './parse.js';
 import { type AgentFields, agentFields, type TemplateFields } from './schema.js';
 import type { AgentConfig, HeadlessSettings, TemplateConfig, WorktreeSettings } from './types.js';
-import { PROVIDER_HEADLESS } from '../work/headless.js';
+import { PROVIDER_HEADLESS } from './headless.js';
 
 /** A finished ephemeral agent stays in `ps` this long by default. */
 export const KEEP_FINISHED_MS = 600_000;

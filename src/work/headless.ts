@@ -6,6 +6,7 @@
  * and gemini-cli 0.61.0 (`-p --output-format stream-json` and `json`) print here against local
  * API stubs (recordings in test/fixtures/headless/).
  */
+import type { HeadlessOutput } from '../config/headless.js';
 
 export type Framing = 'text' | 'json' | 'ndjson';
 
@@ -79,11 +80,8 @@ export const FORMATS: Readonly<Record<string, HeadlessFormat>> = {
   },
 };
 
-/**
- * What a headless template's `output:` reads its stdout as: one name per CLI orchestra knows, and
- * the plain framings for any other command.
- */
-export const OUTPUTS = {
+/** The format each name a headless template's `output:` takes (config/headless.ts) reads its stdout as. */
+const OUTPUTS: Readonly<Record<HeadlessOutput, keyof typeof FORMATS>> = {
   claude: 'claude-stream-json',
   codex: 'codex-json',
   gemini: 'gemini-stream-json',
@@ -91,9 +89,7 @@ export const OUTPUTS = {
   text: 'text',
   json: 'json',
   ndjson: 'ndjson',
-} as const satisfies Readonly<Record<string, keyof typeof FORMATS>>;
-export type HeadlessOutput = keyof typeof OUTPUTS;
-export const HEADLESS_OUTPUTS = Object.keys(OUTPUTS) as [HeadlessOutput, ...HeadlessOutput[]];
+};
 
 /** The format an `output:` reads. */
 export function outputFormat(output: HeadlessOutput): HeadlessFormat {
@@ -101,17 +97,6 @@ export function outputFormat(output: HeadlessOutput): HeadlessFormat {
   if (!format) throw new Error(`output "${output}" names no format`);
   return format;
 }
-
-/**
- * How the CLI of a provider runs headless: the arguments that follow its own (the prompt comes
- * last, after them) and its output. As recorded (see above); gemini's `-p` takes the prompt as
- * its value, so it is last.
- */
-export const PROVIDER_HEADLESS: Readonly<Record<string, { readonly output: HeadlessOutput; readonly args: readonly string[] }>> = {
-  claude: { output: 'claude', args: ['-p', '--output-format', 'stream-json', '--verbose'] },
-  codex: { output: 'codex', args: ['exec', '--json'] },
-  gemini: { output: 'gemini', args: ['--output-format', 'stream-json', '-p'] },
-};
 
 export interface HeadlessResult {
   readonly ok: boolean;

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runHeadless } from '../../src/work/headless-run.js';
 import { readStat } from '../../src/host/process-group.js';
-import { FORMATS, HEADLESS_OUTPUTS, jsonOutput, outputFormat, PROVIDER_HEADLESS, resultOf } from '../../src/work/headless.js';
+import { HEADLESS_OUTPUTS, PROVIDER_HEADLESS } from '../../src/config/headless.js';
+import { FORMATS, jsonOutput, outputFormat, resultOf } from '../../src/work/headless.js';
 import { eventually } from '../e2e/harness.js';
 
 const FIX = join(import.meta.dirname, '../fixtures');
