@@ -116,7 +116,7 @@ export function startCrew(agents: string | ((p: CrewPaths) => string), opts: Cre
 /** A bus message's payload, as a test looks into it. */
 export type Body = Record<string, unknown>;
 
-/** Every bus message of a crew, and a wait for the first that a predicate holds for (its error lists the last task messages). */
+/** Every bus message of a crew, and a wait for the first that a predicate holds for (its error lists the last task, agent and headless messages). */
 export function watchBus(crew: Crew) {
   const seen: Received[] = [];
   let wake: () => void = () => undefined;
@@ -128,7 +128,7 @@ export function watchBus(crew: Crew) {
   })().catch(() => undefined);
   const message = (pred: (m: Body) => boolean, ms = 30_000): Promise<Body> =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no such bus message within ${ms}ms; task messages: ${JSON.stringify(tasks().slice(-10))}`)), ms);
+      const timer = setTimeout(() => reject(new Error(`no such bus message within ${ms}ms; the last work messages: ${JSON.stringify(work().slice(-10))}`)), ms);
       const check = () => {
         const r = seen.find((x) => pred(x.msg as unknown as Body));
         if (!r) return;
@@ -143,6 +143,7 @@ export function watchBus(crew: Crew) {
       check();
     });
   const tasks = (id?: string) => seen.map((r) => r.msg as unknown as Body).filter((m) => m.kind === 'task' && (id === undefined || m.id === id));
+  const work = () => seen.map((r) => r.msg as unknown as Body).filter((m) => m.kind === 'task' || m.kind === 'agent' || m.kind === 'headless');
   return { seen, message, tasks };
 }
 

@@ -6,9 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Received } from '../../src/bus/client.js';
 import { branches, repo, sh } from '../work/git-repo.js';
-import { type Crew, eventually, FIX, runCli, startCrew, until } from './harness.js';
+import { type Body, type Crew, eventually, FIX, runCli, startCrew, until, watchBus } from './harness.js';
 
 const worker = (rec: string) => `    command: node\n    args: [${join(FIX, 'work-agent.mjs')}, ${rec}]\n    ready: { pattern: "> $" }\n    idle_after: 300ms\n    stop: { grace: 1s }\n`;
 
@@ -23,28 +22,12 @@ function records(file: string): { line: string; cwd: string }[] {
 describe('ephemeral agents from templates', () => {
   let crew: Crew;
   let git: { dir: string; root: string };
-  const seen: Received[] = [];
-  let wake: () => void = () => undefined;
+  let bus: ReturnType<typeof watchBus>;
   const cli = (...args: string[]) => runCli([...args, '--file', crew.file]);
   /** The first bus message (since the crew started) that `pred` holds for. */
-  const message = (pred: (r: Received) => boolean, ms = 20_000): Promise<Received> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no such bus message within ${ms}ms; agent messages: ${JSON.stringify(seen.filter((r) => r.msg.kind === 'agent').map((r) => r.msg))}`)), ms);
-      const check = () => {
-        const r = seen.find(pred);
-        if (!r) return;
-        clearTimeout(timer);
-        resolve(r);
-      };
-      const prev = wake;
-      wake = () => {
-        prev();
-        check();
-      };
-      check();
-    });
-  const agentEvent = (agent: string, event: string) => (r: Received) => r.msg.kind === 'agent' && r.msg.agent === agent && r.msg.event === event;
-  const body = async (agent: string, event: string) => (await message(agentEvent(agent, event))).msg as unknown as Record<string, unknown>;
+  const message = (pred: (m: Body) => boolean, ms = 20_000): Promise<Body> => bus.message(pred, ms);
+  const agentEvent = (agent: string, event: string) => (m: Body) => m.kind === 'agent' && m.agent === agent && m.event === event;
+  const body = (agent: string, event: string) => message(agentEvent(agent, event));
 
   beforeAll(async () => {
     git = repo();
@@ -55,13 +38,8 @@ describe('ephemeral agents from templates', () => {
         `  job:\n${worker(p.dir)}    keep_finished: 1s\n    vars: { task: "", prompt: "" }\n    prompt: "{{task}}{{prompt}}"\n` +
         `  wt:\n${worker(p.dir)}    cwd: ${join(git.dir, 'pkg')}\n    keep_finished: 300ms\n    worktree: { root: ${git.root}, branch: "agent/{{name}}" }\n`,
     );
-    void (async () => {
-      for (;;) {
-        seen.push(await crew.bus.next());
-        wake();
-      }
-    })().catch(() => undefined);
-    await message((r) => r.msg.kind === 'state' && r.msg.agent === 'crew' && r.msg.to === 'ready');
+    bus = watchBus(crew);
+    await message((m) => m.kind === 'state' && m.agent === 'crew' && m.to === 'ready');
   });
 
   afterAll(async () => {
@@ -69,10 +47,10 @@ describe('ephemeral agents from templates', () => {
   });
 
   it('spawn: the rendered prompt is the first input of the new agent, once it is ready; its outcome is on the bus', async () => {
-    const crewPid = (await message((r) => r.msg.kind === 'state' && r.msg.agent === 'crew' && r.msg.to === 'starting')).msg;
+    const crewPid = await message((m) => m.kind === 'state' && m.agent === 'crew' && m.to === 'starting');
     const r = await cli('spawn', 'job', '--name', 'j1', '--var', 'task=fix the bug');
     expect(r).toMatchObject({ code: 0, stdout: 'j1\n' });
-    await message((m) => m.msg.kind === 'input' && m.msg.agent === 'j1' && m.msg.outcome === 'delivered');
+    await message((m) => m.kind === 'input' && m.agent === 'j1' && m.outcome === 'delivered');
     await eventually(() => records(join(crew.dir, 'j1.jsonl')).length > 0, 10_000, 'j1 recording its input');
     expect(records(join(crew.dir, 'j1.jsonl')).map((l) => l.line)).toEqual(['fix the bug']);
     expect(await body('j1', 'spawned')).toMatchObject({ template: 'job', worktree: null });
@@ -93,7 +71,7 @@ describe('ephemeral agents from templates', () => {
     expect(missing.stderr).toMatch(/no template named "nope" \(templates: job, wt\)/);
     // Spawning touched no other agent: j1 still runs, in the same process.
     const ps = JSON.parse((await cli('ps', '--json')).stdout) as { agents: { name: string; pid: number }[] };
-    const j1 = (await message((m) => m.msg.kind === 'state' && m.msg.agent === 'j1' && m.msg.to === 'starting')).msg as unknown as { pid: number };
+    const j1 = (await message((m) => m.kind === 'state' && m.agent === 'j1' && m.to === 'starting')) as unknown as { pid: number };
     expect(ps.agents.find((a) => a.name === 'j1')?.pid).toBe(j1.pid);
     expect((await runCli(['validate', crew.file])).stdout).toMatch(/1 agent\(s\): crew; 2 template\(s\): job, wt\n$/);
   });
@@ -102,13 +80,13 @@ describe('ephemeral agents from templates', () => {
     expect((await cli('spawn', 'job', '--name', 'quitter', 'exit 3')).code).toBe(0);
     const ended = await body('quitter', 'ended');
     expect(ended).toMatchObject({ how: 'exited', exit: { code: 3, signal: null }, result: null });
-    expect(seen.find((r) => r.msg.kind === 'state' && r.msg.agent === 'quitter' && r.msg.to === 'dead')).toBeDefined();
+    expect(bus.seen.find((r) => r.msg.kind === 'state' && r.msg.agent === 'quitter' && r.msg.to === 'dead')).toBeDefined();
     // Listed (dead) for keep_finished (1s), then reaped.
     const reaped = await body('quitter', 'reaped');
     expect(Number(reaped.ts) - Number(ended.ts)).toBeGreaterThanOrEqual(1000);
     const ps = JSON.parse((await cli('ps', '--json')).stdout) as { agents: { name: string; state: string }[] };
     expect(ps.agents.map((a) => a.name)).not.toContain('quitter');
-    expect(seen.filter((r) => r.msg.kind === 'restart' && r.msg.agent === 'quitter').map((r) => r.msg)).toEqual([expect.objectContaining({ action: 'give-up' })]);
+    expect(bus.seen.filter((r) => r.msg.kind === 'restart' && r.msg.agent === 'quitter').map((r) => r.msg)).toEqual([expect.objectContaining({ action: 'give-up' })]);
     expect(readFileSync(crew.logFile('quitter'), 'utf8')).toContain('quitter> exit 3');
     // `orchestra logs` of the reaped agent reads its log file.
     expect(await cli('logs', 'quitter')).toMatchObject({ code: 0, stdout: expect.stringContaining('quitter> exit 3') });
@@ -118,7 +96,7 @@ describe('ephemeral agents from templates', () => {
   it('a sidecar `done` with a result ends the agent; the result is on the bus', async () => {
     expect((await cli('spawn', 'job', '--name', 'finisher', 'done {"pr": 42, "ok": true}')).code).toBe(0);
     expect(await body('finisher', 'ended')).toMatchObject({ how: 'done', result: { pr: 42, ok: true }, exit: null });
-    await message((r) => r.msg.kind === 'state' && r.msg.agent === 'finisher' && r.msg.to === 'stopped');
+    await message((m) => m.kind === 'state' && m.agent === 'finisher' && m.to === 'stopped');
   });
 
   it('worktrees: clean is removed with its branch, commits keep the branch, dirty survives reaping and is listed; --prune refuses it without --force', async () => {
