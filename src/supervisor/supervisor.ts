@@ -564,9 +564,20 @@ export class Supervisor {
   }
 
   status(): AgentStatus[] {
-    return [...this.agents.values()].map((r) => ({
+    return [...this.agents.values()].map((r) => this.statusOfRecord(r));
+  }
+
+  /** One agent's status; undefined when the session has no agent of that name. */
+  statusOf(name: string): AgentStatus | undefined {
+    const r = this.agents.get(name);
+    return r && this.statusOfRecord(r);
+  }
+
+  private statusOfRecord(r: AgentRecord): AgentStatus {
+    const slot = this.slot(r.config.name);
+    return {
       name: r.config.name,
-      state: this.slot(r.config.name).shown ?? 'pending',
+      state: slot.shown ?? 'pending',
       pid: r.pid,
       startedAt: r.spawnedAt,
       restarts: r.restarts,
@@ -574,9 +585,9 @@ export class Supervisor {
       reason: r.reason,
       lastExit: r.lastExit ? { ...r.lastExit, reason: r.runEnd } : null,
       queued: r.requests.queuedSends,
-      role: this.slot(r.config.name).role,
+      role: slot.role,
       ...(r.blocked ? { blocked: r.blocked } : {}),
-    }));
+    };
   }
 
   private publishInput(agent: string, request: InputRequest, id: string, outcome: InputOutcome, reason: string, bytes: number): void {

@@ -117,7 +117,7 @@ export class Sessions {
       return false;
     }
     const s = this.sessions.get(id);
-    const state = this.supervisor.status().find((a) => a.name === id)?.state;
+    const state = this.supervisor.statusOf(id)?.state;
     if (state !== undefined && !s) {
       throw new ControlError('bad-request', `"${id}" is an agent of session "${this.config.session}" that is not an on-demand session (a crew agent, or spawned with orchestra spawn): choose another session id`);
     }
@@ -142,7 +142,7 @@ export class Sessions {
     if (s?.stopping) await s.stopping;
     // Being reaped: it is gone (its worktree cleaned up) before it is cold-started again.
     await this.work.reaping(id);
-    const agent = this.supervisor.status().find((a) => a.name === id);
+    const agent = this.supervisor.statusOf(id);
     if (agent && !ENDING.has(agent.state)) return false;
     // Ended and not reaped yet: started again as it is (its settings, its log, its conversation).
     if (agent) {
@@ -179,7 +179,7 @@ export class Sessions {
     if (now !== 'pending' && UP.has(now)) return Promise.resolve(now);
     const ended = (to: string, reason: string) => new ControlError('not-running', `session "${id}" ended as it started (${to}: ${reason}); its log: ${this.supervisor.configOf(id).log.file}`);
     // Ended already (a start that failed at once): no state change is coming to wait for.
-    if (now === 'stopped' || now === 'dead') return Promise.reject(ended(now, this.supervisor.status().find((a) => a.name === id)?.reason ?? now));
+    if (now === 'stopped' || now === 'dead') return Promise.reject(ended(now, this.supervisor.statusOf(id)?.reason ?? now));
     const ms = this.supervisor.configOf(id).readyTimeoutMs + UP_WAIT_MS;
     return new Promise((resolve, reject) => {
       const finish = (r: PublicState | ControlError) => {
@@ -204,7 +204,7 @@ export class Sessions {
   }
 
   private stateOf(id: string): PublicState | 'pending' {
-    return this.supervisor.status().find((a) => a.name === id)?.state ?? 'pending';
+    return this.supervisor.statusOf(id)?.state ?? 'pending';
   }
 
   /** The conversation resume.ts gives the agent: derived from its name (the id) and cwd, unless its CLI chooses it. */

@@ -168,7 +168,7 @@ export class Tasks {
   private stopCancelled(agent: string, task: string): void {
     if (this.work.stopRun(agent, `task ${task} was cancelled`) !== undefined) return;
     // Not an agent yet (its spawn is still making its worktree): the spawn stops it once it is one.
-    if (!this.supervisor.status().some((a) => a.name === agent)) return;
+    if (!this.supervisor.statusOf(agent)) return;
     this.supervisor.stopAgent(agent).catch((err: Error) => this.deps.logger.warn({ agent, task, err: err.message }, "stopping a cancelled task's agent failed"));
   }
 
@@ -227,10 +227,10 @@ export class Tasks {
 
   /** The crew's pool members in config order, as they are now. */
   private poolAgents(): PoolAgent[] {
-    const states = new Map(this.supervisor.status().map((s) => [s.name, s.state]));
     return this.config.agents.flatMap((a) => {
-      const state = states.get(a.name);
-      if (a.pool === undefined || state === undefined) return [];
+      if (a.pool === undefined) return [];
+      const state = this.supervisor.statusOf(a.name)?.state;
+      if (state === undefined) return [];
       return [{ name: a.name, pool: a.pool, state, ...(a.provider === undefined ? {} : { provider: a.provider }) }];
     });
   }
@@ -342,7 +342,7 @@ export class Tasks {
 
   /** An agent blocked on quota pauses dispatch to its provider until its reset time. */
   private onBlocked(agent: string): void {
-    const blocked = this.supervisor.status().find((s) => s.name === agent)?.blocked;
+    const blocked = this.supervisor.statusOf(agent)?.blocked;
     if (blocked) this.pause(agent, blocked);
   }
 

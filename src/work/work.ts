@@ -226,7 +226,7 @@ export class Work {
   }
 
   private taken(name: string): boolean {
-    return this.reserved.has(name) || this.runs.has(name) || this.supervisor.status().some((a) => a.name === name);
+    return this.reserved.has(name) || this.runs.has(name) || this.supervisor.statusOf(name) !== undefined;
   }
 
   private freshName(template: string): string {
@@ -298,7 +298,7 @@ export class Work {
   /** Done once its sidecar said so (whether the stop or its own exit ended it); else exited (dead: not restarted) or stopped. */
   private ended(name: string, eph: Ephemeral, phase: 'dead' | 'stopped'): void {
     eph.phase = 'ended';
-    const last = this.supervisor.status().find((a) => a.name === name)?.lastExit;
+    const last = this.supervisor.statusOf(name)?.lastExit;
     const how = eph.done ? 'done' : phase === 'dead' ? 'exited' : 'stopped';
     const exit = phase === 'dead' && last ? { code: last.code, signal: last.signal } : null;
     const e: Ended = { agent: name, template: eph.template.name, how, result: eph.done?.result ?? null, exit };
